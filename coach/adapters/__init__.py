@@ -1,0 +1,1 @@
+"""Concrete adapters behind coach.ports: the only modules that import vendor SDKs."""

@@ -1,0 +1,73 @@
+"""Wires adapters to services from settings. Tests pass fakes in; nothing is built until used."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from coach.ingest.ingest import Ingestor
+from coach.ports import Embedder, VectorIndex
+from coach.retrieval.hybrid import HybridRetriever
+from coach.retrieval.pair_index import PairIndexer
+from coach.services.programme import ProgrammeService
+from coach.settings import Settings
+from coach.store.db import Database
+from coach.store.documents import DocumentManifest
+from coach.store.repository import Store
+
+
+class Container:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
+                 index: VectorIndex | None = None, chat_model: Any | None = None):
+        self.settings = settings
+        self._embedder = embedder
+        self._index = index
+        self._chat_model = chat_model
+
+    @cached_property
+    def db(self) -> Database:
+        if self.settings.resolved_database_url.startswith("sqlite"):
+            self.settings.ensure_data_dir()
+        return Database(self.settings.resolved_database_url)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.db)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from coach.adapters.embeddings import make_embedder
+
+            self._embedder = make_embedder(self.settings.embedding_model_path)
+        return self._embedder
+
+    @property
+    def index(self) -> VectorIndex:
+        if self._index is None:
+            from coach.adapters.chroma_index import ChromaIndex
+
+            self._index = ChromaIndex(
+                self.embedder, self.settings.resolved_vector_store, self.settings.collection
+            )
+        return self._index
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        return HybridRetriever(self.index)
+
+    @cached_property
+    def manifest(self) -> DocumentManifest:
+        return DocumentManifest(self.db)
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.index, self.manifest, self.settings.knowledge_dir)
+
+    @cached_property
+    def programme(self) -> ProgrammeService:
+        return ProgrammeService(self.store, PairIndexer(self.index))
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.dispose()

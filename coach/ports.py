@@ -1,0 +1,87 @@
+"""One protocol per role. Adapters in coach.adapters implement them; fakes in coach.fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of indexed text and its metadata (source, heading, kind, focus, scope, ...)."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetadataFilter:
+    """Conjunction of ``key in values`` clauses; empty means everything."""
+
+    clauses: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def of(cls, **clauses: Sequence[str] | None) -> MetadataFilter:
+        return cls(tuple((k, tuple(v)) for k, v in clauses.items() if v))
+
+    def matches(self, metadata: dict[str, Any]) -> bool:
+        return all(str(metadata.get(key, "")) in values for key, values in self.clauses)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Text to vectors (the LangChain ``Embeddings`` interface)."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """A persistent store of chunks with vector search and metadata filters."""
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None: ...
+
+    def delete(self, *, ids: Sequence[str] | None = None,
+               where: MetadataFilter | None = None) -> None: ...
+
+    def search(self, query: str, k: int,
+               where: MetadataFilter | None = None) -> list[tuple[Chunk, float]]: ...
+
+    def get(self, where: MetadataFilter | None = None,
+            include_text: bool = True) -> list[Chunk]: ...
+
+    def count(self) -> int: ...
+
+    def generation(self) -> str:
+        """Changes whenever the contents change (lets caches built on top invalidate)."""
+        ...
+
+
+@dataclass
+class ChatResult:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A chat model that can be held to a JSON schema and can stream."""
+
+    name: str
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        json_schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+    ) -> ChatResult: ...
+
+    def stream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None = None
+    ) -> Iterator[str]: ...

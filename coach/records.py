@@ -1,0 +1,119 @@
+"""Plain snapshots of stored records, handed to services, the CLI and the API.
+
+Services never hold ORM objects, so nothing lazy-loads outside a transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class Record:
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class ProgrammeRecord(Record):
+    id: int
+    name: str
+    objectives: str
+    default_cadence_days: int
+    default_session_minutes: int
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+    health_thresholds: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PersonRecord(Record):
+    id: int
+    name: str
+    email: str
+    role: str
+    department: str
+    manager_id: int | None
+
+
+@dataclass(frozen=True)
+class GoalRecord(Record):
+    id: int
+    text: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ReflectionRecord(Record):
+    id: int
+    session_id: int
+    author_id: int
+    author_role: str  # mentor | mentee (relative to the pair)
+    text: str
+    private: bool
+    created_at: dt.datetime
+    summary: dict[str, Any] | None
+    summary_confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class SessionRecord(Record):
+    id: int
+    date: dt.date
+    status: str
+    minutes: int
+    agenda: dict[str, Any] | None
+    notes: str
+    reflections: tuple[ReflectionRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActionItemRecord(Record):
+    id: int
+    owner: str
+    text: str
+    due: dt.date | None
+    done: bool
+    done_at: dt.date | None
+    origin: str
+    reflection_id: int | None
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class PairRecord(Record):
+    id: int
+    programme_id: int
+    mentor: PersonRecord
+    mentee: PersonRecord
+    focus: tuple[str, ...]
+    cadence_days: int
+    starts_on: dt.date
+    ends_on: dt.date | None
+    status: str
+    goals: tuple[GoalRecord, ...] = ()
+    sessions: tuple[SessionRecord, ...] = ()
+    action_items: tuple[ActionItemRecord, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.mentor.name} → {self.mentee.name}"
+
+    @property
+    def open_action_items(self) -> list[ActionItemRecord]:
+        return [a for a in self.action_items if not a.done]
+
+    @property
+    def reflections(self) -> list[ReflectionRecord]:
+        return [r for s in self.sessions for r in s.reflections]

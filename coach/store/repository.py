@@ -1,0 +1,650 @@
+"""The programme store: every read and write of programme records, with the brief's rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import selectinload
+
+from coach.domain import (
+    GoalStatus,
+    Owner,
+    PairStatus,
+    Role,
+    SessionStatus,
+    parse_enum,
+    parse_focus_list,
+)
+from coach.errors import Conflict, InvalidInput, NotFound, RuleViolation, StoreNotInitialised
+from coach.records import (
+    ActionItemRecord,
+    GoalRecord,
+    PairRecord,
+    PersonRecord,
+    ProgrammeRecord,
+    ReflectionRecord,
+    SessionRecord,
+)
+from coach.store.db import Database, is_initialised
+from coach.store.models import (
+    ActionItem,
+    Goal,
+    Pair,
+    Person,
+    Programme,
+    Reflection,
+    Session,
+)
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_REFLECTION_CHARS = 20_000
+MAX_SHORT_TEXT = 500
+MAX_GOAL_CHARS = 1_000
+
+
+@dataclass
+class PairCreated:
+    pair: PairRecord
+    warnings: list[str] = field(default_factory=list)
+
+
+def clean_text(value: str | None, what: str, *, max_chars: int, required: bool = True) -> str:
+    """Strip, reject empty (when required) or over-long text, and control characters."""
+    text = (value or "").replace("\r\n", "\n").strip()
+    text = "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)
+    if required and not text:
+        raise InvalidInput(f"The {what} is empty. Write some text.")
+    if len(text) > max_chars:
+        raise InvalidInput(
+            f"The {what} is {len(text):,} characters; the limit is {max_chars:,}. Shorten it."
+        )
+    return text
+
+
+def parse_date(value: str | dt.date | None, what: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"The {what} {value!r} is not a valid date. Use YYYY-MM-DD.") from None
+
+
+class Store:
+    """Repository over the programme database. Methods are transactions."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    # -- lifecycle ---------------------------------------------------------
+    def require_initialised(self) -> None:
+        if not is_initialised(self.db.engine):
+            raise StoreNotInitialised()
+
+    # -- programmes --------------------------------------------------------
+    def create_programme(
+        self,
+        name: str,
+        *,
+        objectives: str = "",
+        default_cadence_days: int = 14,
+        default_session_minutes: int = 45,
+        starts_on: dt.date | str | None = None,
+        ends_on: dt.date | str | None = None,
+        health_thresholds: dict | None = None,
+    ) -> ProgrammeRecord:
+        name = clean_text(name, "programme name", max_chars=200)
+        starts, ends = parse_date(starts_on, "start date"), parse_date(ends_on, "end date")
+        if starts and ends and ends < starts:
+            raise InvalidInput("The programme ends before it starts. Check the dates.")
+        if not 1 <= default_cadence_days <= 180:
+            raise InvalidInput("The default cadence must be between 1 and 180 days.")
+        if not 15 <= default_session_minutes <= 120:
+            raise InvalidInput("The default session length must be between 15 and 120 minutes.")
+        with self.db.session() as s:
+            if s.scalar(select(Programme).where(Programme.name == name)):
+                raise Conflict(f"A programme named {name!r} already exists.")
+            programme = Programme(
+                name=name,
+                objectives=clean_text(objectives, "objectives", max_chars=5000, required=False),
+                default_cadence_days=default_cadence_days,
+                default_session_minutes=default_session_minutes,
+                starts_on=starts,
+                ends_on=ends,
+                health_thresholds=health_thresholds or {},
+            )
+            s.add(programme)
+            s.flush()
+            return _programme(programme)
+
+    def list_programmes(self) -> list[ProgrammeRecord]:
+        with self.db.session() as s:
+            return [_programme(p) for p in s.scalars(select(Programme).order_by(Programme.id))]
+
+    def get_programme(self, programme_id: int | None = None) -> ProgrammeRecord:
+        """The given programme, or the only/first one when no id is given."""
+        with self.db.session() as s:
+            if programme_id is None:
+                programme = s.scalar(select(Programme).order_by(Programme.id).limit(1))
+                if programme is None:
+                    raise NotFound(
+                        "There is no programme yet. Run `coach init --demo` or create one first."
+                    )
+            else:
+                programme = s.get(Programme, programme_id)
+                if programme is None:
+                    raise NotFound(f"No programme with id {programme_id}.")
+            return _programme(programme)
+
+    def update_programme_thresholds(self, programme_id: int, thresholds: dict) -> ProgrammeRecord:
+        with self.db.session() as s:
+            programme = s.get(Programme, programme_id)
+            if programme is None:
+                raise NotFound(f"No programme with id {programme_id}.")
+            programme.health_thresholds = dict(thresholds)
+            s.flush()
+            return _programme(programme)
+
+    # -- people ------------------------------------------------------------
+    def add_person(
+        self,
+        name: str,
+        email: str,
+        role: str,
+        *,
+        department: str = "",
+        manager: int | str | None = None,
+    ) -> PersonRecord:
+        name = clean_text(name, "name", max_chars=200)
+        email = clean_text(email, "email", max_chars=320).lower()
+        if not EMAIL_RE.match(email):
+            raise InvalidInput(f"{email!r} is not an email address.")
+        role_value = parse_enum(Role, role, "role").value
+        department = clean_text(department, "department", max_chars=200, required=False)
+        with self.db.session() as s:
+            if s.scalar(select(Person).where(Person.email == email)):
+                raise Conflict(f"Someone with email {email} already exists.")
+            manager_id = None
+            if manager not in (None, ""):
+                manager_id = _resolve_person(s, manager).id
+            person = Person(
+                name=name, email=email, role=role_value, department=department,
+                manager_id=manager_id,
+            )
+            s.add(person)
+            s.flush()
+            return _person(person)
+
+    def set_manager(self, person: int | str, manager: int | str | None) -> PersonRecord:
+        with self.db.session() as s:
+            subject = _resolve_person(s, person)
+            if manager in (None, ""):
+                subject.manager_id = None
+            else:
+                boss = _resolve_person(s, manager)
+                if boss.id == subject.id:
+                    raise RuleViolation("A person cannot be their own manager.")
+                subject.manager_id = boss.id
+            s.flush()
+            return _person(subject)
+
+    def get_person(self, ref: int | str) -> PersonRecord:
+        with self.db.session() as s:
+            return _person(_resolve_person(s, ref))
+
+    def list_people(self, role: str | None = None) -> list[PersonRecord]:
+        with self.db.session() as s:
+            query = select(Person).order_by(Person.id)
+            if role:
+                query = query.where(Person.role == parse_enum(Role, role, "role").value)
+            return [_person(p) for p in s.scalars(query)]
+
+    # -- pairs -------------------------------------------------------------
+    def add_pair(
+        self,
+        mentor: int | str,
+        mentee: int | str,
+        focus: Sequence[str] | str,
+        *,
+        goals: Iterable[str] = (),
+        cadence_days: int | None = None,
+        starts_on: dt.date | str | None = None,
+        ends_on: dt.date | str | None = None,
+        programme_id: int | None = None,
+        status: str = "active",
+    ) -> PairCreated:
+        focus_list = parse_focus_list(focus)
+        status_value = parse_enum(PairStatus, status, "pair status").value
+        goal_texts = [clean_text(g, "goal", max_chars=MAX_GOAL_CHARS) for g in goals]
+        starts = parse_date(starts_on, "start date") or dt.date.today()
+        ends = parse_date(ends_on, "end date")
+        if ends and ends < starts:
+            raise InvalidInput("The pair ends before it starts. Check --starts and --ends.")
+        warnings: list[str] = []
+        with self.db.session() as s:
+            programme = (
+                s.get(Programme, programme_id)
+                if programme_id
+                else s.scalar(select(Programme).order_by(Programme.id).limit(1))
+            )
+            if programme is None:
+                raise NotFound("There is no programme yet. Run `coach init` first.")
+            cadence = cadence_days if cadence_days is not None else programme.default_cadence_days
+            if not 1 <= cadence <= 180:
+                raise InvalidInput("The cadence must be between 1 and 180 days.")
+            mentor_p, mentee_p = _resolve_person(s, mentor), _resolve_person(s, mentee)
+            check_pairing_rules(mentor_p, mentee_p, warnings)
+            duplicate = s.scalar(
+                select(Pair).where(
+                    Pair.mentor_id == mentor_p.id,
+                    Pair.mentee_id == mentee_p.id,
+                    Pair.status != "closed",
+                )
+            )
+            if duplicate:
+                raise Conflict(
+                    f"{mentor_p.name} already mentors {mentee_p.name} in pair {duplicate.id}."
+                )
+            pair = Pair(
+                programme_id=programme.id,
+                mentor_id=mentor_p.id,
+                mentee_id=mentee_p.id,
+                focus=focus_list,
+                cadence_days=cadence,
+                starts_on=starts,
+                ends_on=ends,
+                status=status_value,
+            )
+            pair.goals = [Goal(text=t, status="open") for t in goal_texts]
+            s.add(pair)
+            s.flush()
+            return PairCreated(_load_pair_record(s, pair.id), warnings)
+
+    def get_pair(self, pair_id: int) -> PairRecord:
+        with self.db.session() as s:
+            return _load_pair_record(s, pair_id)
+
+    def list_pairs(
+        self, *, status: str | None = None, person_id: int | None = None
+    ) -> list[PairRecord]:
+        with self.db.session() as s:
+            query = select(Pair.id).order_by(Pair.id)
+            if status:
+                query = query.where(Pair.status == parse_enum(PairStatus, status, "status").value)
+            if person_id is not None:
+                query = query.where((Pair.mentor_id == person_id) | (Pair.mentee_id == person_id))
+            ids = list(s.scalars(query))
+            return load_pair_records(s, ids)
+
+    def all_pair_records(self) -> list[PairRecord]:
+        with self.db.session() as s:
+            return load_pair_records(s, None)
+
+    def set_pair_status(self, pair_id: int, status: str) -> PairRecord:
+        value = parse_enum(PairStatus, status, "pair status").value
+        with self.db.session() as s:
+            pair = _get_pair(s, pair_id)
+            pair.status = value
+            s.flush()
+            return _load_pair_record(s, pair_id)
+
+    def delete_pair(self, pair_id: int) -> None:
+        with self.db.session() as s:
+            s.delete(_get_pair(s, pair_id))
+
+    # -- goals -------------------------------------------------------------
+    def add_goal(self, pair_id: int, text: str, status: str = "open") -> GoalRecord:
+        text = clean_text(text, "goal", max_chars=MAX_GOAL_CHARS)
+        value = parse_enum(GoalStatus, status, "goal status").value
+        with self.db.session() as s:
+            _get_pair(s, pair_id)
+            goal = Goal(pair_id=pair_id, text=text, status=value)
+            s.add(goal)
+            s.flush()
+            return GoalRecord(goal.id, goal.text, goal.status)
+
+    def update_goal(
+        self, pair_id: int, goal_id: int, *, status: str | None = None, text: str | None = None
+    ) -> GoalRecord:
+        with self.db.session() as s:
+            goal = s.get(Goal, goal_id)
+            if goal is None or goal.pair_id != pair_id:
+                raise NotFound(f"Pair {pair_id} has no goal {goal_id}.")
+            if status is not None:
+                goal.status = parse_enum(GoalStatus, status, "goal status").value
+            if text is not None:
+                goal.text = clean_text(text, "goal", max_chars=MAX_GOAL_CHARS)
+            s.flush()
+            return GoalRecord(goal.id, goal.text, goal.status)
+
+    # -- sessions ----------------------------------------------------------
+    def log_session(
+        self,
+        pair_id: int,
+        date: dt.date | str,
+        status: str = "held",
+        *,
+        minutes: int | None = None,
+        notes: str = "",
+        today: dt.date | None = None,
+    ) -> SessionRecord:
+        day = parse_date(date, "session date")
+        if day is None:
+            raise InvalidInput("A session needs a date (YYYY-MM-DD).")
+        status_value = parse_enum(SessionStatus, status, "session status").value
+        today = today or dt.date.today()
+        if status_value in ("held", "no_show") and day > today:
+            raise InvalidInput(
+                f"A session on {day} is in the future, so it cannot be {status_value}. "
+                "Log it as scheduled."
+            )
+        notes = clean_text(notes, "notes", max_chars=5000, required=False)
+        with self.db.session() as s:
+            pair = _get_pair(s, pair_id)
+            length = minutes if minutes is not None else pair.programme.default_session_minutes
+            if not 5 <= length <= 480:
+                raise InvalidInput("Session minutes must be between 5 and 480.")
+            session = Session(
+                pair_id=pair_id, date=day, status=status_value, minutes=length, notes=notes
+            )
+            s.add(session)
+            s.flush()
+            return _session(session, pair)
+
+    def update_session(
+        self,
+        pair_id: int,
+        session_id: int,
+        *,
+        status: str | None = None,
+        date: dt.date | str | None = None,
+        minutes: int | None = None,
+        agenda: dict | None = None,
+        today: dt.date | None = None,
+    ) -> SessionRecord:
+        with self.db.session() as s:
+            pair = _get_pair(s, pair_id)
+            session = s.get(Session, session_id)
+            if session is None or session.pair_id != pair_id:
+                raise NotFound(f"Pair {pair_id} has no session {session_id}.")
+            if date is not None:
+                session.date = parse_date(date, "session date") or session.date
+            if status is not None:
+                session.status = parse_enum(SessionStatus, status, "session status").value
+            if session.status in ("held", "no_show") and session.date > (today or dt.date.today()):
+                raise InvalidInput("A session in the future cannot be held or a no-show yet.")
+            if minutes is not None:
+                if not 5 <= minutes <= 480:
+                    raise InvalidInput("Session minutes must be between 5 and 480.")
+                session.minutes = minutes
+            if agenda is not None:
+                session.agenda = agenda
+            s.flush()
+            return _session(session, pair)
+
+    def next_session(self, pair_id: int, *, today: dt.date | None = None) -> SessionRecord | None:
+        today = today or dt.date.today()
+        with self.db.session() as s:
+            pair = _get_pair(s, pair_id)
+            session = s.scalar(
+                select(Session)
+                .where(Session.pair_id == pair_id, Session.status == "scheduled",
+                       Session.date >= today)
+                .order_by(Session.date)
+                .limit(1)
+            )
+            return _session(session, pair) if session else None
+
+    def get_session(self, pair_id: int, session_id: int) -> SessionRecord:
+        with self.db.session() as s:
+            pair = _get_pair(s, pair_id)
+            session = s.get(Session, session_id)
+            if session is None or session.pair_id != pair_id:
+                raise NotFound(f"Pair {pair_id} has no session {session_id}.")
+            return _session(session, pair)
+
+    # -- reflections -------------------------------------------------------
+    def add_reflection(
+        self,
+        pair_id: int,
+        session_id: int,
+        author: int | str,
+        text: str,
+        *,
+        private: bool = False,
+        summary: dict | None = None,
+        created_at: dt.datetime | None = None,
+    ) -> ReflectionRecord:
+        text = clean_text(text, "reflection", max_chars=MAX_REFLECTION_CHARS)
+        with self.db.session() as s:
+            pair = _get_pair(s, pair_id)
+            session = s.get(Session, session_id)
+            if session is None or session.pair_id != pair_id:
+                raise NotFound(f"Pair {pair_id} has no session {session_id}.")
+            person = _resolve_person(s, author)
+            if person.id not in (pair.mentor_id, pair.mentee_id):
+                raise RuleViolation(
+                    f"{person.name} is not in pair {pair_id}; only its mentor and mentee reflect."
+                )
+            reflection = Reflection(
+                session_id=session_id, author_id=person.id, text=text, private=private,
+                summary=summary,
+            )
+            if created_at is not None:
+                reflection.created_at = created_at
+            s.add(reflection)
+            s.flush()
+            return _reflection(reflection, pair)
+
+    def set_reflection_summary(
+        self,
+        reflection_id: int,
+        summary: dict,
+        *,
+        action_items: Sequence[dict] = (),
+        confirmed: bool = False,
+    ) -> ReflectionRecord:
+        """Save a summary and the action items it found, in one transaction."""
+        with self.db.session() as s:
+            reflection = s.get(Reflection, reflection_id)
+            if reflection is None:
+                raise NotFound(f"No reflection {reflection_id}.")
+            pair = reflection.session.pair
+            reflection.summary = summary
+            reflection.summary_confirmed = confirmed
+            for item in action_items:
+                s.add(
+                    ActionItem(
+                        pair_id=pair.id,
+                        owner=parse_enum(Owner, item.get("owner", "mentee"), "owner").value,
+                        text=clean_text(item["text"], "action item", max_chars=MAX_SHORT_TEXT),
+                        due=parse_date(item.get("due"), "due date"),
+                        origin="reflection",
+                        reflection_id=reflection.id,
+                    )
+                )
+            s.flush()
+            return _reflection(reflection, pair)
+
+    def get_reflection(self, reflection_id: int) -> ReflectionRecord:
+        with self.db.session() as s:
+            reflection = s.get(Reflection, reflection_id)
+            if reflection is None:
+                raise NotFound(f"No reflection {reflection_id}.")
+            return _reflection(reflection, reflection.session.pair)
+
+    # -- action items ------------------------------------------------------
+    def add_action_item(
+        self,
+        pair_id: int,
+        text: str,
+        owner: str,
+        *,
+        due: dt.date | str | None = None,
+        origin: str = "manual",
+        done: bool = False,
+    ) -> ActionItemRecord:
+        text = clean_text(text, "action item", max_chars=MAX_SHORT_TEXT)
+        owner_value = parse_enum(Owner, owner, "owner").value
+        with self.db.session() as s:
+            _get_pair(s, pair_id)
+            item = ActionItem(
+                pair_id=pair_id, text=text, owner=owner_value,
+                due=parse_date(due, "due date"), origin=origin, done=done,
+            )
+            s.add(item)
+            s.flush()
+            return _action(item)
+
+    def set_action_done(
+        self, pair_id: int, item_id: int, done: bool = True, *, today: dt.date | None = None
+    ) -> ActionItemRecord:
+        with self.db.session() as s:
+            item = s.get(ActionItem, item_id)
+            if item is None or item.pair_id != pair_id:
+                raise NotFound(f"Pair {pair_id} has no action item {item_id}.")
+            item.done = done
+            item.done_at = (today or dt.date.today()) if done else None
+            s.flush()
+            return _action(item)
+
+    # -- counts ------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        with self.db.session() as s:
+            return {
+                "programmes": s.scalar(select(func.count(Programme.id))) or 0,
+                "people": s.scalar(select(func.count(Person.id))) or 0,
+                "pairs": s.scalar(select(func.count(Pair.id))) or 0,
+                "sessions": s.scalar(select(func.count(Session.id))) or 0,
+                "reflections": s.scalar(select(func.count(Reflection.id))) or 0,
+                "action_items": s.scalar(select(func.count(ActionItem.id))) or 0,
+            }
+
+
+# -- rules -----------------------------------------------------------------
+def check_pairing_rules(mentor: Person, mentee: Person, warnings: list[str]) -> None:
+    """The brief's pairing rules: raise on a hard rule, append a warning on a soft one."""
+    if mentor.id == mentee.id:
+        raise RuleViolation(f"{mentor.name} cannot mentor themselves. Pick two different people.")
+    if mentor.role != Role.mentor:
+        raise InvalidInput(f"{mentor.name} has role {mentor.role}; a pair's mentor needs role mentor.")
+    if mentee.role != Role.mentee:
+        raise InvalidInput(f"{mentee.name} has role {mentee.role}; a pair's mentee needs role mentee.")
+    if mentor.manager_id == mentee.id:
+        raise RuleViolation(
+            f"{mentor.name} reports directly to {mentee.name}. In reverse mentoring the mentor "
+            "must not be the mentee's direct report; pick another mentee."
+        )
+    if mentor.department and mentor.department.casefold() == mentee.department.casefold():
+        warnings.append(
+            f"{mentor.name} and {mentee.name} are both in {mentor.department}. Pairing inside "
+            "one department is allowed, but cross-department pairs learn more and speak more freely."
+        )
+
+
+# -- loading helpers -------------------------------------------------------
+def _resolve_person(s: OrmSession, ref: int | str) -> Person:
+    person: Person | None
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
+        person = s.get(Person, int(ref))
+    else:
+        person = s.scalar(select(Person).where(Person.email == str(ref).strip().lower()))
+    if person is None:
+        raise NotFound(f"No person {ref!r}. List people with `coach users list`.")
+    return person
+
+
+def _get_pair(s: OrmSession, pair_id: int) -> Pair:
+    pair = s.get(Pair, pair_id)
+    if pair is None:
+        raise NotFound(f"No pair {pair_id}. List pairs with `coach pairs list`.")
+    return pair
+
+
+def _pair_query():
+    return select(Pair).options(
+        selectinload(Pair.mentor),
+        selectinload(Pair.mentee),
+        selectinload(Pair.goals),
+        selectinload(Pair.action_items),
+        selectinload(Pair.sessions).selectinload(Session.reflections),
+    )
+
+
+def _load_pair_record(s: OrmSession, pair_id: int) -> PairRecord:
+    pair = s.scalar(_pair_query().where(Pair.id == pair_id))
+    if pair is None:
+        raise NotFound(f"No pair {pair_id}. List pairs with `coach pairs list`.")
+    return _pair(pair)
+
+
+def load_pair_records(s: OrmSession, ids: list[int] | None) -> list[PairRecord]:
+    query = _pair_query().order_by(Pair.id)
+    if ids is not None:
+        if not ids:
+            return []
+        query = query.where(Pair.id.in_(ids))
+    return [_pair(p) for p in s.scalars(query)]
+
+
+def _programme(p: Programme) -> ProgrammeRecord:
+    return ProgrammeRecord(
+        p.id, p.name, p.objectives, p.default_cadence_days, p.default_session_minutes,
+        p.starts_on, p.ends_on, dict(p.health_thresholds or {}),
+    )
+
+
+def _person(p: Person) -> PersonRecord:
+    return PersonRecord(p.id, p.name, p.email, p.role, p.department, p.manager_id)
+
+
+def _reflection(r: Reflection, pair: Pair) -> ReflectionRecord:
+    role = "mentor" if r.author_id == pair.mentor_id else "mentee"
+    return ReflectionRecord(
+        r.id, r.session_id, r.author_id, role, r.text, r.private, r.created_at,
+        r.summary, r.summary_confirmed,
+    )
+
+
+def _session(sess: Session, pair: Pair) -> SessionRecord:
+    return SessionRecord(
+        sess.id, sess.date, sess.status, sess.minutes, sess.agenda, sess.notes,
+        tuple(_reflection(r, pair) for r in sess.reflections),
+    )
+
+
+def _action(a: ActionItem) -> ActionItemRecord:
+    return ActionItemRecord(
+        a.id, a.owner, a.text, a.due, a.done, a.done_at, a.origin, a.reflection_id, a.created_at
+    )
+
+
+def _pair(p: Pair) -> PairRecord:
+    return PairRecord(
+        id=p.id,
+        programme_id=p.programme_id,
+        mentor=_person(p.mentor),
+        mentee=_person(p.mentee),
+        focus=tuple(p.focus or ()),
+        cadence_days=p.cadence_days,
+        starts_on=p.starts_on,
+        ends_on=p.ends_on,
+        status=p.status,
+        goals=tuple(GoalRecord(g.id, g.text, g.status) for g in p.goals),
+        sessions=tuple(_session(x, p) for x in sorted(p.sessions, key=lambda x: (x.date, x.id))),
+        action_items=tuple(_action(a) for a in p.action_items),
+    )
+
+
+__all__ = ["Store", "PairCreated", "check_pairing_rules", "clean_text", "parse_date",
+           "MAX_REFLECTION_CHARS", "IntegrityError"]
