@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from coach.ingest.ingest import Ingestor
@@ -67,6 +68,15 @@ class Container:
     @cached_property
     def programme(self) -> ProgrammeService:
         return ProgrammeService(self.store, PairIndexer(self.index))
+
+    def scratch(self, data_dir: Path) -> Container:
+        """A throwaway container in ``data_dir`` that shares this one's models."""
+        settings = self.settings.model_copy(
+            update={"data_dir": data_dir, "database_url": None, "vector_store": None}
+        )
+        fresh = getattr(self._index, "fresh", None)
+        return Container(settings, embedder=self.embedder, index=fresh() if fresh else None,
+                         chat_model=self._chat_model)
 
     def close(self) -> None:
         if "db" in self.__dict__:

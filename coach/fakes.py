@@ -49,6 +49,9 @@ class InMemoryIndex:
         self._current = next(self._generation)
         self._lock = threading.Lock()
 
+    def fresh(self) -> InMemoryIndex:
+        return InMemoryIndex(self.embedder)
+
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         vectors = self.embedder.embed_documents([c.text for c in chunks]) if chunks else []
         with self._lock:

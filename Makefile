@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install run test test-fast eval clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The CPU build of torch first: an unpinned torch would pull gigabytes of CUDA.
+	$(BIN)/pip install --quiet torch==2.13.0
+	# llama-cpp-python compiles from source the first time (4-5 min on 2 cores); pip caches it.
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/coach init --demo
+	@echo
+	$(BIN)/coach pairs list
+	@echo
+	$(BIN)/coach search "How should a junior mentor handle a senior who dominates the conversation?" -k 3
+
+test: install
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not integration and not llm"
+
+eval: install
+	$(BIN)/coach eval
+
+clean:
+	rm -rf $(VENV) .coach-data .pytest_cache

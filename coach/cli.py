@@ -1,0 +1,389 @@
+"""The `coach` command: a thin layer over the library. Every data command takes --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from coach.container import Container
+from coach.errors import CoachError, InvalidInput
+from coach.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Reverse-mentoring session coach.")
+users_app = typer.Typer(no_args_is_help=True, help="People in the programme.")
+pairs_app = typer.Typer(no_args_is_help=True, help="Mentoring pairs.")
+sessions_app = typer.Typer(no_args_is_help=True, help="A pair's sessions.")
+app.add_typer(users_app, name="users")
+app.add_typer(pairs_app, name="pairs")
+app.add_typer(sessions_app, name="sessions")
+
+out = Console()
+err = Console(stderr=True)
+_container: Container | None = None
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def container() -> Container:
+    global _container
+    if _container is None:
+        _container = Container(Settings())
+    return _container
+
+
+def set_container(value: Container | None) -> None:
+    """Bind a container (tests bind one with fakes)."""
+    global _container
+    _container = value
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def initialised() -> Container:
+    c = container()
+    c.store.require_initialised()
+    return c
+
+
+# -- init, ingest, search ----------------------------------------------------
+@app.command()
+def init(
+    demo: Annotated[bool, typer.Option("--demo", help="Also load the demo programme.")] = False,
+    programme: Annotated[str, typer.Option(help="Name of the programme to create.")] =
+        "Reverse mentoring programme",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create and migrate the store, ingest knowledge/, and optionally load the demo."""
+    c = container()
+    started = time.perf_counter()
+    c.db.migrate()
+    result: dict[str, Any] = {"data_dir": str(c.settings.data_dir.resolve()),
+                              "database": c.db.engine.url.render_as_string(hide_password=True)}
+    if not c.settings.knowledge_dir.is_dir():
+        raise InvalidInput(f"The knowledge folder {c.settings.knowledge_dir} does not exist. "
+                           "Set COACH_KNOWLEDGE_DIR.")
+    report = c.ingestor.ingest([c.settings.knowledge_dir], prune=True,
+                               progress=None if as_json else _progress())
+    result["ingest"] = report.to_dict()
+    if demo:
+        from coach.demo import demo_data, load_demo
+
+        name = demo_data()["programme"]["name"]
+        if any(p.name == name for p in c.store.list_programmes()):
+            result["demo"] = {"programme": name, "status": "already loaded"}
+        else:
+            result["demo"] = load_demo(c.store, c.programme).to_dict()
+    elif not c.store.list_programmes():
+        c.store.create_programme(programme)
+    result["programmes"] = [p.name for p in c.store.list_programmes()]
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    if as_json:
+        emit_json(result)
+        return
+    out.print(f"Store ready at {result['data_dir']} ({result['database']}).")
+    _print_ingest(report.to_dict())
+    if "demo" in result:
+        d = result["demo"]
+        if d.get("status"):
+            out.print(f"Demo programme {d['programme']!r} {d['status']}.")
+        else:
+            out.print(f"Demo programme {d['programme']!r}: {d['people']} people, {d['pairs']} pairs, "
+                      f"{d['sessions']} sessions, {d['reflections']} reflections.")
+            for w in d["warnings"]:
+                out.print(f"[yellow]warning:[/] {w}")
+    out.print(f"Done in {result['seconds']} s.")
+
+
+def _progress():
+    if not sys.stdout.isatty():
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   console=out, transient=True)
+    tasks: dict[str, Any] = {}
+
+    def update(what: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+        if what not in tasks:
+            tasks[what] = bar.add_task(what, total=total)
+        bar.update(tasks[what], completed=done, total=total)
+        if what == "embedding" and done >= total:
+            bar.stop()
+
+    import atexit
+
+    atexit.register(bar.stop)
+    return update
+
+
+def _print_ingest(report: dict[str, Any]) -> None:
+    out.print(f"Ingested {report['files']} files: {report['chunks_added']} chunks added, "
+              f"{report['chunks_unchanged']} unchanged, {report['chunks_removed']} removed.")
+    for skip in report["skipped"]:
+        err.print(f"skipped {skip['path']}: {skip['reason']}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md .txt .html .pdf .docx).")],
+    prune: Annotated[bool, typer.Option("--prune", help="Drop chunks of files that no longer exist.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add or update documents in the knowledge index (idempotent)."""
+    c = initialised()
+    started = time.perf_counter()
+    report = c.ingestor.ingest(paths, prune=prune, progress=None if as_json else _progress())
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    _print_ingest(report.to_dict())
+    out.print(f"Done in {time.perf_counter() - started:.2f} s.")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    pair: Annotated[int | None, typer.Option("--pair", help="Also search this pair's records.")] = None,
+    focus: Annotated[str | None, typer.Option(help="technology, generational or inclusion.")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="guideline, topic, document, pair_goals, pair_summary.")] = None,
+    k: Annotated[int, typer.Option("-k", help="How many results.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hybrid (BM25 + vector) search over the guidelines and, with --pair, that pair's records."""
+    c = initialised()
+    if pair is not None:
+        c.store.get_pair(pair)
+    hits = c.retriever.search(query, k, pair_id=pair, focus=focus, kinds=kind)
+    if as_json:
+        emit_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        out.print("No results.")
+    for i, hit in enumerate(hits, 1):
+        out.print(f"[bold]{i}. {hit.heading}[/]  [dim]{hit.source}  score {hit.score:.3f}[/]")
+        text = hit.text if len(hit.text) < 400 else hit.text[:400].rsplit(" ", 1)[0] + " …"
+        out.print(text, markup=False, highlight=False)
+        out.print()
+
+
+# -- users ----------------------------------------------------------------------
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument()],
+    email: Annotated[str, typer.Option(help="Unique email address.")],
+    role: Annotated[str, typer.Option(help="mentor, mentee, coordinator or admin.")],
+    department: Annotated[str, typer.Option()] = "",
+    manager: Annotated[str | None, typer.Option(help="The manager's id or email.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a person."""
+    c = initialised()
+    person = c.store.add_person(name, email, role, department=department, manager=manager)
+    if as_json:
+        emit_json({"id": person.id})
+    else:
+        out.print(f"Added {person.name} <{person.email}> as {person.role} (id {person.id}).")
+
+
+@users_app.command("list")
+def users_list(role: Annotated[str | None, typer.Option()] = None, as_json: JsonOpt = False) -> None:
+    """List people."""
+    people = initialised().store.list_people(role)
+    if as_json:
+        emit_json([p.to_dict() for p in people])
+        return
+    table = Table("id", "name", "email", "role", "department", "manager")
+    for p in people:
+        table.add_row(str(p.id), p.name, p.email, p.role, p.department, str(p.manager_id or ""))
+    out.print(table)
+
+
+# -- pairs ----------------------------------------------------------------------
+@pairs_app.command("list")
+def pairs_list(status: Annotated[str | None, typer.Option()] = None, as_json: JsonOpt = False) -> None:
+    """List pairs."""
+    pairs = initialised().store.list_pairs(status=status)
+    if as_json:
+        emit_json([_pair_summary(p) for p in pairs])
+        return
+    table = Table("id", "mentor", "mentee", "focus", "cadence", "status", "sessions held", "last held")
+    for p in pairs:
+        s = _pair_summary(p)
+        table.add_row(str(p.id), p.mentor.name, p.mentee.name, ", ".join(p.focus),
+                      f"{p.cadence_days} d", p.status, str(s["sessions_held"]), s["last_held"] or "-")
+    out.print(table)
+
+
+def _pair_summary(p) -> dict[str, Any]:
+    held = [s for s in p.sessions if s.status == "held"]
+    return {"id": p.id, "mentor": p.mentor.name, "mentee": p.mentee.name, "focus": list(p.focus),
+            "cadence_days": p.cadence_days, "status": p.status,
+            "starts_on": p.starts_on.isoformat(), "sessions_held": len(held),
+            "last_held": held[-1].date.isoformat() if held else None,
+            "open_action_items": len(p.open_action_items)}
+
+
+def pair_detail(p) -> dict[str, Any]:
+    """A pair's records without raw reflection text (reflections are listed by id and privacy)."""
+    data = _pair_summary(p)
+    data.update({
+        "mentor": p.mentor.to_dict(), "mentee": p.mentee.to_dict(),
+        "ends_on": p.ends_on.isoformat() if p.ends_on else None,
+        "goals": [g.to_dict() for g in p.goals],
+        "sessions": [{"id": s.id, "date": s.date.isoformat(), "status": s.status,
+                      "minutes": s.minutes, "has_agenda": s.agenda is not None,
+                      "reflections": [{"id": r.id, "author_role": r.author_role,
+                                       "private": r.private} for r in s.reflections]}
+                     for s in p.sessions],
+        "action_items": [a.to_dict() for a in p.action_items],
+    })
+    return data
+
+
+@pairs_app.command("show")
+def pairs_show(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """Show a pair: goals, sessions and action items."""
+    p = initialised().store.get_pair(pair_id)
+    data = pair_detail(p)
+    if as_json:
+        emit_json(data)
+        return
+    out.print(f"[bold]Pair {p.id}[/]: {p.mentor.name} ({p.mentor.department}) mentors "
+              f"{p.mentee.name} ({p.mentee.department})")
+    out.print(f"Focus: {', '.join(p.focus)} · every {p.cadence_days} days · since {p.starts_on} · {p.status}")
+    out.print("[bold]Goals[/]")
+    for g in p.goals:
+        out.print(f"  [{g.id}] {g.text} — {g.status.replace('_', ' ')}", markup=False)
+    out.print("[bold]Sessions[/]")
+    for s in p.sessions:
+        refl = f", {len(s.reflections)} reflection(s)" if s.reflections else ""
+        out.print(f"  [{s.id}] {s.date} {s.status} {s.minutes} min{refl}", markup=False)
+    out.print("[bold]Action items[/]")
+    for a in p.action_items:
+        box = "x" if a.done else " "
+        due = f" (due {a.due})" if a.due else ""
+        out.print(f"  [{box}] #{a.id} {a.owner}: {a.text}{due}", markup=False)
+
+
+@pairs_app.command("add")
+def pairs_add(
+    mentor: Annotated[str, typer.Option(help="Mentor id or email (the junior).")],
+    mentee: Annotated[str, typer.Option(help="Mentee id or email (the senior).")],
+    focus: Annotated[list[str], typer.Option(help="technology, generational or inclusion; repeat for more.")],
+    goal: Annotated[list[str] | None, typer.Option(help="A goal; repeat for more.")] = None,
+    cadence: Annotated[int | None, typer.Option(help="Days between sessions (default: the programme's).")] = None,
+    starts: Annotated[str | None, typer.Option(help="Start date YYYY-MM-DD (default today).")] = None,
+    ends: Annotated[str | None, typer.Option(help="End date YYYY-MM-DD.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pair a mentor with a mentee (the brief's pairing rules are enforced)."""
+    c = initialised()
+    created = c.programme.add_pair(mentor, mentee, focus, goals=goal or [], cadence_days=cadence,
+                                   starts_on=starts, ends_on=ends)
+    if as_json:
+        emit_json({"id": created.pair.id, "warnings": created.warnings})
+        return
+    for w in created.warnings:
+        err.print(f"warning: {w}")
+    out.print(f"Created pair {created.pair.id}: {created.pair.label}.")
+
+
+# -- sessions ---------------------------------------------------------------------
+@sessions_app.command("log")
+def sessions_log(
+    pair_id: Annotated[int, typer.Argument()],
+    date: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    status: Annotated[str, typer.Option(help="held, scheduled, cancelled or no_show.")] = "held",
+    minutes: Annotated[int | None, typer.Option(help="Length (default: the programme's).")] = None,
+    notes: Annotated[str, typer.Option()] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Log a held, cancelled or missed session, or schedule one."""
+    session = initialised().store.log_session(pair_id, date, status, minutes=minutes, notes=notes)
+    if as_json:
+        emit_json({"id": session.id, "pair_id": pair_id, "date": session.date.isoformat(),
+                   "status": session.status, "minutes": session.minutes})
+        return
+    out.print(f"Logged session {session.id} for pair {pair_id}: {session.date} {session.status}, "
+              f"{session.minutes} min.")
+
+
+@sessions_app.command("list")
+def sessions_list(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """List a pair's sessions."""
+    p = initialised().store.get_pair(pair_id)
+    rows = pair_detail(p)["sessions"]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("id", "date", "status", "minutes", "reflections", "agenda")
+    for s in rows:
+        table.add_row(str(s["id"]), s["date"], s["status"], str(s["minutes"]),
+                      str(len(s["reflections"])), "yes" if s["has_agenda"] else "")
+    out.print(table)
+
+
+# -- evaluation -------------------------------------------------------------------
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: evals/datasets/dev).")] = None,
+    suite: Annotated[list[str] | None, typer.Option(help="Suite to run; repeat for more.")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
+) -> None:
+    """Score the coach on a dataset, offline and deterministically."""
+    from evals.runner import run_eval
+
+    report = run_eval(container(), dataset, suite or [])
+    if json_file:
+        json_file.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    for run_ in report["runs"]:
+        for name, result in run_["suites"].items():
+            table = Table(title=f"{name} · backend {run_['backend']} · {len(result['cases'])} cases")
+            table.add_column("metric")
+            table.add_column("value", justify="right")
+            for metric, value in result["metrics"].items():
+                table.add_row(metric, f"{value:.3f}" if isinstance(value, float) else str(value))
+            out.print(table)
+            failed = [c for c in result["cases"] if not c["passed"]]
+            for case in failed[:10]:
+                out.print(f"[red]miss[/] {case['id']}: {case['details'].get('query', '')}", highlight=False)
+
+
+# -- entry point ------------------------------------------------------------------
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return an exit code; errors become one-line messages."""
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="coach")
+        return result if isinstance(result, int) else 0
+    except CoachError as exc:
+        err.print(f"error: {exc.message}", markup=False, highlight=False)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

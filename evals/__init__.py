@@ -1,0 +1,1 @@
+"""Offline, deterministic evaluation of the coach (datasets in evals/datasets)."""

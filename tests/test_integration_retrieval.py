@@ -1,0 +1,54 @@
+"""Real all-MiniLM-L6-v2 embeddings and real embedded Chroma."""
+
+import datetime as dt
+
+import pytest
+
+from coach.ports import MetadataFilter
+from evals.datasets import DEV_DATASET, load_cases
+from evals.retrieval import run_retrieval
+
+pytestmark = pytest.mark.integration
+
+
+def test_chroma_index_matches_the_manifest_and_reingest_adds_nothing(real_container):
+    manifest = real_container.manifest.all()
+    assert len(manifest) >= 70
+    for source, entry in list(manifest.items())[:10]:
+        assert len(real_container.index.get(MetadataFilter.of(source=[source]))) == entry.chunk_count
+    again = real_container.ingestor.ingest([real_container.settings.knowledge_dir])
+    assert again.chunks_added == 0 and again.chunks_removed == 0
+
+
+def test_real_search_finds_the_coordinator_guidance(real_container):
+    hits = real_container.retriever.search("a pair keeps cancelling, what should the coordinator do",
+                                            5)
+    assert any("coordinator" in h.source or "challenges" in h.source for h in hits)
+    assert all(h.metadata["scope"] == "global" for h in hits)
+
+
+def test_pair_isolation_through_chroma_filters(real_container):
+    store, svc = real_container.store, real_container.programme
+    if not store.list_programmes():
+        store.create_programme("Integration")
+    a = store.add_person("Ivy", "ivy@int.example", "mentor", department="IT")
+    b = store.add_person("Hal", "hal@int.example", "mentee", department="Ops")
+    c = store.add_person("Una", "una@int.example", "mentor", department="HR")
+    d = store.add_person("Rex", "rex@int.example", "mentee", department="Sales")
+    one = svc.add_pair(a.id, b.id, ["technology"], goals=["Secure the family office accounts"]).pair
+    two = svc.add_pair(c.id, d.id, ["technology"], goals=["Secure the sales team laptops"]).pair
+    hits = real_container.retriever.search("secure accounts laptops", 10, pair_id=one.id)
+    scopes = {h.metadata["scope"] for h in hits}
+    assert f"pair:{one.id}" in scopes and f"pair:{two.id}" not in scopes
+    svc.delete_pair(two.id)
+    assert real_container.index.get(MetadataFilter.of(scope=[f"pair:{two.id}"])) == []
+    session = store.log_session(one.id, dt.date.today(), "held")
+    assert session.id
+
+
+def test_retrieval_quality_on_the_dev_set(real_container):
+    cases = load_cases(DEV_DATASET, "retrieval")
+    assert len(cases) >= 30
+    result = run_retrieval(cases, real_container, DEV_DATASET)
+    misses = [c["id"] for c in result["cases"] if not c["passed"]]
+    assert result["metrics"]["hit@5"] >= 0.85, f"hit@5 {result['metrics']['hit@5']:.3f}, misses {misses}"
