@@ -24,6 +24,7 @@ class Container:
         self._embedder = embedder
         self._index = index
         self._chat_model = chat_model
+        self._models: dict[str, Any] = {}
 
     @cached_property
     def db(self) -> Database:
@@ -68,6 +69,38 @@ class Container:
     @cached_property
     def programme(self) -> ProgrammeService:
         return ProgrammeService(self.store, PairIndexer(self.index))
+
+    @cached_property
+    def catalogue(self):
+        from coach.services.catalogue import TopicCatalogue
+
+        return TopicCatalogue(self.index)
+
+    @cached_property
+    def prompts(self):
+        from coach.prompts import PromptLibrary
+
+        return PromptLibrary()
+
+    def chat_model(self, backend: str | None = None):
+        """The model for ``backend`` (default from settings); None means the composer alone."""
+        from coach.llm import make_chat_model
+
+        backend = backend or self.settings.llm_backend
+        if backend not in self._models:
+            if self._chat_model is not None and backend == self.settings.llm_backend:
+                self._models[backend] = self._chat_model
+            else:
+                self._models[backend] = make_chat_model(self.settings, backend)
+        return self._models[backend]
+
+    def coach(self, backend: str | None = None):
+        from coach.services.coach import Coach
+
+        backend = backend or self.settings.llm_backend
+        model = self.chat_model(backend)
+        return Coach(self.store, self.programme, self.retriever, self.catalogue, self.prompts,
+                     model, backend)
 
     def scratch(self, data_dir: Path) -> Container:
         """A throwaway container in ``data_dir`` that shares this one's models."""

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     openai_model: str = "smollm2"
     openai_api_key: str = "not-needed"
     openai_timeout_s: float = 60.0
+    openai_json_method: Literal["json_schema", "json_object"] = Field(
+        default="json_schema",
+        description="How JSON is requested; json_object for servers that ignore schemas.",
+    )
 
     @field_validator("data_dir", "knowledge_dir", mode="after")
     @classmethod

@@ -24,6 +24,7 @@ class Hit:
     score: float
     chunk_id: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    similarity: float = 0.0  # raw cosine similarity from the vector side (0 if keyword-only)
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "source": self.source, "heading": self.heading,
@@ -107,6 +108,7 @@ class HybridRetriever:
 
         fused: dict[str, float] = {}
         by_id: dict[str, Chunk] = {}
+        similarity = {chunk.id: 1.0 - distance for chunk, distance in vector_ranked}
         if vector_ranked:
             sims = [1.0 - distance for _, distance in vector_ranked]
             low, span = min(sims), (max(sims) - min(sims)) or 1.0
@@ -129,6 +131,7 @@ class HybridRetriever:
                 score=score,
                 chunk_id=cid,
                 metadata=dict(by_id[cid].metadata),
+                similarity=round(similarity.get(cid, 0.0), 4),
             )
             for cid, score in ranked
         ]

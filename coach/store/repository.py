@@ -34,6 +34,7 @@ from coach.records import (
 from coach.store.db import Database, is_initialised
 from coach.store.models import (
     ActionItem,
+    ChatMessage,
     Goal,
     Pair,
     Person,
@@ -424,7 +425,9 @@ class Store:
         private: bool = False,
         summary: dict | None = None,
         created_at: dt.datetime | None = None,
+        action_items: Sequence[dict] = (),
     ) -> ReflectionRecord:
+        """Save a reflection, its summary and the action items it found in one transaction."""
         text = clean_text(text, "reflection", max_chars=MAX_REFLECTION_CHARS)
         with self.db.session() as s:
             pair = _get_pair(s, pair_id)
@@ -444,6 +447,8 @@ class Store:
                 reflection.created_at = created_at
             s.add(reflection)
             s.flush()
+            _add_found_items(s, pair.id, reflection.id, action_items)
+            s.flush()
             return _reflection(reflection, pair)
 
     def set_reflection_summary(
@@ -462,17 +467,7 @@ class Store:
             pair = reflection.session.pair
             reflection.summary = summary
             reflection.summary_confirmed = confirmed
-            for item in action_items:
-                s.add(
-                    ActionItem(
-                        pair_id=pair.id,
-                        owner=parse_enum(Owner, item.get("owner", "mentee"), "owner").value,
-                        text=clean_text(item["text"], "action item", max_chars=MAX_SHORT_TEXT),
-                        due=parse_date(item.get("due"), "due date"),
-                        origin="reflection",
-                        reflection_id=reflection.id,
-                    )
-                )
+            _add_found_items(s, pair.id, reflection.id, action_items)
             s.flush()
             return _reflection(reflection, pair)
 
@@ -518,6 +513,26 @@ class Store:
             s.flush()
             return _action(item)
 
+    # -- chat history ------------------------------------------------------
+    def add_chat_turn(self, pair_id: int, person_id: int, question: str, answer: str,
+                      meta: dict | None = None) -> None:
+        """Save a question and its answer together, so history never holds half a turn."""
+        with self.db.session() as s:
+            _get_pair(s, pair_id)
+            s.add(ChatMessage(pair_id=pair_id, person_id=person_id, role="user", content=question))
+            s.add(ChatMessage(pair_id=pair_id, person_id=person_id, role="assistant",
+                              content=answer, meta=meta))
+
+    def chat_history(self, pair_id: int, person_id: int, limit: int = 50) -> list[dict]:
+        with self.db.session() as s:
+            rows = list(s.scalars(
+                select(ChatMessage)
+                .where(ChatMessage.pair_id == pair_id, ChatMessage.person_id == person_id)
+                .order_by(ChatMessage.id.desc()).limit(limit)
+            ))
+            return [{"id": m.id, "role": m.role, "content": m.content, "meta": m.meta,
+                     "created_at": m.created_at.isoformat()} for m in reversed(rows)]
+
     # -- counts ------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         with self.db.session() as s:
@@ -529,6 +544,18 @@ class Store:
                 "reflections": s.scalar(select(func.count(Reflection.id))) or 0,
                 "action_items": s.scalar(select(func.count(ActionItem.id))) or 0,
             }
+
+
+def _add_found_items(s: OrmSession, pair_id: int, reflection_id: int, items: Sequence[dict]) -> None:
+    for item in items:
+        s.add(ActionItem(
+            pair_id=pair_id,
+            owner=parse_enum(Owner, item.get("owner", "mentee"), "owner").value,
+            text=clean_text(item["text"], "action item", max_chars=MAX_SHORT_TEXT),
+            due=parse_date(item.get("due"), "due date"),
+            origin="reflection",
+            reflection_id=reflection_id,
+        ))
 
 
 # -- rules -----------------------------------------------------------------

@@ -1,0 +1,296 @@
+"""Timed agendas for a pair's next session, grounded in the guidelines and the pair's records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from coach.errors import InvalidInput
+from coach.ports import ChatModel
+from coach.prompts import PromptLibrary
+from coach.records import ActionItemRecord, PairRecord
+from coach.retrieval.hybrid import Hit, HybridRetriever
+from coach.services.guard import Guarded, Rejected, guarded_generate
+from coach.services.text import is_supported, looks_like_instruction, split_sentences
+from coach.services.topics import Suggestion, TopicSuggester, active_goals
+from coach.retrieval.text import tokenize
+
+MIN_MINUTES, MAX_MINUTES = 15, 120
+KINDS = ("check_in", "follow_up", "topic", "activity", "reflection", "wrap_up")
+
+GUIDE_QUERIES = {
+    "check_in": "open the session with a short check-in on how things are going",
+    "reflection": "reflection and commitments at the end of a session, agree action items",
+    "wrap_up": "wrap-up, confirm the next session date",
+}
+PREP_QUERIES = [
+    "power balance between the junior mentor and the senior leader",
+    "confidentiality and trust: what stays between the pair",
+]
+
+
+def _half_up(x: float) -> int:
+    return int(x + 0.5)
+
+
+def allocate(minutes: int, n_follow: int, n_topics: int) -> dict[str, Any]:
+    """Minutes per item that add up exactly to ``minutes``."""
+    check, wrap, refl = max(2, _half_up(minutes * 0.08)), max(2, _half_up(minutes * 0.06)), \
+        max(2, _half_up(minutes * 0.1))
+    per_follow = max(1, min(5, _half_up(minutes * 0.25) // n_follow)) if n_follow else 0
+    need = 3 * n_topics + 2  # a topic needs 3 minutes, the activity 2
+    while minutes - check - wrap - refl - per_follow * n_follow < need:
+        if per_follow > 1:
+            per_follow -= 1
+        elif max(check, wrap, refl) > 1:
+            biggest = max(("check", check), ("refl", refl), ("wrap", wrap), key=lambda x: x[1])[0]
+            check -= biggest == "check"
+            refl -= biggest == "refl"
+            wrap -= biggest == "wrap"
+        else:
+            most = minutes - 3 - need
+            raise InvalidInput(
+                f"{n_follow} open action items do not fit a {minutes}-minute session; use at least "
+                f"{3 + need + n_follow} minutes, or close some items first (at most {max(0, most)} fit)."
+            )
+    remaining = minutes - check - wrap - refl - per_follow * n_follow
+    activity = max(2, _half_up(remaining * 0.35))
+    topic_total = remaining - activity
+    topics = [topic_total // n_topics] * n_topics
+    topics[0] += topic_total - sum(topics)
+    return {"check_in": check, "follow_up": per_follow, "topics": topics, "activity": activity,
+            "reflection": refl, "wrap_up": wrap}
+
+
+def best_sentences(text: str, query: str, n: int = 2) -> str:
+    """The ``n`` sentences of ``text`` that share most words with ``query``, in text order."""
+    sentences = [s for s in split_sentences(text) if "|" not in s and not s.endswith(":")]
+    if not sentences:
+        return text.strip()[:300]
+    q = set(tokenize(query))
+    scored = sorted(range(len(sentences)),
+                    key=lambda i: (-len(q & set(tokenize(sentences[i]))), i))[:n]
+    return " ".join(sentences[i] for i in sorted(scored))
+
+
+@dataclass
+class AgendaContext:
+    pair: PairRecord
+    minutes: int
+    open_items: list[ActionItemRecord]
+    candidates: list[Suggestion]
+    guides: dict[str, Hit]
+    prep: list[Hit]
+    next_date: dt.date
+
+
+class AgendaPlanner:
+    def __init__(self, retriever: HybridRetriever, suggester: TopicSuggester,
+                 prompts: PromptLibrary, model: ChatModel | None, backend: str):
+        self.retriever = retriever
+        self.suggester = suggester
+        self.prompts = prompts
+        self.model = model
+        self.backend = backend
+
+    def context(self, pair: PairRecord, minutes: int, today: dt.date) -> AgendaContext:
+        if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+            raise InvalidInput(f"Minutes must be between {MIN_MINUTES} and {MAX_MINUTES}; got {minutes}.")
+        open_items = sorted(pair.open_action_items,
+                            key=lambda a: (a.due is None, a.due or dt.date.max, a.id))
+        guides = {}
+        for kind, query in GUIDE_QUERIES.items():
+            hits = self.retriever.search(query, 1, kinds=["guideline"])
+            if hits:
+                guides[kind] = hits[0]
+        prep_queries = list(PREP_QUERIES)
+        prep_queries += [f"{f} focus: pitfalls and tips for the pair" for f in pair.focus]
+        held = [s for s in pair.sessions if s.status == "held"]
+        if len(held) < 2:
+            prep_queries.append("agree ground rules in the first session")
+        if any(a.due and a.due < today for a in open_items):
+            prep_queries.append("follow up on action items that slipped without blame")
+        prep, seen = [], set()
+        for query in prep_queries:
+            for hit in self.retriever.search(query, 2, kinds=["guideline"],
+                                             focus=None):
+                if hit.chunk_id not in seen:
+                    seen.add(hit.chunk_id)
+                    prep.append(Hit(best_sentences(hit.text, query), hit.source, hit.heading,
+                                    hit.score, hit.chunk_id, hit.metadata))
+                    break
+        last = held[-1].date if held else None
+        next_date = max(today, (last + dt.timedelta(days=pair.cadence_days)) if last else today)
+        candidates = self.suggester.rank(pair, n=6)
+        if not candidates:
+            raise InvalidInput("Every catalogue topic for this pair's focus has been covered; "
+                               "add topics to knowledge/topics or widen the focus.")
+        return AgendaContext(pair, minutes, open_items, candidates, guides, prep, next_date)
+
+    # -- deterministic composer --------------------------------------------------------
+    def build(self, ctx: AgendaContext, topics: list[Suggestion],
+              opening_questions: list[str] | None = None) -> dict[str, Any]:
+        pair = ctx.pair
+        times = allocate(ctx.minutes, len(ctx.open_items), len(topics))
+        goals = active_goals(pair)
+
+        def guide(kind: str, fallback: str) -> tuple[str, list[str]]:
+            hit = ctx.guides.get(kind)
+            if not hit:
+                return fallback, []
+            return best_sentences(hit.text, GUIDE_QUERIES[kind], 1), [hit.source]
+
+        items: list[dict[str, Any]] = []
+        details, sources = guide("check_in", "A few minutes on how each of you is doing.")
+        if goals:
+            details += " Quick update on each goal: " + "; ".join(goals) + "."
+        items.append(_item("check_in", "Check-in", times["check_in"], details,
+                           sources + ([f"pair:{pair.id}/goals"] if goals else [])))
+        for a in ctx.open_items:
+            due = f", due {a.due.isoformat()}" if a.due else ""
+            late = " (overdue)" if a.due and a.due < ctx.next_date else ""
+            items.append(_item("follow_up", f"Follow up: {a.text}", times["follow_up"],
+                               f"Owner: the {a.owner}{due}{late}. What happened, and what is next?",
+                               [f"pair:{pair.id}/action_items/{a.id}"], action_item_id=a.id))
+        for s, minutes in zip(topics, times["topics"], strict=True):
+            items.append(_item("topic", s.topic.title, minutes,
+                               f"{s.topic.description} Why now: {s.why}",
+                               [s.topic.source, s.cites], topic_id=s.topic.id))
+        lead = topics[0].topic
+        items.append(_item("activity", f"Activity: {lead.title}", times["activity"], lead.activity,
+                           [lead.source], topic_id=lead.id))
+        details, sources = guide("reflection", "What did each of you learn, and what will you do?")
+        items.append(_item("reflection", "Reflection and commitments", times["reflection"],
+                           details, sources))
+        details, sources = guide("wrap_up", "Agree the next date.")
+        items.append(_item("wrap_up", "Wrap-up and next date", times["wrap_up"],
+                           f"{details} Next session due around {ctx.next_date.isoformat()} "
+                           f"(every {pair.cadence_days} days).", sources))
+        questions = opening_questions if opening_questions is not None else [
+            s.topic.starters[0] for s in topics if s.topic.starters][:3]
+        return {
+            "pair_id": pair.id,
+            "minutes": ctx.minutes,
+            "items": items,
+            "opening_questions": questions,
+            "prep_notes": [{"note": h.text, "source": h.source, "heading": h.heading}
+                           for h in ctx.prep],
+        }
+
+    def validate(self, ctx: AgendaContext, agenda: dict[str, Any]) -> list[str]:
+        problems: list[str] = []
+        items = agenda["items"]
+        total = sum(i["minutes"] for i in items)
+        if total != ctx.minutes:
+            problems.append(f"minutes add up to {total}, not {ctx.minutes}")
+        if any(i["minutes"] < 1 for i in items):
+            problems.append("an item has less than one minute")
+        if [i["kind"] for i in items if i["kind"] not in ("follow_up", "topic")] != \
+                ["check_in", "activity", "reflection", "wrap_up"]:
+            problems.append("items are missing or out of order")
+        followed = {i["action_item_id"] for i in items if i["kind"] == "follow_up"}
+        if followed != {a.id for a in ctx.open_items}:
+            problems.append("not every open action item has a follow-up")
+        topic_items = [i for i in items if i["kind"] == "topic"]
+        if not 1 <= len(topic_items) <= 2:
+            problems.append("an agenda needs one or two main topics")
+        known = {s.topic.id: s for s in ctx.candidates}
+        for i in topic_items:
+            if i["topic_id"] not in known:
+                problems.append(f"topic {i['topic_id']} is not a candidate for this pair")
+        if len({i["topic_id"] for i in topic_items}) != len(topic_items):
+            problems.append("a topic appears twice")
+        allowed_sources = {h.source for h in ctx.guides.values()} | {
+            s.topic.source for s in ctx.candidates} | {s.cites for s in ctx.candidates} | {
+            f"pair:{ctx.pair.id}/goals"} | {f"pair:{ctx.pair.id}/action_items/{a.id}" for a in ctx.open_items}
+        for i in items:
+            if not i["sources"] and i["kind"] not in ("check_in", "reflection", "wrap_up"):
+                problems.append(f"{i['kind']} item has no source")
+            unknown = [s for s in i["sources"] if s not in allowed_sources]
+            if unknown:
+                problems.append(f"unknown source {unknown[0]}")
+        grounding = [s.topic.text for s in ctx.candidates] + active_goals(ctx.pair)
+        questions = agenda["opening_questions"]
+        if len(questions) > 3 or len(set(q.casefold() for q in questions)) != len(questions):
+            problems.append("opening questions repeat or are too many")
+        for q in questions:
+            if not q.strip().endswith("?") or not 10 <= len(q) <= 220:
+                problems.append(f"not a usable question: {q[:60]!r}")
+            elif looks_like_instruction(q) or not is_supported(q, grounding):
+                problems.append(f"question not grounded in the topics or goals: {q[:60]!r}")
+        return problems
+
+    def plan(self, pair: PairRecord, minutes: int, *, today: dt.date | None = None) -> Guarded[dict]:
+        ctx = self.context(pair, minutes, today or dt.date.today())
+        n_topics = 1 if minutes < 50 else min(2, len(ctx.candidates))
+        composed = self.build(ctx, ctx.candidates[:n_topics])
+        by_id = {s.topic.id: s for s in ctx.candidates}
+
+        def merge(data: dict, _composed: dict) -> dict:
+            chosen = [by_id[i] for i in data["topic_ids"] if i in by_id]
+            if len(chosen) != len(data["topic_ids"]):
+                raise Rejected("the model chose a topic outside the candidates")
+            questions = [q.strip() for q in data.get("opening_questions", []) if q.strip()]
+            return self.build(ctx, chosen, questions or None)
+
+        schema = {
+            "type": "object",
+            "properties": {
+                "topic_ids": {"type": "array", "items": {"type": "string", "enum": sorted(by_id)},
+                              "minItems": n_topics, "maxItems": n_topics, "uniqueItems": True},
+                "opening_questions": {"type": "array", "maxItems": 3,
+                                      "items": {"type": "string", "minLength": 10, "maxLength": 200}},
+            },
+            "required": ["topic_ids", "opening_questions"],
+            "additionalProperties": False,
+        }
+        sources = sorted({s for i in composed["items"] for s in i["sources"]} |
+                         {n["source"] for n in composed["prep_notes"]})
+        result = guarded_generate(
+            backend=self.backend, model=self.model, composed=composed,
+            validate=lambda a: self.validate(ctx, a), schema=schema, merge=merge,
+            max_tokens=160, sources=sources,
+            messages=lambda: self.prompts.render(
+                "agenda.j2", focus=", ".join(pair.focus), goals="\n".join(active_goals(pair)),
+                candidates=[s.topic for s in ctx.candidates], n_topics=n_topics),
+        )
+        result.provenance.sources = sorted(
+            {s for i in result.value["items"] for s in i["sources"]} |
+            {n["source"] for n in result.value["prep_notes"]})
+        result.value["provenance"] = result.provenance.to_dict()
+        result.value["next_date"] = ctx.next_date.isoformat()
+        return result
+
+
+def _item(kind: str, title: str, minutes: int, details: str, sources: list[str], *,
+          topic_id: str | None = None, action_item_id: int | None = None) -> dict[str, Any]:
+    return {"kind": kind, "title": title, "minutes": minutes, "details": details,
+            "topic_id": topic_id, "action_item_id": action_item_id,
+            "sources": list(dict.fromkeys(s for s in sources if s))}
+
+
+def agenda_markdown(agenda: dict[str, Any], pair: PairRecord | None = None) -> str:
+    who = f" — {pair.mentor.name} and {pair.mentee.name}" if pair else ""
+    lines = [f"# Session agenda, {agenda['minutes']} minutes{who}", ""]
+    clock = 0
+    for item in agenda["items"]:
+        lines.append(f"**{clock:>3}–{clock + item['minutes']} min · {item['title']}** "
+                     f"({item['minutes']} min)")
+        clock += item["minutes"]
+        lines.append(f"{item['details']}")
+        if item["sources"]:
+            lines.append(f"_Sources: {', '.join(item['sources'])}_")
+        lines.append("")
+    if agenda["opening_questions"]:
+        lines += ["## Opening questions", *[f"- {q}" for q in agenda["opening_questions"]], ""]
+    if agenda["prep_notes"]:
+        lines.append("## Prep notes for the mentor")
+        lines += [f"- {n['note']} _({n['source']} › {n['heading'].split(' > ')[-1]})_"
+                  for n in agenda["prep_notes"]]
+    p = agenda.get("provenance", {})
+    if p:
+        lines += ["", f"_Backend {p['backend']}; fallback: {p['fallback']}"
+                  + (f" ({p['fallback_reason']})" if p.get("fallback_reason") else "")
+                  + f"; {p['latency_ms']} ms._"]
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""The prep chat: answers from the guidelines and the pair's context, with citations, streamed."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from coach.errors import BackendUnavailable, InvalidInput
+from coach.ports import ChatModel
+from coach.prompts import PromptLibrary
+from coach.records import PairRecord, PersonRecord
+from coach.retrieval.hybrid import Hit, HybridRetriever
+from coach.retrieval.text import tokenize
+from coach.services.guard import Provenance
+from coach.services.text import is_supported, looks_like_instruction, split_sentences
+from coach.store.repository import Store, clean_text
+
+MAX_MESSAGE_CHARS = 2000
+COVERAGE_SIMILARITY = 0.45  # cosine similarity at which a passage is taken to address a question
+GENERIC = set(tokenize(
+    "mentor mentee mentoring reverse session sessions pair pairing programme program coach junior "
+    "senior leader leaders what how why when should could would can do does my our their them "
+    "about with help handle deal situation question know want need think good best way"))
+NOT_COVERED = ("The programme guidelines do not cover this question, so I would rather not "
+               "guess. Your programme coordinator is the right person to ask.")
+_CITE = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """``token`` (text), ``replace`` (the whole answer, when the streamed one failed its checks)
+    or ``done`` (answer, citations and provenance)."""
+
+    type: str
+    data: Any
+
+
+def covered(question: str, hits: list[Hit]) -> list[Hit]:
+    """The hits that really address the question (semantic or specific-word overlap)."""
+    q = set(tokenize(question)) - GENERIC
+    useful = []
+    for hit in hits:
+        shared = q & set(tokenize(hit.heading + " " + hit.text))
+        if hit.similarity >= COVERAGE_SIMILARITY or (len(shared) >= 2 and hit.similarity >= 0.3):
+            useful.append(hit)
+    return useful
+
+
+def extractive_answer(question: str, hits: list[Hit]) -> str:
+    if not hits:
+        return NOT_COVERED
+    q = set(tokenize(question))
+    parts = []
+    for n, hit in enumerate(hits[:2], 1):
+        sentences = [s for s in split_sentences(hit.text) if "|" not in s and not s.endswith(":")]
+        if not sentences:
+            continue
+        best = sorted(sentences, key=lambda s: (-len(q & set(tokenize(s))), sentences.index(s)))[:2]
+        parts.append(" ".join(s for s in sentences if s in best) + f" [{n}]")
+    intro = "Here is what the programme guidance says: "
+    return intro + " ".join(parts)
+
+
+class ChatService:
+    def __init__(self, store: Store, retriever: HybridRetriever, prompts: PromptLibrary,
+                 model: ChatModel | None, backend: str):
+        self.store = store
+        self.retriever = retriever
+        self.prompts = prompts
+        self.model = model
+        self.backend = backend
+
+    def validate(self, answer: str, hits: list[Hit]) -> list[str]:
+        problems = []
+        cited = {int(n) for n in _CITE.findall(answer)}
+        if not cited:
+            problems.append("the answer cites no source")
+        if any(n < 1 or n > len(hits) for n in cited):
+            problems.append("the answer cites a source that does not exist")
+        sources = [h.text for h in hits]
+        for sentence in split_sentences(_CITE.sub("", answer)):
+            if len(tokenize(sentence)) < 3:
+                continue
+            if looks_like_instruction(sentence) or not is_supported(sentence, sources, 0.5):
+                problems.append(f"unsupported sentence: {sentence[:60]!r}")
+                break
+        if "numbered sources" in answer.lower() or "<data>" in answer.lower():
+            problems.append("the answer repeats the prompt")
+        return problems
+
+    def ask(self, pair: PairRecord, person: PersonRecord, message: str) -> Iterator[ChatEvent]:
+        if person.id not in (pair.mentor.id, pair.mentee.id):
+            raise InvalidInput(f"{person.name} is not in pair {pair.id}.")
+        message = clean_text(message, "message", max_chars=MAX_MESSAGE_CHARS)
+        started = time.perf_counter()
+        role = "mentor" if person.id == pair.mentor.id else "mentee"
+        history = self.store.chat_history(pair.id, person.id, limit=6)
+        hits = self.retriever.search(message, 4, pair_id=pair.id,
+                                     kinds=["guideline", "document", "topic", "pair_goals",
+                                            "pair_summary"])
+        useful = covered(message, hits)
+        composed = extractive_answer(message, useful)
+        provenance = Provenance(backend=self.backend, sources=[h.source for h in useful])
+        answer = composed
+        if self.model is not None and useful:
+            messages = self.prompts.render(
+                "chat.j2", role=role, sources=useful, question=message,
+                history="\n".join(f"{m['role']}: {m['content']}" for m in history[-4:]))
+            streamed = []
+            try:
+                for piece in self.model.stream(messages):
+                    streamed.append(piece)
+                    yield ChatEvent("token", piece)
+                candidate = "".join(streamed).strip()
+                provenance.tokens = max(1, len(streamed))
+                problems = self.validate(candidate, useful)
+                if problems:
+                    provenance.fallback, provenance.fallback_reason = True, "; ".join(problems)
+                    yield ChatEvent("replace", composed)
+                else:
+                    answer = candidate
+            except BackendUnavailable:
+                raise
+            except Exception as exc:  # keep the conversation going on the composed answer
+                provenance.fallback = True
+                provenance.fallback_reason = f"model error: {exc.__class__.__name__}: {exc}"
+                yield ChatEvent("replace", composed)
+        else:
+            for word in re.findall(r"\S+\s*", composed):
+                yield ChatEvent("token", word)
+        provenance.latency_ms = (time.perf_counter() - started) * 1000
+        citations = [{"n": n, "source": h.source, "heading": h.heading}
+                     for n, h in enumerate(useful[:len(useful)], 1)
+                     if f"[{n}]" in answer]
+        result = {"answer": answer, "citations": citations, "covered": bool(useful),
+                  "provenance": provenance.to_dict()}
+        self.store.add_chat_turn(pair.id, person.id, message, answer,
+                                 {"citations": citations, "provenance": result["provenance"]})
+        yield ChatEvent("done", result)

@@ -1,0 +1,87 @@
+"""The coach's features over the store: agenda, topics, reflection summaries and chat."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from coach.errors import InvalidInput, NotFound
+from coach.ports import ChatModel
+from coach.prompts import PromptLibrary
+from coach.retrieval.hybrid import HybridRetriever
+from coach.services.agenda import AgendaPlanner
+from coach.services.catalogue import TopicCatalogue
+from coach.services.chat import ChatEvent, ChatService
+from coach.services.programme import ProgrammeService
+from coach.services.reflection import ReflectionSummariser, names_for
+from coach.services.topics import TopicSuggester, with_sources
+from coach.store.repository import Store
+
+
+class Coach:
+    """One backend's view of every feature."""
+
+    def __init__(self, store: Store, programme: ProgrammeService, retriever: HybridRetriever,
+                 catalogue: TopicCatalogue, prompts: PromptLibrary, model: ChatModel | None,
+                 backend: str):
+        self.store = store
+        self.programme = programme
+        self.backend = backend
+        self.topics_service = TopicSuggester(catalogue, retriever, prompts, model, backend)
+        self.planner = AgendaPlanner(retriever, self.topics_service, prompts, model, backend)
+        self.summariser = ReflectionSummariser(catalogue, prompts, model, backend)
+        self.chat_service = ChatService(store, retriever, prompts, model, backend)
+
+    def agenda(self, pair_id: int, minutes: int | None = None, *, save: bool = True,
+               today: dt.date | None = None) -> dict[str, Any]:
+        pair = self.store.get_pair(pair_id)
+        today = today or dt.date.today()
+        if minutes is None:
+            minutes = self.store.get_programme(pair.programme_id).default_session_minutes
+        result = self.planner.plan(pair, minutes, today=today).value
+        if save:
+            session = self.store.next_session(pair_id, today=today)
+            if session is None:
+                session = self.store.log_session(pair_id, result["next_date"], "scheduled",
+                                                 minutes=minutes, today=today)
+            self.store.update_session(pair_id, session.id, agenda=result, minutes=minutes,
+                                      today=today)
+            result["session_id"] = session.id
+        return result
+
+    def topics(self, pair_id: int, k: int = 3) -> dict[str, Any]:
+        pair = self.store.get_pair(pair_id)
+        return with_sources(self.topics_service.suggest(pair, k))
+
+    def reflect(self, pair_id: int, session_id: int | None, author: int | str, text: str, *,
+                private: bool = False) -> dict[str, Any]:
+        """Summarise, then save the reflection, its summary and action items in one transaction."""
+        pair = self.store.get_pair(pair_id)
+        if session_id is None:
+            held = [s for s in pair.sessions if s.status == "held"]
+            if not held:
+                raise NotFound(f"Pair {pair_id} has no held session to reflect on. Log one first.")
+            session_id = held[-1].id
+        session = next((s for s in pair.sessions if s.id == session_id), None)
+        if session is None:
+            raise NotFound(f"Pair {pair_id} has no session {session_id}.")
+        if session.status != "held":
+            raise InvalidInput(f"Session {session_id} is {session.status}; reflect on a held session.")
+        person = self.store.get_person(author)
+        if person.id not in (pair.mentor.id, pair.mentee.id):
+            raise InvalidInput(f"{person.name} is not in pair {pair_id}.")
+        role = "mentor" if person.id == pair.mentor.id else "mentee"
+        result = self.summariser.summarise(text, role, focus=pair.focus,
+                                           written=max(session.date, dt.date.today()),
+                                           names=names_for(pair)).value
+        reflection = self.store.add_reflection(
+            pair_id, session_id, person.id, text, private=private, summary=result,
+            action_items=result["action_items"])
+        self.programme.reindex(pair_id)
+        return {"reflection_id": reflection.id, "session_id": session_id, "private": private,
+                **result}
+
+    def chat(self, pair_id: int, person: int | str, message: str) -> Iterator[ChatEvent]:
+        pair = self.store.get_pair(pair_id)
+        return self.chat_service.ask(pair, self.store.get_person(person), message)

@@ -1,0 +1,260 @@
+"""Deterministic reading of a reflection: action items, blockers, sentiment, key points, summary.
+
+Rules, not a model: they are predictable, cheap and never invent anything, because every item
+they return is a phrase taken from the reflection itself.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from coach.retrieval.text import tokenize
+from coach.services.text import looks_like_instruction, split_sentences
+
+_COMMIT = re.compile(
+    r"\b(?P<subj>I|we|(?:my|our) (?:mentor|mentee)|[A-Z][a-z]+)\s*(?:(?:'ll|’ll| will| shall| am going to|'m going to|’m going to"
+    r"| are going to| is going to| plan to| promised to| have promised to| agreed to| have agreed to"
+    r"| offered to| committed to| need to| must| want to| intend to| volunteered to| said (?:she|he|they)'d"
+    r"| will try to| am to| are to| is to)\s+)(?P<rest>.+)",
+    re.IGNORECASE,
+)
+_AGREED = re.compile(r"\b(?:we|I) agreed (?:that )?(?P<subj>I|we|[A-Z][a-z]+|(?:my|our) (?:mentor|mentee)|(?:s)?he|they)\s+(?:will|would|should|'d)\s+(?P<rest>.+)", re.IGNORECASE)
+_NEXT = re.compile(r"\b(?:next time|before (?:our|the) next session|by next session|for next time),?\s*(?P<subj>I|we)?\s*(?:will|'ll|’ll|want to|would like to|need to|should)?\s*(?P<rest>.+)", re.IGNORECASE)
+_LABEL = re.compile(r"^\s*(?:action|action item|to do|todo|next step|homework)s?\s*[:\-]\s*(?P<rest>.+)", re.IGNORECASE)
+_NOT_A_COMMITMENT = re.compile(
+    r"\b(won'?t|will not|not going to|never|don'?t (?:need|plan|intend|want) to|no need to|"
+    r"maybe one day|one day|someday|some day|might|may|could|if I ever|if we ever|would have|"
+    r"should have|didn'?t|did not|wouldn'?t|not sure (?:I|we)'ll|wish I)\b",
+    re.IGNORECASE,
+)
+_BLOCKER = re.compile(
+    r"\b(cut (?:it )?short|cancel+ed|cancel|postpon|reschedul|ran out of time|out of time|interrupt|"
+    r"pulled (?:into|away|out)|got pulled|called away|couldn'?t|could not|didn'?t manage|no time|"
+    r"too busy|blocked|blocker|struggl|distract|on (?:his|her|their) phone|phone out|checking (?:his|her|their) (?:phone|email)|"
+    r"turned up late|arrived late|was late|overran|no access|access to|got in the way|frustrat|awkward|"
+    r"patronis|patroniz|didn'?t show|no-show|no show|double-booked|clash|kept moving|hard to find time|"
+    r"rushed|tense|defensive|dismissive|talked over|uncomfortable|stalled|drifting)",
+    re.IGNORECASE,
+)
+_POSITIVE = {
+    "great", "useful", "enjoy", "enjoyed", "valuable", "helpful", "excit", "excited", "insightful",
+    "learn", "learned", "learnt", "love", "loved", "good", "clear", "confident", "progress",
+    "productive", "fun", "thank", "thanks", "impress", "impressed", "inspir", "inspired",
+    "appreciat", "appreciate", "eye-opening", "eye", "brilliant", "energis", "energiz", "proud",
+    "engag", "engaged", "open", "honest", "practical", "fascinat", "happy", "glad", "better",
+    "success", "worked", "relax", "relaxed", "curious", "warm", "generous", "easier",
+}
+_NEGATIVE = {
+    "frustrat", "awkward", "rush", "rushed", "disappoint", "disappointed", "waste", "pointless",
+    "annoy", "annoyed", "tired", "patronis", "patroniz", "uncomfortabl", "uncomfortable",
+    "difficult", "stuck", "cancel", "bore", "bored", "boring", "late", "distract", "distracted",
+    "worri", "worried", "confus", "confused", "unclear", "tense", "defensive", "dismissive",
+    "lost", "flat", "rude", "ignored", "unprepared", "hard", "wasted", "struggle", "struggled",
+    "sceptical", "skeptical", "distant", "doubt", "unhelpful",
+    "nothing", "meh", "draining", "drained", "dread", "dreading", "upset", "hurt", "sad",
+}
+_NEGATORS = {"not", "no", "never", "hardly", "barely", "isnt", "wasnt", "didnt", "dont", "nt"}
+_LEARN = re.compile(r"\b(learn|learnt|realis|realiz|showed|explained|discussed|talked about|covered|"
+                    r"tried|understand|understood|found out|discovered|noticed|surprised|insight|"
+                    r"walked me through|demonstrat|practis|practic|explored|looked at)", re.IGNORECASE)
+_WEEKDAYS = {d.lower(): i for i, d in enumerate(calendar.day_name)}
+_DUE = re.compile(
+    r"\s*(?:,\s*)?\b(?:by|before|on|until|no later than)\s+(?:the\s+)?"
+    r"(?P<when>(?:next\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"tomorrow|next week|end of (?:the )?(?:week|month)|\d{4}-\d{2}-\d{2}|\d{1,2}(?:st|nd|rd|th)|"
+    r"(?:our|the) next (?:session|meeting)|next session)\b\.?",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Extraction:
+    sentences: list[str]
+    ignored: list[str]
+    action_items: list[dict]
+    blockers: list[str]
+    sentiment: str
+    sentiment_score: float
+    engagement: str
+    key_points: list[str]
+    summary_sentences: list[str]
+    action_sentences: set[int] = field(default_factory=set)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z][a-z'’-]*", text.lower().replace("n't", " nt").replace("n’t", " nt"))
+
+
+def sentiment_of(sentences: list[str]) -> float:
+    pos = neg = 0.0
+    for sentence in sentences:
+        words = _words(sentence)
+        for i, w in enumerate(words):
+            polarity = 0
+            if any(w.startswith(p) for p in _POSITIVE if len(p) > 4) or w in _POSITIVE:
+                polarity = 1
+            if any(w.startswith(n) for n in _NEGATIVE if len(n) > 4) or w in _NEGATIVE:
+                polarity = -1
+            if not polarity:
+                continue
+            if any(x in _NEGATORS for x in words[max(0, i - 3):i]):
+                polarity = -polarity
+            if polarity > 0:
+                pos += 1
+            else:
+                neg += 1.2  # complaints are rarer and weigh more in a reflection
+    return (pos - neg) / (pos + neg + 1)
+
+
+def label_sentiment(score: float) -> str:
+    return "positive" if score > 0.2 else "negative" if score < -0.15 else "neutral"
+
+
+def parse_due(text: str, written: dt.date) -> tuple[str, str | None]:
+    """Strip a due phrase from ``text``; return (text, ISO date or None)."""
+    match = _DUE.search(text)
+    if not match:
+        return text, None
+    when = match.group("when").lower()
+    due: dt.date | None = None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", when):
+        try:
+            due = dt.date.fromisoformat(when)
+        except ValueError:
+            due = None
+    elif when == "tomorrow":
+        due = written + dt.timedelta(days=1)
+    elif when == "next week":
+        due = written + dt.timedelta(days=7)
+    elif when.startswith("end of"):
+        if "week" in when:
+            due = written + dt.timedelta(days=(4 - written.weekday()) % 7)
+        else:
+            due = written.replace(day=calendar.monthrange(written.year, written.month)[1])
+    elif when.rstrip("stndrh").isdigit():
+        day = int(re.sub(r"\D", "", when))
+        candidate = written
+        for _ in range(62):
+            candidate += dt.timedelta(days=1)
+            if candidate.day == day:
+                due = candidate
+                break
+    elif when.split()[-1] in _WEEKDAYS:
+        target = _WEEKDAYS[when.split()[-1]]
+        ahead = (target - written.weekday()) % 7 or 7
+        due = written + dt.timedelta(days=ahead + (7 if when.startswith("next ") and ahead < 7 else 0))
+    cleaned = (text[:match.start()] + text[match.end():]).strip(" ,;.")
+    return cleaned, due.isoformat() if due else None
+
+
+def _owner(subject: str | None, author_role: str, names: dict[str, str]) -> str:
+    other = "mentor" if author_role == "mentee" else "mentee"
+    if not subject:
+        return author_role
+    s = subject.lower()
+    if s in ("i", "we"):
+        return author_role
+    if "mentor" in s:
+        return "mentor"
+    if "mentee" in s:
+        return "mentee"
+    if s in ("he", "she", "they"):
+        return other
+    return names.get(s, other)
+
+
+def _tidy(phrase: str) -> str:
+    phrase = re.sub(r"\s+", " ", phrase).strip(" ,;:-–—.!")
+    phrase = re.sub(r"^(?:to|try and)\s+", "", phrase, flags=re.IGNORECASE)
+    phrase = re.split(r"\s+(?:so that|because|since|which|as it|, and then I)\b", phrase)[0]
+    return phrase[:1].upper() + phrase[1:] if phrase else phrase
+
+
+def extract(text: str, author_role: str, *, written: dt.date | None = None,
+            names: dict[str, str] | None = None) -> Extraction:
+    written = written or dt.date.today()
+    names = {k.lower(): v for k, v in (names or {}).items()}
+    all_sentences = split_sentences(text)
+    ignored = [s for s in all_sentences if looks_like_instruction(s)]
+    sentences = [s for s in all_sentences if not looks_like_instruction(s)]
+
+    actions: list[dict] = []
+    action_idx: set[int] = set()
+    for i, sentence in enumerate(sentences):
+        for clause in re.split(r"(?<=[a-z])[;:]\s+|,\s+(?:and|but|so)\s+(?=(?:I|we|he|she|they|[A-Z][a-z]+)\s)", sentence):
+            match = (_LABEL.search(clause) or _AGREED.search(clause) or _COMMIT.search(clause)
+                     or _NEXT.search(clause))
+            if not match:
+                continue
+            lead = clause[:match.start("rest")]
+            if _NOT_A_COMMITMENT.search(lead) or _NOT_A_COMMITMENT.search(clause[:match.start("rest") + 12]):
+                continue
+            subject = match.groupdict().get("subj")
+            if subject and subject[0].isupper() and subject.lower() not in names and \
+                    subject.lower() not in ("i", "we") and match.re is _COMMIT and \
+                    subject.lower() in {"it", "this", "that", "there", "the", "she", "he", "they"}:
+                continue
+            rest, due = parse_due(match.group("rest"), written)
+            phrase = _tidy(rest)
+            words = len(phrase.split())
+            if words < 2 or words > 30 or phrase.endswith("?"):
+                continue
+            if re.match(r"(?i)(be|feel|have|get) (more|better|less)|see (how|what|if)|keep (going|it up)", phrase):
+                continue
+            actions.append({"text": phrase, "owner": _owner(subject, author_role, names), "due": due})
+            action_idx.add(i)
+            break
+    unique: dict[str, dict] = {}
+    for a in actions:
+        unique.setdefault(a["text"].casefold(), a)
+    action_items = list(unique.values())[:6]
+
+    blockers = []
+    for i, sentence in enumerate(sentences):
+        if _BLOCKER.search(sentence) and not re.search(r"(?i)\b(no|without) (problems?|issues?|blockers?)\b", sentence):
+            blockers.append(sentence if len(sentence) <= 180 else sentence[:177].rsplit(" ", 1)[0] + "…")
+    score = sentiment_of(sentences)
+    sentiment = label_sentiment(score)
+    word_count = len(text.split())
+    if sentiment == "negative" or word_count < 35 or len(blockers) >= 2:
+        engagement = "low"
+    elif sentiment == "positive" and word_count >= 70 and action_items:
+        engagement = "high"
+    else:
+        engagement = "medium"
+
+    learn = [i for i, s in enumerate(sentences) if _LEARN.search(s) and i not in action_idx]
+    rest = [i for i in range(len(sentences)) if i not in action_idx and i not in learn]
+    key_idx = (learn + rest)[:4]
+    key_points = [_shorten(sentences[i]) for i in sorted(key_idx)][:4]
+
+    # Summary: the opening, the main learning, a commitment and a problem, in reading order.
+    chosen: list[int] = []
+    for group in ([0] if sentences else [], learn[:2], sorted(action_idx)[:1],
+                  [i for i, s in enumerate(sentences) if s in blockers][:1]):
+        for i in group:
+            if i not in chosen and len(chosen) < 4:
+                chosen.append(i)
+    for i in range(len(sentences)):
+        if len(chosen) >= 2:
+            break
+        if i not in chosen:
+            chosen.append(i)
+    summary = [sentences[i] for i in sorted(chosen)]
+    return Extraction(all_sentences, ignored, action_items, blockers[:4], sentiment, round(score, 3),
+                      engagement, key_points, summary, action_idx)
+
+
+def _shorten(sentence: str, limit: int = 22) -> str:
+    words = sentence.rstrip(".!").split()
+    if len(words) <= limit:
+        return " ".join(words)
+    cut = " ".join(words[:limit])
+    return cut.rsplit(",", 1)[0] if "," in cut[len(cut) // 2:] else cut + "…"
+
+
+def content_words(text: str) -> set[str]:
+    return set(tokenize(text))

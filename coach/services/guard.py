@@ -1,0 +1,103 @@
+"""Guarded generation, shared by every feature.
+
+A deterministic composer always builds a complete, grounded result first. A model, when one is
+configured, may improve it or choose within a JSON schema (a grammar on llama.cpp). Its output
+is parsed, checked against the schema, merged, and validated (ids, sources, timing,
+faithfulness). Any failure returns the composer's result and records why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import jsonschema
+
+from coach.errors import BackendUnavailable
+from coach.ports import ChatModel
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Rejected(Exception):
+    """The model's output cannot be used; the message says why."""
+
+
+@dataclass
+class Provenance:
+    backend: str
+    fallback: bool = False
+    fallback_reason: str | None = None
+    latency_ms: float = 0.0
+    tokens: int = 0
+    sources: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "fallback": self.fallback,
+                "fallback_reason": self.fallback_reason, "latency_ms": round(self.latency_ms, 1),
+                "tokens": self.tokens, "sources": list(dict.fromkeys(self.sources))}
+
+
+@dataclass
+class Guarded(Generic[T]):
+    value: T
+    provenance: Provenance
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Rejected(f"the model's output is not valid JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise Rejected("the model's output is not a JSON object")
+    return data
+
+
+def guarded_generate(
+    *,
+    backend: str,
+    model: ChatModel | None,
+    composed: T,
+    validate: Callable[[T], list[str]],
+    messages: Callable[[], list[dict[str, str]]] | None = None,
+    schema: dict[str, Any] | None = None,
+    merge: Callable[[dict[str, Any], T], T] | None = None,
+    sources: list[str] | None = None,
+    max_tokens: int | None = None,
+) -> Guarded[T]:
+    started = time.perf_counter()
+    provenance = Provenance(backend=backend, sources=list(sources or []))
+    result = composed
+    if model is not None and messages is not None and schema is not None and merge is not None:
+        try:
+            reply = model.complete(messages(), json_schema=schema, max_tokens=max_tokens)
+            provenance.tokens = reply.prompt_tokens + reply.completion_tokens
+            data = parse_json_object(reply.text)
+            try:
+                jsonschema.validate(data, schema)
+            except jsonschema.ValidationError as exc:
+                raise Rejected(f"schema: {exc.message}") from None
+            candidate = merge(data, composed)
+            problems = validate(candidate)
+            if problems:
+                raise Rejected("; ".join(problems))
+            result = candidate
+        except BackendUnavailable:
+            raise
+        except Rejected as exc:
+            provenance.fallback, provenance.fallback_reason = True, str(exc)
+        except Exception as exc:  # a model failure must never lose the composer's result
+            log.warning("model call failed: %s", exc, exc_info=True)
+            provenance.fallback = True
+            provenance.fallback_reason = f"model error: {exc.__class__.__name__}: {exc}"
+    provenance.latency_ms = (time.perf_counter() - started) * 1000
+    return Guarded(result, provenance)

@@ -1,0 +1,130 @@
+"""Faithful summaries of a mentee's or mentor's reflection."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from coach.errors import InvalidInput
+from coach.ports import ChatModel
+from coach.prompts import PromptLibrary
+from coach.records import PairRecord
+from coach.services.catalogue import TopicCatalogue
+from coach.services.extract import Extraction, extract, label_sentiment, sentiment_of
+from coach.services.guard import Guarded, Rejected, guarded_generate
+from coach.services.text import is_supported, looks_like_instruction, split_sentences
+from coach.retrieval.text import tokenize
+from coach.store.repository import MAX_REFLECTION_CHARS, clean_text
+
+MIN_SUMMARY, MAX_SUMMARY = 2, 4
+
+
+def reflection_topics(text: str, focus: tuple[str, ...] | list[str], catalogue: TopicCatalogue,
+                      limit: int = 2) -> list[str]:
+    """Catalogue topics the reflection talks about: titles whose key words it uses."""
+    words = set(tokenize(text))
+    scored = []
+    for topic in catalogue.all().values():
+        if focus and topic.focus not in focus:
+            continue
+        title = set(tokenize(topic.title))
+        if not title:
+            continue
+        share = len(title & words) / len(title)
+        if share >= 0.5:
+            scored.append((share, len(title & words), topic.title))
+    scored.sort(key=lambda x: (-x[0], -x[1], x[2]))
+    return [title for *_, title in scored[:limit]]
+
+
+class ReflectionSummariser:
+    def __init__(self, catalogue: TopicCatalogue, prompts: PromptLibrary,
+                 model: ChatModel | None, backend: str):
+        self.catalogue = catalogue
+        self.prompts = prompts
+        self.model = model
+        self.backend = backend
+
+    def compose(self, text: str, author_role: str, ex: Extraction, focus) -> dict[str, Any]:
+        return {
+            "summary": " ".join(ex.summary_sentences),
+            "key_points": ex.key_points,
+            "action_items": ex.action_items,
+            "blockers": ex.blockers,
+            "sentiment": ex.sentiment,
+            "engagement": ex.engagement,
+            "topics": reflection_topics(text, focus, self.catalogue),
+        }
+
+    def summarise(self, text: str, author_role: str, *, focus=(), written: dt.date | None = None,
+                  names: dict[str, str] | None = None) -> Guarded[dict[str, Any]]:
+        text = clean_text(text, "reflection", max_chars=MAX_REFLECTION_CHARS)
+        if author_role not in ("mentor", "mentee"):
+            raise InvalidInput("The author of a reflection is the pair's mentor or mentee.")
+        ex = extract(text, author_role, written=written, names=names)
+        composed = self.compose(text, author_role, ex, focus)
+        trusted = [s for s in ex.sentences if not looks_like_instruction(s)]
+        lexicon = sentiment_of(trusted)
+        source_words = len(text.split())
+
+        def validate(result: dict[str, Any]) -> list[str]:
+            problems = []
+            sentences = split_sentences(result["summary"])
+            lower = MIN_SUMMARY if len(trusted) >= MIN_SUMMARY else 1
+            if not lower <= len(sentences) <= MAX_SUMMARY:
+                problems.append(f"the summary has {len(sentences)} sentences, not {lower}-{MAX_SUMMARY}")
+            for s in sentences:
+                if looks_like_instruction(s) or not is_supported(s, trusted):
+                    problems.append(f"unsupported summary sentence: {s[:60]!r}")
+            for p in result["key_points"]:
+                if not is_supported(p, trusted):
+                    problems.append(f"unsupported key point: {p[:60]!r}")
+            if source_words > 80 and len(result["summary"].split()) > 0.7 * source_words:
+                problems.append("the summary is nearly as long as the reflection")
+            return problems
+
+        def merge(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+            sentences = split_sentences(data["summary"])
+            kept = [s for s in sentences
+                    if not looks_like_instruction(s) and is_supported(s, trusted)][:MAX_SUMMARY]
+            lower = MIN_SUMMARY if len(trusted) >= MIN_SUMMARY else 1
+            if len(kept) < lower:
+                raise Rejected(f"only {len(kept)} of {len(sentences)} summary sentences are "
+                               "supported by the reflection")
+            points = [p.strip() for p in data.get("key_points", [])
+                      if p.strip() and not looks_like_instruction(p) and is_supported(p, trusted)]
+            sentiment = data["sentiment"]
+            if abs(lexicon) >= 0.5 and sentiment != label_sentiment(lexicon) and sentiment != "neutral":
+                sentiment = base["sentiment"]  # the text's own words decide a clear case
+            return dict(base, summary=" ".join(kept), key_points=points[:4] or base["key_points"],
+                        sentiment=sentiment)
+
+        schema = {
+            "type": "object",
+            "properties": {
+                "summary": {"type": "string", "minLength": 20, "maxLength": 700},
+                "key_points": {"type": "array", "maxItems": 4,
+                               "items": {"type": "string", "minLength": 3, "maxLength": 160}},
+                "sentiment": {"type": "string", "enum": ["positive", "neutral", "negative"]},
+            },
+            "required": ["summary", "key_points", "sentiment"],
+            "additionalProperties": False,
+        }
+        result = guarded_generate(
+            backend=self.backend, model=self.model, composed=composed, validate=validate,
+            schema=schema, merge=merge, max_tokens=220, sources=["reflection"],
+            messages=lambda: self.prompts.render("summary.j2", author_role=author_role, text=text),
+        )
+        result.value["provenance"] = result.provenance.to_dict()
+        if ex.ignored:
+            result.value["provenance"]["ignored_instructions"] = len(ex.ignored)
+        return result
+
+
+def names_for(pair: PairRecord) -> dict[str, str]:
+    """First names and full names of the pair, mapped to their role, to find action owners."""
+    names = {}
+    for person, role in ((pair.mentor, "mentor"), (pair.mentee, "mentee")):
+        names[person.name] = role
+        names[person.name.split()[0]] = role
+    return names

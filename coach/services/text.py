@@ -1,0 +1,84 @@
+"""Sentence splitting, support (faithfulness) checks and instruction detection.
+
+Deterministic and documented, so validators and the eval harness agree:
+a sentence is *supported* by a source when at least SUPPORT_THRESHOLD of its content words
+(stemmed, stop words removed) appear in one source sentence plus its neighbours.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from coach.retrieval.text import tokenize
+
+SUPPORT_THRESHOLD = 0.6
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*[-*•]\s+|\n{2,}|\n(?=[A-Z])")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+# Text that addresses the model instead of describing the session. Treated as content, never
+# obeyed, and kept out of summaries, key points and action items.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instruction|prompt|rule|above|previous|system)"
+    r"|\b(system|assistant|developer)\s*(prompt|message)?\s*:"
+    r"|\b(you are now|act as|pretend to be|from now on,? you)\b"
+    r"|\b(mark|rate|label|classify|flag|report|set|output|say|respond)\b.{0,40}\b(as|is|was)?\s*"
+    r"(healthy|excellent|positive|green|on track)\b.{0,30}(pair|session|status|sentiment|health)?"
+    r"|\bnote to (the )?(ai|model|assistant|coach)\b"
+    r"|\b(reveal|print|show|repeat)\b.{0,30}\b(system prompt|your prompt|instructions)\b"
+    r"|<\s*/?\s*(system|instructions?)\s*>",
+    re.IGNORECASE,
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose and bullet lists into sentences, keeping each sentence's own wording."""
+    text = text.replace("\r\n", "\n").strip()
+    parts: list[str] = []
+    for block in _SENTENCE_END.split("\n" + text):
+        block = _BULLET.sub("", block or "").strip()
+        block = re.sub(r"\s+", " ", block)
+        if len(block) >= 3:
+            parts.append(block)
+    return parts
+
+
+def looks_like_instruction(sentence: str) -> bool:
+    return bool(_INSTRUCTION.search(sentence))
+
+
+def support(sentence: str, sources: Iterable[str]) -> float:
+    """Share of the sentence's content words found in the best source window (0..1)."""
+    words = set(tokenize(sentence))
+    if not words:
+        return 0.0
+    source_sentences = [s for src in sources for s in (split_sentences(src) or [src])]
+    token_sets = [set(tokenize(s)) for s in source_sentences]
+    best = 0.0
+    for i in range(len(token_sets)):
+        window = token_sets[i].union(*token_sets[max(0, i - 1):i + 2])
+        best = max(best, len(words & window) / len(words))
+        if best >= 1.0:
+            break
+    return best
+
+
+def is_supported(sentence: str, sources: Iterable[str], threshold: float = SUPPORT_THRESHOLD) -> bool:
+    return support(sentence, list(sources)) >= threshold
+
+
+def overlap(a: str, b: str) -> float:
+    """Symmetric token overlap (Dice) between two texts."""
+    ta, tb = set(tokenize(a)), set(tokenize(b))
+    if not ta or not tb:
+        return 0.0
+    return 2 * len(ta & tb) / (len(ta) + len(tb))
+
+
+def fence(text: str) -> str:
+    """Quote untrusted text as data: neutralise anything that could close or open a fence."""
+    cleaned = re.sub(r"<\s*/?\s*(data|system|instructions?|user|assistant)[^>]*>", "[tag removed]",
+                     str(text), flags=re.IGNORECASE)
+    cleaned = cleaned.replace("```", "'''")
+    return f"<data>\n{cleaned}\n</data>"

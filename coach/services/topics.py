@@ -1,0 +1,169 @@
+"""Topic suggestions: catalogue topics that fit the pair's focus and goals, new to the pair, varied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from coach.errors import InvalidInput
+from coach.ports import ChatModel
+from coach.prompts import PromptLibrary
+from coach.records import PairRecord
+from coach.retrieval.hybrid import HybridRetriever
+from coach.services.catalogue import Topic, TopicCatalogue
+from coach.services.guard import Guarded, Rejected, guarded_generate
+from coach.services.text import overlap
+
+MAX_K = 10
+GOAL_MATCH = 0.45  # fused retrieval score above which a topic is said to serve a goal
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    topic: Topic
+    score: float
+    relevance: float
+    why: str
+    cites: str  # the goal text or guideline source that ``why`` rests on
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.topic.id, "title": self.topic.title, "focus": self.topic.focus,
+                "level": self.topic.level, "why": self.why,
+                "starters": list(self.topic.starters), "activity": self.topic.activity,
+                "source": self.topic.source, "cites": self.cites}
+
+
+def active_goals(pair: PairRecord) -> list[str]:
+    return [g.text for g in pair.goals if g.status not in ("achieved", "dropped")] or \
+        [g.text for g in pair.goals]
+
+
+def covered_topic_ids(pair: PairRecord, catalogue: TopicCatalogue) -> set[str]:
+    """Topics already used: in saved agendas of held sessions, or named in reflection summaries."""
+    by_title = catalogue.by_title()
+    covered: set[str] = set()
+    for session in pair.sessions:
+        if session.status == "held" and session.agenda:
+            covered |= {i["topic_id"] for i in session.agenda.get("items", []) if i.get("topic_id")}
+        for reflection in session.reflections:
+            for name in (reflection.summary or {}).get("topics", []):
+                topic = catalogue.get(name) or by_title.get(str(name).casefold())
+                if topic:
+                    covered.add(topic.id)
+    return covered
+
+
+class TopicSuggester:
+    def __init__(self, catalogue: TopicCatalogue, retriever: HybridRetriever,
+                 prompts: PromptLibrary, model: ChatModel | None, backend: str):
+        self.catalogue = catalogue
+        self.retriever = retriever
+        self.prompts = prompts
+        self.model = model
+        self.backend = backend
+
+    # -- deterministic composer ------------------------------------------------------
+    def rank(self, pair: PairRecord, *, exclude: Iterable[str] = (), n: int = 10) -> list[Suggestion]:
+        """The best ``n`` new topics for the pair, varied, each with a reason."""
+        topics = self.catalogue.all()
+        if not topics:
+            raise InvalidInput("The topic catalogue is empty. Run `coach init` to ingest knowledge/.")
+        skip = set(exclude) | covered_topic_ids(pair, self.catalogue)
+        candidates = [t for t in topics.values() if t.focus in pair.focus and t.id not in skip]
+        goals = active_goals(pair)
+        relevance: dict[str, tuple[float, str]] = {}
+        for goal in goals:
+            for hit in self.retriever.search(goal, 40, kinds=["topic"]):
+                tid = str(hit.metadata.get("topic_id", ""))
+                if hit.score > relevance.get(tid, (0.0, ""))[0]:
+                    relevance[tid] = (hit.score, goal)
+        held = sum(1 for s in pair.sessions if s.status == "held")
+        prefer = "intro" if held < 3 else "deeper"
+
+        def base(t: Topic) -> float:
+            return 0.75 * relevance.get(t.id, (0.0, ""))[0] + (0.2 if t.level == prefer else 0.05)
+
+        picked: list[Suggestion] = []
+        pool = sorted(candidates, key=lambda t: (-base(t), t.id))
+        while pool and len(picked) < n:
+            def adjusted(t: Topic) -> float:
+                penalty = 0.0
+                for s in picked:
+                    if t.id in s.topic.related or s.topic.id in t.related:
+                        penalty += 0.12
+                    penalty += 0.25 * overlap(t.title, s.topic.title)
+                per_focus = sum(1 for s in picked if s.topic.focus == t.focus)
+                return base(t) - penalty - 0.06 * per_focus
+            best = max(pool, key=lambda t: (adjusted(t), -ord(t.id[0]), t.id))
+            pool.remove(best)
+            picked.append(self._explain(pair, best, *relevance.get(best.id, (0.0, ""))))
+        return picked
+
+    def _explain(self, pair: PairRecord, topic: Topic, score: float, goal: str) -> Suggestion:
+        first = topic.description.split(". ")[0].rstrip(".") + "."
+        if goal and score >= GOAL_MATCH:
+            why = f"Serves your goal “{goal}”. {first}"
+            cites = f"pair:{pair.id}/goals"
+        else:
+            why = (f"Fits the pair's {topic.focus} focus and is new to you. {first}")
+            cites = f"knowledge/focus-{topic.focus}.md"
+        return Suggestion(topic, round(score, 3), round(score, 3), why, cites)
+
+    # -- guarded ---------------------------------------------------------------------
+    def suggest(self, pair: PairRecord, k: int = 3, *, exclude: Iterable[str] = ()) -> Guarded[list[Suggestion]]:
+        if not 1 <= k <= MAX_K:
+            raise InvalidInput(f"k must be between 1 and {MAX_K}.")
+        exclude = set(exclude)
+        ranked = self.rank(pair, exclude=exclude, n=min(2 * k, 12))
+        composed = ranked[:k]
+        by_id = {s.topic.id: s for s in ranked}
+        covered = covered_topic_ids(pair, self.catalogue) | exclude
+        floor = sum(s.relevance for s in composed) / max(1, len(composed))
+
+        def validate(result: list[Suggestion]) -> list[str]:
+            problems = []
+            ids = [s.topic.id for s in result]
+            if len(ids) != len(set(ids)):
+                problems.append("a topic is suggested twice")
+            if len(ids) != min(k, len(ranked)):
+                problems.append(f"expected {min(k, len(ranked))} topics, got {len(ids)}")
+            for s in result:
+                if self.catalogue.get(s.topic.id) is None:
+                    problems.append(f"unknown topic id {s.topic.id}")
+                elif s.topic.focus not in pair.focus:
+                    problems.append(f"{s.topic.id} does not fit the pair's focus")
+                elif s.topic.id in covered:
+                    problems.append(f"{s.topic.id} was already covered")
+            mean = sum(s.relevance for s in result) / max(1, len(result))
+            if mean + 1e-9 < 0.8 * floor:
+                problems.append("the chosen topics serve the goals less well than the ranking")
+            return problems
+
+        def merge(data: dict, _composed: list[Suggestion]) -> list[Suggestion]:
+            chosen = [by_id[i] for i in data["topic_ids"] if i in by_id]
+            if len(chosen) != len(data["topic_ids"]):
+                raise Rejected("the model chose a topic outside the candidates")
+            return chosen
+
+        schema = {
+            "type": "object",
+            "properties": {"topic_ids": {
+                "type": "array", "items": {"type": "string", "enum": sorted(by_id)},
+                "minItems": len(composed), "maxItems": len(composed), "uniqueItems": True}},
+            "required": ["topic_ids"], "additionalProperties": False,
+        }
+        return guarded_generate(
+            backend=self.backend, model=self.model if ranked else None, composed=composed,
+            validate=validate, schema=schema, merge=merge, max_tokens=24 * k + 16,
+            messages=lambda: self.prompts.render(
+                "topics.j2", focus=", ".join(pair.focus), goals="\n".join(active_goals(pair)),
+                candidates=[s.topic for s in ranked], k=len(composed)),
+            sources=[s.topic.source for s in composed],
+        )
+
+
+def with_sources(result: Guarded[list[Suggestion]]) -> dict[str, Any]:
+    provenance = replace(result.provenance)
+    provenance.sources = [s.topic.source for s in result.value] + [s.cites for s in result.value]
+    return {"topics": [s.to_dict() for s in result.value], "provenance": provenance.to_dict()}
