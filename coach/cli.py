@@ -479,6 +479,29 @@ def chat(
             break
 
 
+@app.command()
+def bench(
+    backend: Annotated[list[str] | None, typer.Option(help="Backends to measure; repeat (default: none and embedded).")] = None,
+    runs: Annotated[int, typer.Option(help="Runs per feature.")] = 20,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write {\"figures\": [...]} here.")] = None,
+) -> None:
+    """Measure latency and fallback rates per feature on the demo programme (in a scratch store)."""
+    from coach.bench import bench_features
+
+    if not 1 <= runs <= 1000:
+        raise InvalidInput("--runs must be between 1 and 1000.")
+    figures = bench_features(container(), backend or ["none", "embedded"], runs,
+                             log=lambda m: err.print(m) if sys.stderr.isatty() else None)
+    data = {"figures": [f.to_dict() for f in figures]}
+    if json_file:
+        json_file.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    table = Table("figure", "value", "unit", "baseline", "ratio")
+    for f in data["figures"]:
+        table.add_row(f["name"], f"{f['value']:.3f}", f["unit"], str(f["baseline"] or ""),
+                      str(f["ratio"] or ""))
+    out.print(table)
+
+
 # -- evaluation -------------------------------------------------------------------
 @app.command("eval")
 def eval_command(

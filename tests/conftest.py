@@ -53,10 +53,13 @@ def programme(fake_container):
 
 @pytest.fixture(scope="session")
 def real_container(tmp_path_factory):
-    """The real embedding model and embedded Chroma over knowledge/, built once per run."""
+    """The real embedding model, embedded Chroma and SmolLM2 over knowledge/ and the demo."""
     tmp = tmp_path_factory.mktemp("real")
-    c = Container(make_settings(tmp))
+    c = Container(make_settings(tmp, llm_backend="embedded"))
     c.db.migrate()
     c.ingestor.ingest([KNOWLEDGE])
+    from coach.demo import load_demo
+
+    load_demo(c.store, c.programme)
     yield c
     c.close()

@@ -10,7 +10,7 @@ from coach.ingest.loaders import LoadedDocument
 from coach.ports import Chunk
 
 # Bump when chunking changes, so every file is re-ingested once.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 MAX_CHARS = 1000
 OVERLAP = 150
 KNOWN_KINDS = ("guideline", "topic", "document")
@@ -63,27 +63,32 @@ def document_metadata(doc: LoadedDocument, source: str, digest: str) -> dict[str
 
 def chunk_document(doc: LoadedDocument, source: str, digest: str) -> list[Chunk]:
     base = document_metadata(doc, source, digest)
-    pieces: list[tuple[str, str]] = []  # (heading path, body)
+    pieces: list[tuple[str, str, list[str]]] = []  # (heading path, body, questions)
     if base["kind"] == "topic":
         # A topic is small and only useful whole.
         body = "\n\n".join(
             (f"{s.headings[-1]}:\n{s.text}" if len(s.headings) > 1 else s.text)
             for s in doc.sections
         )
-        pieces.append((doc.title, body))
+        pieces.append((doc.title, body, []))
     else:
         splitter = None
         for section in doc.sections:
             heading = " > ".join(section.headings) if section.headings else doc.title
             if len(section.text) <= MAX_CHARS * 1.2:
-                pieces.append((heading, section.text))
+                pieces.append((heading, section.text, section.questions))
                 continue
             splitter = splitter or _splitter()
-            pieces.extend((heading, part) for part in splitter.split_text(section.text))
+            pieces.extend((heading, part, section.questions)
+                          for part in splitter.split_text(section.text))
     source_key = hashlib.sha1(source.encode()).hexdigest()[:12]
     chunks = []
-    for i, (heading, body) in enumerate(pieces):
+    for i, (heading, body, questions) in enumerate(pieces):
         prefix = f"{heading}\n"
         meta = dict(base, heading=heading, chunk_index=i, body_start=len(prefix))
-        chunks.append(Chunk(f"{source_key}-{digest[:12]}-{i}", prefix + body, meta))
+        parent = f"{source_key}-{digest[:12]}-{i}"
+        chunks.append(Chunk(parent, prefix + body, meta))
+        for j, question in enumerate(questions):
+            chunks.append(Chunk(f"{parent}-q{j}", question,
+                                dict(meta, role="question", parent=parent, body_start=0)))
     return chunks

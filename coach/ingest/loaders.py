@@ -20,6 +20,7 @@ class UnreadableFile(Exception):
 class Section:
     headings: list[str]
     text: str
+    questions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -34,6 +35,10 @@ class LoadedDocument:
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# Hypothetical questions a section answers, written as <!-- questions: a? | b? -->. They are
+# indexed as extra vectors that point at the section (multi-vector retrieval), never shown.
+_QUESTIONS = re.compile(r"<!--\s*questions:\s*(.*?)\s*-->", re.S | re.I)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
 
 
@@ -65,9 +70,11 @@ def parse_markdown(text: str, fallback_title: str) -> LoadedDocument:
     in_fence = False
 
     def flush() -> None:
-        body = "\n".join(buffer).strip()
+        raw = "\n".join(buffer)
+        questions = [q.strip() for m in _QUESTIONS.findall(raw) for q in m.split("|") if q.strip()]
+        body = _COMMENT.sub("", raw).strip()
         if body:
-            sections.append(Section([h for _, h in stack], body))
+            sections.append(Section([h for _, h in stack], body, questions))
         buffer.clear()
 
     for line in text.splitlines():

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from coach.retrieval.text import tokenize
+from coach.retrieval.text import expand, tokenize
 
 
 class BM25Index:
@@ -41,12 +41,12 @@ class BM25Index:
         scores: dict[int, float] = {}
         acc = np.zeros(self.size, dtype=np.float32) if self.size else None
         touched: list[np.ndarray] = []
-        for term in set(tokenize(query)):
+        for term, weight in expand(list(dict.fromkeys(tokenize(query)))).items():
             entry = self._postings.get(term)
             if entry is None or acc is None:
                 continue
             docs, tfs, idf = entry
-            acc[docs] += idf * tfs * (self.k1 + 1) / (tfs + self._norm[docs])
+            acc[docs] += weight * idf * tfs * (self.k1 + 1) / (tfs + self._norm[docs])
             touched.append(docs)
         if not touched or acc is None:
             return []

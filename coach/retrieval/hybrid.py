@@ -71,15 +71,23 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._bm25: BM25Index | None = None
         self._bm25_chunks: list[Chunk] = []
+        self._by_id: dict[str, Chunk] = {}
         self._bm25_generation: str | None = None
 
     def _keyword_index(self) -> tuple[BM25Index, list[Chunk]]:
         generation = self.index.generation()
         with self._lock:
             if self._bm25 is None or generation != self._bm25_generation:
-                chunks = self.index.get()
-                self._bm25 = BM25Index([c.text for c in chunks])
+                everything = self.index.get()
+                questions: dict[str, list[str]] = {}
+                for c in everything:
+                    if c.metadata.get("role") == "question":
+                        questions.setdefault(str(c.metadata.get("parent")), []).append(c.text)
+                chunks = [c for c in everything if c.metadata.get("role") != "question"]
+                self._bm25 = BM25Index(
+                    [c.text + "\n" + "\n".join(questions.get(c.id, ())) for c in chunks])
                 self._bm25_chunks = chunks
+                self._by_id = {c.id: c for c in chunks}
                 self._bm25_generation = generation
             return self._bm25, self._bm25_chunks
 
@@ -102,8 +110,19 @@ class HybridRetriever:
         where = scope_filter(pair_id, focus, kinds)
         n = max(self.candidates, 3 * k)
 
-        vector_ranked = self.index.search(query, n, where)
         bm25, chunks = self._keyword_index()
+        # Question vectors stand in for their section: keep each section's best match.
+        vector_ranked = []
+        seen: set[str] = set()
+        for chunk, distance in self.index.search(query, 2 * n, where):
+            if chunk.metadata.get("role") == "question":
+                chunk = self._by_id.get(str(chunk.metadata.get("parent")), chunk)
+                if chunk.metadata.get("role") == "question":
+                    continue  # parent not loaded yet (index changed mid-query)
+            if chunk.id not in seen:
+                seen.add(chunk.id)
+                vector_ranked.append((chunk, distance))
+        vector_ranked = vector_ranked[:n]
         keyword_ranked = bm25.top(query, n, lambda i: where.matches(chunks[i].metadata))
 
         fused: dict[str, float] = {}

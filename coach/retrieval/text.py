@@ -34,3 +34,42 @@ def stem(word: str) -> str:
 def tokenize(text: str) -> list[str]:
     words = _TOKEN.findall(text.lower().replace("’", "'"))
     return [stem(w.split("'")[0]) for w in words if w not in STOPWORDS and len(w) > 1]
+
+
+# Everyday words people type, mapped to the programme's own vocabulary. Used only to widen the
+# keyword side of retrieval (at half weight); the vector side already handles paraphrase.
+_THESAURUS_GROUPS = [
+    "meeting session catch-up",
+    "scheme programme program initiative",
+    "exec executive director boss senior leader mentee",
+    "junior graduate mentor",
+    "stop end finish quit close ending wrap-up",
+    "match matching pair pairing",
+    "inactive idle quiet silent drift stall inactivity",
+    "prove impact measure measuring evaluate survey",
+    "chatgpt copilot chatbot llm generative assistant",
+    "scam fraud phishing impersonation",
+    "worry concern warning signal",
+    "click chemistry mismatch mismatched",
+]
+
+
+def _build_thesaurus() -> dict[str, set[str]]:
+    table: dict[str, set[str]] = {}
+    for group in _THESAURUS_GROUPS:
+        terms = {stem(w) for w in group.split() if w not in STOPWORDS}
+        for term in terms:
+            table.setdefault(term, set()).update(terms - {term})
+    return table
+
+
+THESAURUS = _build_thesaurus()
+
+
+def expand(tokens: list[str]) -> dict[str, float]:
+    """Query terms with weight 1, and their programme-vocabulary synonyms with weight 0.5."""
+    weights = {t: 1.0 for t in tokens}
+    for token in tokens:
+        for synonym in THESAURUS.get(token, ()):
+            weights.setdefault(synonym, 0.5)
+    return weights

@@ -44,7 +44,7 @@ def covered(question: str, hits: list[Hit]) -> list[Hit]:
     useful = []
     for hit in hits:
         shared = q & set(tokenize(hit.heading + " " + hit.text))
-        if hit.similarity >= COVERAGE_SIMILARITY or (len(shared) >= 2 and hit.similarity >= 0.3):
+        if hit.similarity >= COVERAGE_SIMILARITY or len(shared) >= 2:
             useful.append(hit)
     return useful
 
