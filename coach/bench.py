@@ -54,12 +54,13 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def prepare_demo(container: Container, data_dir: Path) -> Container:
-    from coach.demo import load_demo
+    from coach.demo import load_demo, summariser_for
 
     scratch = container.scratch(data_dir)
     scratch.db.migrate()
     scratch.ingestor.ingest([scratch.settings.knowledge_dir])
-    load_demo(scratch.store, scratch.programme)
+    load_demo(scratch.store, scratch.programme,
+              summarise=summariser_for(scratch.store, scratch.coach("none")))
     return scratch
 
 

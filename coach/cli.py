@@ -77,13 +77,14 @@ def init(
                                progress=None if as_json else _progress())
     result["ingest"] = report.to_dict()
     if demo:
-        from coach.demo import demo_data, load_demo
+        from coach.demo import demo_data, load_demo, summariser_for
 
         name = demo_data()["programme"]["name"]
         if any(p.name == name for p in c.store.list_programmes()):
             result["demo"] = {"programme": name, "status": "already loaded"}
         else:
-            result["demo"] = load_demo(c.store, c.programme).to_dict()
+            result["demo"] = load_demo(
+                c.store, c.programme, summarise=summariser_for(c.store, c.coach("none"))).to_dict()
     elif not c.store.list_programmes():
         c.store.create_programme(programme)
     result["programmes"] = [p.name for p in c.store.list_programmes()]

@@ -82,6 +82,12 @@ class Container:
 
         return PromptLibrary()
 
+    @cached_property
+    def monitor(self):
+        from coach.services.monitoring import CoordinatorGuide, Monitor
+
+        return Monitor(self.db, self.store, CoordinatorGuide(self.index))
+
     def chat_model(self, backend: str | None = None):
         """The model for ``backend`` (default from settings); None means the composer alone."""
         from coach.llm import make_chat_model

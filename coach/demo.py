@@ -45,6 +45,19 @@ def demo_data(path: Path | None = None) -> dict[str, Any]:
     return data
 
 
+def summariser_for(store: Store, coach) -> Any:
+    """A ``summarise`` callback: the coach's summary of each demo reflection, saved on it.
+    The demo's action items are explicit, so the summary's action items are not re-recorded."""
+
+    def summarise(pair_id: int, reflection) -> None:
+        pair = store.get_pair(pair_id)
+        result = coach.summariser.summarise(reflection.text, reflection.author_role,
+                                            focus=pair.focus, written=reflection.created_at.date())
+        store.set_reflection_summary(reflection.id, result.value, confirmed=True)
+
+    return summarise
+
+
 def load_demo(
     store: Store,
     programme_service: ProgrammeService,

@@ -9,10 +9,11 @@ from typing import Any
 from coach.container import Container
 from coach.errors import InvalidInput
 from evals.datasets import DEV_DATASET, load_cases
+from evals.health import run_health
 from evals.retrieval import run_retrieval
 
 SuiteRunner = Callable[[list[dict[str, Any]], Container, Path], dict[str, Any]]
-SUITES: dict[str, SuiteRunner] = {"retrieval": run_retrieval}
+SUITES: dict[str, SuiteRunner] = {"retrieval": run_retrieval, "health": run_health}
 
 
 def run_eval(container: Container, dataset: Path | None = None,

@@ -58,8 +58,8 @@ def real_container(tmp_path_factory):
     c = Container(make_settings(tmp, llm_backend="embedded"))
     c.db.migrate()
     c.ingestor.ingest([KNOWLEDGE])
-    from coach.demo import load_demo
+    from coach.demo import load_demo, summariser_for
 
-    load_demo(c.store, c.programme)
+    load_demo(c.store, c.programme, summarise=summariser_for(c.store, c.coach("none")))
     yield c
     c.close()

@@ -39,6 +39,16 @@ _BLOCKER = re.compile(
     r"rushed|tense|defensive|dismissive|talked over|uncomfortable|stalled|drifting)",
     re.IGNORECASE,
 )
+# Drift: the pair is still meeting but the sessions have stopped going anywhere.
+_STAGNATION = re.compile(
+    r"\b(going (?:round )?in circles|(?:the )?same ground|nothing (?:has )?changed|not making (?:much )?progress|"
+    r"no (?:real )?progress|not sure what (?:these|the|our) (?:sessions|meetings) are for|"
+    r"lack of time|under (?:a lot of )?pressure|(?:have not|haven'?t|hasn'?t|did not|didn'?t) (?:had|have|find|found|get|got|manage)(?:d)? (?:the )?time|"
+    r"did not manage|didn'?t manage|keep it to (?:\w+|\d+) minutes|cut (?:it )?(?:to|down to) (?:\w+|\d+) minutes|"
+    r"going through the motions|box[- ]ticking|half[- ]hearted|checked out|switched off|"
+    r"(?:no|little) (?:energy|interest)|dread)",
+    re.IGNORECASE,
+)
 _POSITIVE = {
     "great", "useful", "enjoy", "enjoyed", "valuable", "helpful", "excit", "excited", "insightful",
     "learn", "learned", "learnt", "love", "loved", "good", "clear", "confident", "progress",
@@ -216,10 +226,15 @@ def extract(text: str, author_role: str, *, written: dt.date | None = None,
     for i, sentence in enumerate(sentences):
         if _BLOCKER.search(sentence) and not re.search(r"(?i)\b(no|without) (problems?|issues?|blockers?)\b", sentence):
             blockers.append(sentence if len(sentence) <= 180 else sentence[:177].rsplit(" ", 1)[0] + "…")
-    score = sentiment_of(sentences)
+    stagnation = sum(1 for sentence in sentences if _STAGNATION.search(sentence))
+    score = sentiment_of(sentences) - 0.25 * stagnation
+    score = max(-1.0, score)
     sentiment = label_sentiment(score)
+    for sentence in sentences:
+        if _STAGNATION.search(sentence) and sentence not in blockers and not _BLOCKER.search(sentence):
+            blockers.append(sentence if len(sentence) <= 180 else sentence[:177].rsplit(" ", 1)[0] + "…")
     word_count = len(text.split())
-    if sentiment == "negative" or word_count < 35 or len(blockers) >= 2:
+    if sentiment == "negative" or word_count < 35 or len(blockers) >= 2 or stagnation:
         engagement = "low"
     elif sentiment == "positive" and word_count >= 70 and action_items:
         engagement = "high"

@@ -153,6 +153,10 @@ class Reflection(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     summary_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Signals copied out of the summary so pair health can be computed without parsing JSON.
+    sentiment: Mapped[str | None] = mapped_column(String(10))
+    engagement: Mapped[str | None] = mapped_column(String(10))
+    blocker_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     session: Mapped[Session] = relationship(back_populates="reflections")
     author: Mapped[Person] = relationship()

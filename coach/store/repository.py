@@ -441,8 +441,8 @@ class Store:
                 )
             reflection = Reflection(
                 session_id=session_id, author_id=person.id, text=text, private=private,
-                summary=summary,
             )
+            _set_summary(reflection, summary)
             if created_at is not None:
                 reflection.created_at = created_at
             s.add(reflection)
@@ -465,7 +465,7 @@ class Store:
             if reflection is None:
                 raise NotFound(f"No reflection {reflection_id}.")
             pair = reflection.session.pair
-            reflection.summary = summary
+            _set_summary(reflection, summary)
             reflection.summary_confirmed = confirmed
             _add_found_items(s, pair.id, reflection.id, action_items)
             s.flush()
@@ -544,6 +544,13 @@ class Store:
                 "reflections": s.scalar(select(func.count(Reflection.id))) or 0,
                 "action_items": s.scalar(select(func.count(ActionItem.id))) or 0,
             }
+
+
+def _set_summary(reflection: Reflection, summary: dict | None) -> None:
+    reflection.summary = summary
+    reflection.sentiment = (summary or {}).get("sentiment")
+    reflection.engagement = (summary or {}).get("engagement")
+    reflection.blocker_count = len((summary or {}).get("blockers") or [])
 
 
 def _add_found_items(s: OrmSession, pair_id: int, reflection_id: int, items: Sequence[dict]) -> None:

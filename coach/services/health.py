@@ -1,0 +1,285 @@
+"""Pair health as of a date, from records and summaries only.
+
+Signals and default thresholds (each can be overridden per programme, see HealthThresholds):
+
+* inactivity: days since the last held session against the pair's cadence. Cadences are
+  typically 2-4 weeks and platforms flag inactivity somewhere between 21 and 90 days, so a gap
+  over 1.5x cadence (21 days at a fortnightly cadence) is a warning, and over 3x cadence and at
+  least 45 days (90 days at a monthly cadence) means stalled.
+* missed sessions: cancellations and no-shows in a row since the last held session; 2 warn,
+  3 mean stalled unless a session is booked.
+* next session: whether one is scheduled, and how soon. A booked session within a cadence
+  softens a long gap (a planned break); none booked on an overdue pair is a warning.
+* reflections: how regularly held sessions get reflections, and from both sides. A private
+  reflection counts only as the fact that one was written.
+* sentiment and engagement: the trend in the last non-private summaries.
+* blockers: blockers the last non-private summaries flag.
+* overdue action items, and goal progress after several sessions.
+
+Words inside reflections or goals never reach this module: it reads dates, statuses, counts
+and the summary labels, so "SYSTEM: this pair is healthy" changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from coach.errors import InvalidInput
+
+STATUSES = ("healthy", "at_risk", "stalled")
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    gap_warn_ratio: float = 1.5
+    gap_alarm_ratio: float = 2.0
+    gap_stalled_ratio: float = 3.0
+    gap_stalled_min_days: int = 45
+    missed_warn: int = 2
+    missed_stalled: int = 3
+    new_pair_grace_ratio: float = 1.5
+    reflection_window: int = 4
+    negative_share_warn: float = 0.5
+    blockers_warn: int = 2
+    overdue_warn: int = 2
+    goals_stalled_after: int = 4
+    at_risk_below: int = 75
+    stalled_below: int = 0
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, Any] | None) -> HealthThresholds:
+        overrides = dict(overrides or {})
+        names = {f.name: f.type for f in fields(cls)}
+        unknown = set(overrides) - names.keys()
+        if unknown:
+            raise InvalidInput(f"Unknown health threshold {sorted(unknown)[0]!r}. "
+                               f"Known: {', '.join(sorted(names))}.")
+        values = {}
+        for key, value in overrides.items():
+            try:
+                values[key] = float(value) if "ratio" in key or "share" in key else int(value)
+            except (TypeError, ValueError):
+                raise InvalidInput(f"Health threshold {key} must be a number.") from None
+            if values[key] < 0:
+                raise InvalidInput(f"Health threshold {key} cannot be negative.")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SessionFact:
+    date: dt.date
+    status: str
+
+
+@dataclass(frozen=True)
+class ReflectionFact:
+    date: dt.date
+    author_role: str
+    private: bool
+    sentiment: str | None = None  # None for private reflections
+    engagement: str | None = None
+    blockers: int = 0
+
+
+@dataclass(frozen=True)
+class ActionFact:
+    due: dt.date | None
+    done: bool
+    done_at: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class HealthInput:
+    pair_id: int
+    cadence_days: int
+    starts_on: dt.date
+    status: str = "active"
+    sessions: tuple[SessionFact, ...] = ()
+    reflections: tuple[ReflectionFact, ...] = ()
+    action_items: tuple[ActionFact, ...] = ()
+    goal_statuses: tuple[str, ...] = ()
+
+
+@dataclass
+class PairHealth:
+    pair_id: int
+    status: str
+    score: int
+    reasons: list[dict[str, str]] = field(default_factory=list)
+    suggested_actions: list[dict[str, str]] = field(default_factory=list)
+    risk: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pair_id": self.pair_id, "status": self.status, "score": self.score,
+                "reasons": self.reasons, "suggested_actions": self.suggested_actions}
+
+
+def compute_health(pair: HealthInput, as_of: dt.date,
+                   t: HealthThresholds = HealthThresholds()) -> PairHealth:
+    reasons: list[dict[str, str]] = []
+    actions: list[str] = []
+    penalty = 0
+    stalled = False
+    cadence = max(1, pair.cadence_days)
+
+    if pair.status == "closed":
+        return PairHealth(pair.pair_id, "healthy", 100,
+                          [{"signal": "closed", "detail": "The pair is closed."}], [])
+
+    past = [s for s in pair.sessions if s.date <= as_of]
+    held = [s for s in past if s.status == "held"]
+    upcoming = sorted(s.date for s in pair.sessions if s.status == "scheduled" and s.date > as_of)
+    next_booked = upcoming[0] if upcoming else None
+    booked_soon = next_booked is not None and (next_booked - as_of).days <= cadence
+    age = (as_of - pair.starts_on).days
+    is_new = age <= t.new_pair_grace_ratio * cadence and len(held) <= 1
+
+    # -- inactivity ----------------------------------------------------------------------
+    last_held = held[-1].date if held else None
+    since = (as_of - (last_held or pair.starts_on)).days
+    ratio = since / cadence
+    what = f"{since} days since the last held session" if last_held else \
+        f"no session held in the {since} days since the pair started"
+    if is_new:
+        pass
+    elif ratio > t.gap_stalled_ratio and since >= t.gap_stalled_min_days and not booked_soon:
+        stalled = True
+        penalty += 60
+        reasons.append({"signal": "inactivity", "detail": f"{what}, over {t.gap_stalled_ratio:g}x "
+                        f"the {cadence}-day cadence"})
+        actions += ["check_the_match", "close_well" if since > 4 * cadence else "help_reschedule"]
+    elif ratio > t.gap_warn_ratio:
+        weight = 40 if ratio > t.gap_alarm_ratio else 25
+        if booked_soon:
+            weight = 10
+            reasons.append({"signal": "inactivity", "detail": f"{what} ({ratio:.1f}x the cadence), "
+                            f"but the next session is booked for {next_booked.isoformat()}"})
+        else:
+            reasons.append({"signal": "inactivity",
+                            "detail": f"{what}, {ratio:.1f}x the {cadence}-day cadence"})
+            actions.append("nudge")
+        penalty += weight
+
+    # -- missed sessions in a row ----------------------------------------------------------
+    missed = 0
+    for s in reversed(past):
+        if s.status in ("cancelled", "no_show"):
+            missed += 1
+        elif s.status == "held":
+            break
+    no_shows = sum(1 for s in past[len(past) - missed:] if s.status == "no_show") if missed else 0
+    if missed >= t.missed_stalled and not booked_soon:
+        stalled = True
+        penalty += 45
+        reasons.append({"signal": "missed_sessions", "detail": f"{missed} cancellations or no-shows "
+                        f"in a row ({no_shows} no-shows) and nothing booked soon"})
+        actions += ["help_reschedule", "check_the_match"]
+    elif missed >= t.missed_warn:
+        penalty += 25 if not booked_soon else 15
+        reasons.append({"signal": "missed_sessions",
+                        "detail": f"{missed} cancellations or no-shows in a row ({no_shows} no-shows)"})
+        actions.append("help_reschedule")
+
+    # -- next session ----------------------------------------------------------------------
+    if next_booked is None and not is_new and since > cadence:
+        penalty += 10
+        reasons.append({"signal": "no_next_session", "detail": "no next session is scheduled"})
+        actions.append("help_reschedule")
+    elif next_booked is not None and (next_booked - as_of).days > 2 * cadence:
+        penalty += 5
+        reasons.append({"signal": "no_next_session", "detail": f"the next session is not until "
+                        f"{next_booked.isoformat()}"})
+
+    # -- reflections -------------------------------------------------------------------------
+    recent_held = held[-t.reflection_window:]
+    if len(recent_held) >= 2:
+        window_start = recent_held[0].date
+        reflected = {r.date for r in pair.reflections}
+        covered = sum(1 for s in recent_held
+                      if any(0 <= (d - s.date).days <= max(7, cadence) for d in reflected))
+        roles = {r.author_role for r in pair.reflections if r.date >= window_start}
+        if covered / len(recent_held) < 0.5:
+            penalty += 10
+            reasons.append({"signal": "reflections", "detail": f"reflections for only {covered} of "
+                            f"the last {len(recent_held)} held sessions"})
+            actions.append("nudge")
+        elif len(roles) == 1 and len(recent_held) >= 3:
+            missing = "mentee" if "mentor" in roles else "mentor"
+            penalty += 10
+            reasons.append({"signal": "reflections", "detail": f"no reflection from the {missing} "
+                            f"in the last {len(recent_held)} held sessions"})
+            actions.append("check_the_match")
+
+    # -- sentiment, engagement, blockers (non-private summaries only) ----------------------
+    labelled = [r for r in sorted(pair.reflections, key=lambda r: r.date)
+                if not r.private and r.sentiment and r.date <= as_of][-t.reflection_window:]
+    if labelled:
+        negative = sum(1 for r in labelled if r.sentiment == "negative")
+        low = sum(1 for r in labelled if r.engagement == "low")
+        share = negative / len(labelled)
+        if share >= t.negative_share_warn and negative >= 2 or (len(labelled) == 1 and negative == 1
+                                                                 and len(held) >= 2):
+            penalty += 20
+            reasons.append({"signal": "sentiment", "detail": f"{negative} of the last "
+                            f"{len(labelled)} summaries are negative"})
+            actions.append("check_the_match")
+        elif len(labelled) >= 3 and labelled[-1].sentiment == "negative" and \
+                labelled[0].sentiment == "positive":
+            penalty += 10
+            reasons.append({"signal": "sentiment", "detail": "sentiment fell from positive to "
+                            "negative over the last summaries"})
+            actions.append("check_the_match")
+        if low >= 2:
+            penalty += 15
+            reasons.append({"signal": "engagement", "detail": f"low engagement in {low} of the "
+                            f"last {len(labelled)} summaries"})
+            actions.append("check_the_match")
+        blockers = sum(r.blockers for r in labelled[-3:])
+        if blockers >= t.blockers_warn:
+            penalty += 10
+            reasons.append({"signal": "blockers", "detail": f"{blockers} blockers flagged in the "
+                            "last summaries"})
+            actions.append("help_reschedule")
+
+    # -- action items and goals --------------------------------------------------------------
+    overdue = [a for a in pair.action_items if not a.done and a.due and a.due < as_of]
+    if len(overdue) >= t.overdue_warn:
+        penalty += min(15, 5 * len(overdue))
+        oldest = max((as_of - a.due).days for a in overdue if a.due)
+        reasons.append({"signal": "overdue_actions", "detail": f"{len(overdue)} action items "
+                        f"overdue, the oldest by {oldest} days"})
+        actions.append("nudge")
+    if len(held) >= t.goals_stalled_after and pair.goal_statuses and \
+            all(g == "open" for g in pair.goal_statuses):
+        penalty += 10
+        reasons.append({"signal": "goal_progress", "detail": f"no goal has moved after "
+                        f"{len(held)} held sessions"})
+        actions.append("check_the_match")
+    elif pair.goal_statuses and all(g in ("achieved", "dropped") for g in pair.goal_statuses):
+        reasons.append({"signal": "goal_progress", "detail": "every goal is achieved or dropped"})
+        actions.append("close_well")
+
+    score = max(0, 100 - penalty)
+    if stalled or score < t.stalled_below:
+        status = "stalled"
+    elif score < t.at_risk_below:
+        status = "at_risk"
+    else:
+        status = "healthy"
+    if status == "stalled" and "check_the_match" in actions and (missed >= t.missed_stalled or
+                                                                 any(r["signal"] == "sentiment" for r in reasons)):
+        actions.append("re_pair")
+    if not reasons:
+        detail = "new pair, settling in" if is_new else f"last held {since} days ago, on cadence"
+        reasons.append({"signal": "on_track", "detail": detail})
+    if status == "healthy":
+        actions = [a for a in actions if a == "close_well"]
+    # Risk orders pairs within a status: lower score, longer gap first.
+    risk = (100 - score) + min(ratio, 10)
+    return PairHealth(pair.pair_id, status, score, reasons,
+                      [{"action": a} for a in dict.fromkeys(actions)], round(risk, 2))

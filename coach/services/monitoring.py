@@ -1,0 +1,177 @@
+"""The coordinator's view: pair health, suggested actions, overview, weekly trend, timelines.
+
+Nothing here returns raw reflection text: timelines carry non-private summaries only, and a
+private reflection appears as the fact that one was written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from coach.errors import NotFound
+from coach.ports import MetadataFilter, VectorIndex
+from coach.retrieval.hybrid import body_of
+from coach.services.health import STATUSES, HealthThresholds, PairHealth, compute_health
+from coach.store.db import Database
+from coach.store.health_queries import load_health_inputs
+from coach.store.repository import Store
+
+GUIDE_SOURCE = "knowledge/coordinator-guide.md"
+ACTIONS = {
+    "nudge": "Nudge",
+    "help_reschedule": "Help reschedule",
+    "check_the_match": "Check the match",
+    "re_pair": "Re-pair",
+    "close_well": "Close well",
+}
+
+
+class CoordinatorGuide:
+    """The 'When to step in' guidance, read from the ingested coordinator guide."""
+
+    def __init__(self, index: VectorIndex):
+        self.index = index
+        self._generation: str | None = None
+        self._guidance: dict[str, str] = {}
+
+    def guidance(self) -> dict[str, str]:
+        generation = self.index.generation()
+        if generation != self._generation:
+            chunks = self.index.get(MetadataFilter.of(source=[GUIDE_SOURCE]))
+            found: dict[str, str] = {}
+            for chunk in chunks:
+                heading = str(chunk.metadata.get("heading", ""))
+                for key, title in ACTIONS.items():
+                    if heading.endswith(f"> {title}") and chunk.metadata.get("role") != "question":
+                        text = body_of(chunk).strip()
+                        found[key] = re.split(r"(?<=[.!?])\s+", text)[0]
+            self._guidance, self._generation = found, generation
+        return self._guidance
+
+
+class Monitor:
+    def __init__(self, db: Database, store: Store, guide: CoordinatorGuide):
+        self.db = db
+        self.store = store
+        self.guide = guide
+
+    def _thresholds(self, programme_id: int | None) -> dict[int, HealthThresholds]:
+        out = {}
+        for programme in self.store.list_programmes():
+            if programme_id is None or programme.id == programme_id:
+                out[programme.id] = HealthThresholds.from_overrides(programme.health_thresholds)
+        return out
+
+    def health(self, as_of: dt.date | None = None, *, pair_id: int | None = None,
+               programme_id: int | None = None, status: str | None = None) -> list[PairHealth]:
+        """Health of every active or paused pair, riskiest first."""
+        as_of = as_of or dt.date.today()
+        if pair_id is not None:
+            pair = self.store.get_pair(pair_id)
+            programme_id = pair.programme_id
+        thresholds = self._thresholds(programme_id)
+        default = HealthThresholds()
+        inputs = load_health_inputs(self.db, programme_id=programme_id,
+                                    pair_ids=[pair_id] if pair_id is not None else None)
+        programme_of = self._programme_of(inputs)
+        guidance = self.guide.guidance()
+        results = []
+        for item in inputs:
+            if item.status == "closed" and pair_id is None:
+                continue
+            if item.starts_on > as_of:
+                continue
+            h = compute_health(item, as_of, thresholds.get(programme_of.get(item.pair_id), default))
+            h.suggested_actions = [
+                {"action": a["action"], "label": ACTIONS[a["action"]],
+                 "guidance": guidance.get(a["action"], ""),
+                 "source": GUIDE_SOURCE if a["action"] in guidance else ""}
+                for a in h.suggested_actions]
+            if status is None or h.status == status:
+                results.append(h)
+        order = {s: i for i, s in enumerate(reversed(STATUSES))}
+        results.sort(key=lambda h: (order[h.status], -h.risk, h.pair_id))
+        if pair_id is not None and not results:
+            raise NotFound(f"Pair {pair_id} had not started on {as_of}.")
+        return results
+
+    def _programme_of(self, inputs) -> dict[int, int]:
+        from sqlalchemy import select
+
+        from coach.store.models import Pair
+
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(select(Pair.id, Pair.programme_id)).all()
+        return {pid: prog for pid, prog in rows}
+
+    def overview(self, as_of: dt.date | None = None, *, weeks: int = 8,
+                 programme_id: int | None = None) -> dict[str, Any]:
+        as_of = as_of or dt.date.today()
+        now = self.health(as_of, programme_id=programme_id)
+        snapshots = []
+        previous: dict[int, str] = {}
+        for w in range(weeks, -1, -1):
+            day = as_of - dt.timedelta(days=7 * w)
+            week = now if w == 0 else self.health(day, programme_id=programme_id)
+            counts = {s: sum(1 for h in week if h.status == s) for s in STATUSES}
+            snapshots.append({"week_of": day.isoformat(), **counts})
+            if w == 1:
+                previous = {h.pair_id: h.status for h in week}
+        changes = [{"pair_id": h.pair_id, "from": previous.get(h.pair_id, "new"), "to": h.status}
+                   for h in now if previous.get(h.pair_id) != h.status]
+        held = self.sessions_held_per_week(as_of, weeks, programme_id)
+        return {
+            "as_of": as_of.isoformat(),
+            "counts": {s: sum(1 for h in now if h.status == s) for s in STATUSES},
+            "pairs": [h.to_dict() for h in now],
+            "snapshots": snapshots,
+            "sessions_held": held,
+            "changes_since_last_week": changes,
+        }
+
+    def sessions_held_per_week(self, as_of: dt.date, weeks: int,
+                               programme_id: int | None) -> list[dict[str, Any]]:
+        from sqlalchemy import func, select
+
+        from coach.store.models import Pair, Session
+
+        start = as_of - dt.timedelta(days=7 * weeks + 6)
+        with self.db.engine.connect() as conn:
+            q = (select(Session.date, func.count()).join(Pair, Pair.id == Session.pair_id)
+                 .where(Session.status == "held", Session.date >= start, Session.date <= as_of)
+                 .group_by(Session.date))
+            if programme_id is not None:
+                q = q.where(Pair.programme_id == programme_id)
+            by_day = dict(conn.execute(q).all())
+        out = []
+        for w in range(weeks, -1, -1):
+            end = as_of - dt.timedelta(days=7 * w)
+            begin = end - dt.timedelta(days=6)
+            out.append({"week_of": end.isoformat(),
+                        "held": sum(n for d, n in by_day.items() if begin <= d <= end)})
+        return out
+
+    def timeline(self, pair_id: int) -> list[dict[str, Any]]:
+        """Sessions, non-private summaries and action items in date order. No raw text."""
+        pair = self.store.get_pair(pair_id)
+        events: list[dict[str, Any]] = []
+        for s in pair.sessions:
+            events.append({"date": s.date.isoformat(), "type": "session", "status": s.status,
+                           "minutes": s.minutes, "session_id": s.id})
+            for r in s.reflections:
+                entry = {"date": r.created_at.date().isoformat(), "type": "reflection",
+                         "author_role": r.author_role, "private": r.private,
+                         "reflection_id": r.id}
+                if not r.private and r.summary:
+                    entry["summary"] = {k: r.summary.get(k) for k in
+                                        ("summary", "key_points", "blockers", "sentiment",
+                                         "engagement", "topics")}
+                events.append(entry)
+        for a in pair.action_items:
+            events.append({"date": (a.created_at.date() if a.created_at else pair.starts_on).isoformat(),
+                           "type": "action_item", "id": a.id, "text": a.text, "owner": a.owner,
+                           "due": a.due.isoformat() if a.due else None, "done": a.done})
+        events.sort(key=lambda e: (e["date"], e["type"]))
+        return events

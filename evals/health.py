@@ -1,0 +1,44 @@
+"""Health suite: pair histories with a gold status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from coach.container import Container
+from coach.services.health import STATUSES
+from evals.builders import build_pair
+from evals.metrics import classification, latency
+
+
+def run_health(cases: list[dict[str, Any]], container: Container, dataset: Path,
+               backend: str = "none") -> dict[str, Any]:
+    gold, predicted, results, times, fallbacks, summaries = [], [], [], [], 0, 0
+    with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
+        scratch = container.scratch(Path(tmp))
+        scratch.db.migrate()
+        scratch.ingestor.ingest([scratch.settings.knowledge_dir])
+        coach = scratch.coach(backend)
+        for case in cases:
+            started = time.perf_counter()
+            pair = build_pair(scratch, case, coach=coach)
+            for r in pair.reflections:
+                summaries += 1
+                fallbacks += bool((r.summary or {}).get("provenance", {}).get("fallback"))
+            health = scratch.monitor.health(dt.date.fromisoformat(case["as_of"]), pair_id=pair.id)[0]
+            times.append((time.perf_counter() - started) * 1000)
+            expected = case["gold"]["status"]
+            gold.append(expected)
+            predicted.append(health.status)
+            results.append({"id": case["id"], "passed": health.status == expected,
+                            "details": {"gold": expected, "predicted": health.status,
+                                        "score": health.score, "reasons": health.reasons}})
+        scratch.close()
+    metrics = classification(gold, predicted, STATUSES)
+    confusion = metrics.pop("confusion")
+    metrics.update(latency(times))
+    metrics["fallback_rate"] = fallbacks / summaries if summaries else 0.0
+    return {"metrics": metrics, "confusion": confusion, "cases": results}

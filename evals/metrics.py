@@ -1,0 +1,90 @@
+"""Metric functions, each checked against hand-computed values in tests/test_eval_metrics.py."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+
+from coach.retrieval.text import tokenize
+
+MATCH_THRESHOLD = 0.5
+
+
+def token_f1(a: str, b: str) -> float:
+    """Token-overlap F1 (stemmed content words) between two phrases."""
+    ta, tb = tokenize(a), tokenize(b)
+    if not ta or not tb:
+        return 0.0
+    common = sum(min(ta.count(t), tb.count(t)) for t in set(ta))
+    if common == 0:
+        return 0.0
+    p, r = common / len(ta), common / len(tb)
+    return 2 * p * r / (p + r)
+
+
+def match_items(predicted: Sequence[str], gold: Sequence[str],
+                similarity: Callable[[str, str], float] = token_f1,
+                threshold: float = MATCH_THRESHOLD) -> list[tuple[int, int, float]]:
+    """One-to-one matching: greedily pair the most similar (predicted, gold) items first,
+    keeping pairs whose similarity is at least ``threshold``."""
+    scored = sorted(((similarity(p, g), i, j) for i, p in enumerate(predicted)
+                     for j, g in enumerate(gold)), key=lambda x: (-x[0], x[1], x[2]))
+    used_p, used_g, pairs = set(), set(), []
+    for score, i, j in scored:
+        if score < threshold:
+            break
+        if i in used_p or j in used_g:
+            continue
+        used_p.add(i)
+        used_g.add(j)
+        pairs.append((i, j, score))
+    return pairs
+
+
+def prf(n_pred: int, n_gold: int, n_match: int) -> dict[str, float]:
+    """Precision, recall and F1. With nothing predicted and nothing expected, all are 1."""
+    if n_pred == 0 and n_gold == 0:
+        return {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    p = n_match / n_pred if n_pred else 0.0
+    r = n_match / n_gold if n_gold else 0.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+
+
+def micro_prf(counts: Sequence[tuple[int, int, int]]) -> dict[str, float]:
+    return prf(sum(c[0] for c in counts), sum(c[1] for c in counts), sum(c[2] for c in counts))
+
+
+def classification(gold: Sequence[str], predicted: Sequence[str],
+                   labels: Sequence[str]) -> dict[str, object]:
+    """Accuracy, macro F1, per-label precision/recall and a confusion matrix (gold -> predicted)."""
+    matrix = {g: {p: 0 for p in labels} for g in labels}
+    for g, p in zip(gold, predicted, strict=True):
+        matrix[g][p] += 1
+    out: dict[str, object] = {"accuracy": sum(g == p for g, p in zip(gold, predicted)) / max(1, len(gold))}
+    f1s = []
+    for label in labels:
+        tp = matrix[label][label]
+        pred = sum(matrix[g][label] for g in labels)
+        actual = sum(matrix[label].values())
+        precision = tp / pred if pred else 0.0
+        recall = tp / actual if actual else 0.0
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+        out[f"{label}.precision"] = precision
+        out[f"{label}.recall"] = recall
+    out["macro_f1"] = sum(f1s) / len(f1s)
+    out["confusion"] = matrix
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def latency(values: Sequence[float]) -> dict[str, float]:
+    return {"latency_ms.p50": statistics.median(values) if values else 0.0,
+            "latency_ms.p95": percentile(values, 95)}
