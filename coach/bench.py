@@ -110,3 +110,90 @@ def bench_features(container: Container, backends: list[str], runs: int = 20,
                 figures.append(Figure(f"{feature}.{backend}.fallback_rate", count / runs, "share"))
         scratch.close()
     return figures
+
+
+def seed_programme(container: Container, pairs: int, sessions_per_pair: int = 20,
+                   today=None, seed: int = 7) -> None:
+    """Bulk-insert a synthetic programme (Core inserts, no ORM): a realistic mix of healthy,
+    drifting and stalled pairs with reflections and action items."""
+    import datetime as dt
+    import random
+
+    from sqlalchemy import insert
+
+    from coach.store.models import ActionItem, Goal, Pair, Person, Programme, Reflection, Session
+
+    rng = random.Random(seed)
+    today = today or dt.date.today()
+    db = container.db
+    with db.engine.begin() as conn:
+        programme_id = conn.execute(insert(Programme).values(
+            name=f"Synthetic {pairs} pairs", objectives="", default_cadence_days=14,
+            default_session_minutes=45, health_thresholds={})).inserted_primary_key[0]
+        people = [{"name": f"Person {i}", "email": f"p{i}@bench.invalid",
+                   "role": "mentor" if i % 2 == 0 else "mentee", "department": f"D{i % 40}"}
+                  for i in range(2 * pairs)]
+        conn.execute(insert(Person), people)
+        first = conn.exec_driver_sql("SELECT min(id) FROM people WHERE email LIKE '%@bench.invalid'").scalar()
+        pair_rows, goal_rows = [], []
+        for i in range(pairs):
+            cadence = rng.choice([14, 14, 21, 28])
+            pair_rows.append({"programme_id": programme_id, "mentor_id": first + 2 * i,
+                              "mentee_id": first + 2 * i + 1, "focus": ["technology"],
+                              "cadence_days": cadence,
+                              "starts_on": today - dt.timedelta(days=cadence * sessions_per_pair + 30),
+                              "status": "active"})
+        conn.execute(insert(Pair), pair_rows)
+        pair_ids = [r[0] for r in conn.exec_driver_sql(
+            f"SELECT id, cadence_days FROM pairs WHERE programme_id = {programme_id} ORDER BY id")]
+        cadences = [r["cadence_days"] for r in pair_rows]
+        session_rows = []
+        for pid, cadence in zip(pair_ids, cadences, strict=True):
+            kind = rng.random()
+            last_gap = 5 if kind < 0.6 else 35 if kind < 0.8 else 90
+            for k in range(sessions_per_pair):
+                day = today - dt.timedelta(days=last_gap + (sessions_per_pair - 1 - k) * cadence)
+                status = "held" if rng.random() > (0.1 if kind < 0.8 else 0.4) else "cancelled"
+                session_rows.append({"pair_id": pid, "date": day, "status": status, "minutes": 45,
+                                     "notes": ""})
+            if kind < 0.6:
+                session_rows.append({"pair_id": pid, "date": today + dt.timedelta(days=7),
+                                     "status": "scheduled", "minutes": 45, "notes": ""})
+            goal_rows.append({"pair_id": pid, "text": "A goal", "status": "in_progress"})
+        conn.execute(insert(Session), session_rows)
+        conn.execute(insert(Goal), goal_rows)
+        sessions = conn.exec_driver_sql(
+            "SELECT s.id, s.pair_id, p.mentee_id FROM sessions s JOIN pairs p ON p.id = s.pair_id "
+            f"WHERE s.status = 'held' AND p.programme_id = {programme_id}").all()
+        reflection_rows = [{"session_id": sid, "author_id": mentee, "text": "Synthetic reflection.",
+                            "private": rng.random() < 0.1, "summary": None,
+                            "sentiment": rng.choice(["positive", "neutral", "negative"]),
+                            "engagement": rng.choice(["high", "medium", "low"]),
+                            "blocker_count": rng.choice([0, 0, 1]), "summary_confirmed": True}
+                           for sid, _pid, mentee in sessions if rng.random() < 0.5]
+        conn.execute(insert(Reflection), reflection_rows)
+        conn.execute(insert(ActionItem), [
+            {"pair_id": pid, "owner": "mentee", "text": "An action",
+             "due": today - dt.timedelta(days=rng.randint(-20, 60)), "done": rng.random() < 0.6,
+             "origin": "import"} for pid in pair_ids for _ in range(2)])
+
+
+def bench_health(container: Container, pairs: int = 10_000, sessions_per_pair: int = 20,
+                 repeats: int = 3) -> list[Figure]:
+    """Time to compute health for every pair of a large programme (load + compute)."""
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp:
+        scratch = container.scratch(Path(tmp))
+        scratch.db.migrate()
+        started = time.perf_counter()
+        seed_programme(scratch, pairs, sessions_per_pair)
+        seeded = time.perf_counter() - started
+        times = []
+        for _ in range(repeats):
+            ms, results = _timed(lambda: scratch.monitor.health())
+            times.append(ms)
+        assert len(results) == pairs
+        figures.append(Figure(f"health.{pairs}_pairs.p50", statistics.median(times), "ms"))
+        figures.append(Figure(f"health.{pairs}_pairs.seed", seeded * 1000, "ms"))
+        scratch.close()
+    return figures

@@ -480,19 +480,120 @@ def chat(
             break
 
 
+# -- coordinator --------------------------------------------------------------------
+def _as_of(value: str | None):
+    from coach.store.repository import parse_date
+
+    return parse_date(value, "--as-of date") if value else None
+
+
+@app.command()
+def health(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD (default today).")] = None,
+    pair: Annotated[int | None, typer.Option("--pair", help="Just this pair.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only healthy, at_risk or stalled.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+) -> None:
+    """Pair health for coordinators: status, score, reasons and suggested actions, riskiest first."""
+    from coach.services.health import STATUSES
+
+    if fmt not in ("table", "json", "csv"):
+        raise InvalidInput(f"Unknown format {fmt!r}. Use table, json or csv.")
+    if status and status not in STATUSES:
+        raise InvalidInput(f"Unknown status {status!r}. Use one of: {', '.join(STATUSES)}.")
+    results = initialised().monitor.health(_as_of(as_of), pair_id=pair, status=status)
+    if fmt == "json":
+        emit_json([h.to_dict() for h in results])
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["pair_id", "status", "score", "reasons", "suggested_actions"])
+        for h in results:
+            writer.writerow([h.pair_id, h.status, h.score,
+                             "; ".join(f"{r['signal']}: {r['detail']}" for r in h.reasons),
+                             "; ".join(a["label"] for a in h.suggested_actions)])
+    else:
+        table = Table("pair", "status", "score", "reasons", "suggested actions")
+        colour = {"healthy": "green", "at_risk": "yellow", "stalled": "red"}
+        for h in results:
+            table.add_row(str(h.pair_id), f"[{colour[h.status]}]{h.status}[/]", str(h.score),
+                          "\n".join(r["detail"] for r in h.reasons),
+                          ", ".join(a["label"] for a in h.suggested_actions))
+        out.print(table)
+
+
+@app.command()
+def overview(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD (default today).")] = None,
+    weeks: Annotated[int, typer.Option(help="Weeks of history for the trend (1-52).")] = 8,
+    as_json: JsonOpt = False,
+) -> None:
+    """Programme overview: counts by status, weekly trend and what changed since last week."""
+    if not 1 <= weeks <= 52:
+        raise InvalidInput("--weeks must be between 1 and 52.")
+    data = initialised().monitor.overview(_as_of(as_of), weeks=weeks)
+    if as_json:
+        emit_json(data)
+        return
+    c = data["counts"]
+    out.print(f"As of {data['as_of']}: [green]{c['healthy']} healthy[/], "
+              f"[yellow]{c['at_risk']} at risk[/], [red]{c['stalled']} stalled[/].")
+    table = Table("week of", "healthy", "at risk", "stalled", "sessions held")
+    for snap, held in zip(data["snapshots"], data["sessions_held"], strict=True):
+        table.add_row(snap["week_of"], str(snap["healthy"]), str(snap["at_risk"]),
+                      str(snap["stalled"]), str(held["held"]))
+    out.print(table)
+    if data["changes_since_last_week"]:
+        out.print("[bold]Changed since last week[/]")
+        for ch in data["changes_since_last_week"]:
+            out.print(f"  pair {ch['pair_id']}: {ch['from']} → {ch['to']}")
+
+
+@app.command()
+def timeline(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False) -> None:
+    """A pair's sessions, non-private summaries and action items, in date order."""
+    events = initialised().monitor.timeline(pair_id)
+    if as_json:
+        emit_json(events)
+        return
+    for e in events:
+        if e["type"] == "session":
+            out.print(f"{e['date']}  session {e['status']} ({e['minutes']} min)")
+        elif e["type"] == "reflection":
+            if e["private"]:
+                out.print(f"{e['date']}  {e['author_role']} wrote a private reflection")
+            else:
+                summary = (e.get("summary") or {}).get("summary") or "(no summary)"
+                out.print(f"{e['date']}  {e['author_role']} reflection: {summary}", markup=False)
+        else:
+            out.print(f"{e['date']}  action ({e['owner']}): {e['text']}"
+                      f"{' ✓' if e['done'] else ''}{' due ' + e['due'] if e['due'] else ''}", markup=False)
+
+
 @app.command()
 def bench(
     backend: Annotated[list[str] | None, typer.Option(help="Backends to measure; repeat (default: none and embedded).")] = None,
     runs: Annotated[int, typer.Option(help="Runs per feature.")] = 20,
+    only: Annotated[list[str] | None, typer.Option(help="Parts to run: features, health (default: all).")] = None,
+    health_pairs: Annotated[int, typer.Option(help="Pairs in the synthetic programme for the health figure.")] = 10_000,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write {\"figures\": [...]} here.")] = None,
 ) -> None:
     """Measure latency and fallback rates per feature on the demo programme (in a scratch store)."""
-    from coach.bench import bench_features
+    from coach.bench import bench_features, bench_health
 
     if not 1 <= runs <= 1000:
         raise InvalidInput("--runs must be between 1 and 1000.")
-    figures = bench_features(container(), backend or ["none", "embedded"], runs,
-                             log=lambda m: err.print(m) if sys.stderr.isatty() else None)
+    parts = only or ["features", "health"]
+    unknown = set(parts) - {"features", "health"}
+    if unknown:
+        raise InvalidInput(f"Unknown bench part {sorted(unknown)[0]!r}. Use features or health.")
+    figures = []
+    if "features" in parts:
+        figures += bench_features(container(), backend or ["none", "embedded"], runs,
+                                  log=lambda m: err.print(m) if sys.stderr.isatty() else None)
+    if "health" in parts:
+        figures += bench_health(container(), health_pairs)
     data = {"figures": [f.to_dict() for f in figures]}
     if json_file:
         json_file.write_text(json.dumps(data, indent=2), encoding="utf-8")

@@ -19,6 +19,7 @@ from coach.services.text import is_supported, looks_like_instruction, split_sent
 from coach.store.repository import Store, clean_text
 
 MAX_MESSAGE_CHARS = 2000
+CHAT_MAX_TOKENS = 160  # 2-4 sentences; longer answers only add unverifiable text
 COVERAGE_SIMILARITY = 0.45  # cosine similarity at which a passage is taken to address a question
 GENERIC = set(tokenize(
     "mentor mentee mentoring reverse session sessions pair pairing programme program coach junior "
@@ -111,7 +112,7 @@ class ChatService:
                 history="\n".join(f"{m['role']}: {m['content']}" for m in history[-4:]))
             streamed = []
             try:
-                for piece in self.model.stream(messages):
+                for piece in self.model.stream(messages, max_tokens=CHAT_MAX_TOKENS):
                     streamed.append(piece)
                     yield ChatEvent("token", piece)
                 candidate = "".join(streamed).strip()

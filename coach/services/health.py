@@ -70,13 +70,13 @@ class HealthThresholds:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SessionFact:
     date: dt.date
     status: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReflectionFact:
     date: dt.date
     author_role: str
@@ -86,7 +86,7 @@ class ReflectionFact:
     blockers: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActionFact:
     due: dt.date | None
     done: bool
@@ -122,7 +122,6 @@ class PairHealth:
 def compute_health(pair: HealthInput, as_of: dt.date,
                    t: HealthThresholds = HealthThresholds()) -> PairHealth:
     reasons: list[dict[str, str]] = []
-    actions: list[str] = []
     penalty = 0
     stalled = False
     cadence = max(1, pair.cadence_days)
@@ -131,7 +130,7 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         return PairHealth(pair.pair_id, "healthy", 100,
                           [{"signal": "closed", "detail": "The pair is closed."}], [])
 
-    past = [s for s in pair.sessions if s.date <= as_of]
+    past = sorted((s for s in pair.sessions if s.date <= as_of), key=lambda s: s.date)
     held = [s for s in past if s.status == "held"]
     upcoming = sorted(s.date for s in pair.sessions if s.status == "scheduled" and s.date > as_of)
     next_booked = upcoming[0] if upcoming else None
@@ -152,7 +151,6 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         penalty += 60
         reasons.append({"signal": "inactivity", "detail": f"{what}, over {t.gap_stalled_ratio:g}x "
                         f"the {cadence}-day cadence"})
-        actions += ["check_the_match", "close_well" if since > 4 * cadence else "help_reschedule"]
     elif ratio > t.gap_warn_ratio:
         weight = 40 if ratio > t.gap_alarm_ratio else 25
         if booked_soon:
@@ -162,7 +160,6 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         else:
             reasons.append({"signal": "inactivity",
                             "detail": f"{what}, {ratio:.1f}x the {cadence}-day cadence"})
-            actions.append("nudge")
         penalty += weight
 
     # -- missed sessions in a row ----------------------------------------------------------
@@ -178,18 +175,15 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         penalty += 45
         reasons.append({"signal": "missed_sessions", "detail": f"{missed} cancellations or no-shows "
                         f"in a row ({no_shows} no-shows) and nothing booked soon"})
-        actions += ["help_reschedule", "check_the_match"]
     elif missed >= t.missed_warn:
         penalty += 25 if not booked_soon else 15
         reasons.append({"signal": "missed_sessions",
                         "detail": f"{missed} cancellations or no-shows in a row ({no_shows} no-shows)"})
-        actions.append("help_reschedule")
 
     # -- next session ----------------------------------------------------------------------
     if next_booked is None and not is_new and since > cadence:
         penalty += 10
         reasons.append({"signal": "no_next_session", "detail": "no next session is scheduled"})
-        actions.append("help_reschedule")
     elif next_booked is not None and (next_booked - as_of).days > 2 * cadence:
         penalty += 5
         reasons.append({"signal": "no_next_session", "detail": f"the next session is not until "
@@ -207,13 +201,11 @@ def compute_health(pair: HealthInput, as_of: dt.date,
             penalty += 10
             reasons.append({"signal": "reflections", "detail": f"reflections for only {covered} of "
                             f"the last {len(recent_held)} held sessions"})
-            actions.append("nudge")
         elif len(roles) == 1 and len(recent_held) >= 3:
             missing = "mentee" if "mentor" in roles else "mentor"
             penalty += 10
             reasons.append({"signal": "reflections", "detail": f"no reflection from the {missing} "
                             f"in the last {len(recent_held)} held sessions"})
-            actions.append("check_the_match")
 
     # -- sentiment, engagement, blockers (non-private summaries only) ----------------------
     labelled = [r for r in sorted(pair.reflections, key=lambda r: r.date)
@@ -227,42 +219,36 @@ def compute_health(pair: HealthInput, as_of: dt.date,
             penalty += 20
             reasons.append({"signal": "sentiment", "detail": f"{negative} of the last "
                             f"{len(labelled)} summaries are negative"})
-            actions.append("check_the_match")
         elif len(labelled) >= 3 and labelled[-1].sentiment == "negative" and \
                 labelled[0].sentiment == "positive":
             penalty += 10
             reasons.append({"signal": "sentiment", "detail": "sentiment fell from positive to "
                             "negative over the last summaries"})
-            actions.append("check_the_match")
         if low >= 2:
             penalty += 15
             reasons.append({"signal": "engagement", "detail": f"low engagement in {low} of the "
                             f"last {len(labelled)} summaries"})
-            actions.append("check_the_match")
         blockers = sum(r.blockers for r in labelled[-3:])
         if blockers >= t.blockers_warn:
             penalty += 10
             reasons.append({"signal": "blockers", "detail": f"{blockers} blockers flagged in the "
                             "last summaries"})
-            actions.append("help_reschedule")
 
     # -- action items and goals --------------------------------------------------------------
-    overdue = [a for a in pair.action_items if not a.done and a.due and a.due < as_of]
+    overdue = [a for a in pair.action_items if a.due and a.due < as_of and
+               (not a.done or (a.done_at is not None and a.done_at > as_of))]
     if len(overdue) >= t.overdue_warn:
         penalty += min(15, 5 * len(overdue))
         oldest = max((as_of - a.due).days for a in overdue if a.due)
         reasons.append({"signal": "overdue_actions", "detail": f"{len(overdue)} action items "
                         f"overdue, the oldest by {oldest} days"})
-        actions.append("nudge")
     if len(held) >= t.goals_stalled_after and pair.goal_statuses and \
             all(g == "open" for g in pair.goal_statuses):
         penalty += 10
         reasons.append({"signal": "goal_progress", "detail": f"no goal has moved after "
                         f"{len(held)} held sessions"})
-        actions.append("check_the_match")
     elif pair.goal_statuses and all(g in ("achieved", "dropped") for g in pair.goal_statuses):
         reasons.append({"signal": "goal_progress", "detail": "every goal is achieved or dropped"})
-        actions.append("close_well")
 
     score = max(0, 100 - penalty)
     if stalled or score < t.stalled_below:
@@ -271,15 +257,51 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         status = "at_risk"
     else:
         status = "healthy"
-    if status == "stalled" and "check_the_match" in actions and (missed >= t.missed_stalled or
-                                                                 any(r["signal"] == "sentiment" for r in reasons)):
-        actions.append("re_pair")
     if not reasons:
         detail = "new pair, settling in" if is_new else f"last held {since} days ago, on cadence"
         reasons.append({"signal": "on_track", "detail": detail})
-    if status == "healthy":
-        actions = [a for a in actions if a == "close_well"]
+    actions = suggest_actions(reasons, status, ratio, cadence, missed, t)
     # Risk orders pairs within a status: lower score, longer gap first.
     risk = (100 - score) + min(ratio, 10)
-    return PairHealth(pair.pair_id, status, score, reasons,
-                      [{"action": a} for a in dict.fromkeys(actions)], round(risk, 2))
+    return PairHealth(pair.pair_id, status, score, reasons, actions, round(risk, 2))
+
+
+def suggest_actions(reasons: list[dict[str, str]], status: str, gap_ratio: float, cadence: int,
+                    missed: int, t: HealthThresholds) -> list[dict[str, str]]:
+    """One coordinator action per reason (the coordinator guide's five), most useful first."""
+    signals = {r["signal"] for r in reasons}
+    unhappy = bool(signals & {"sentiment", "engagement"})
+    chosen: dict[str, list[str]] = {}
+
+    def pick(action: str, signal: str) -> None:
+        chosen.setdefault(action, []).append(signal)
+
+    for r in reasons:
+        sig = r["signal"]
+        if sig == "inactivity":
+            if status != "stalled":
+                if "booked" not in r["detail"]:
+                    pick("nudge", sig)
+            elif gap_ratio > 2 * t.gap_stalled_ratio:
+                pick("close_well", sig)
+            else:
+                pick("re_pair" if unhappy else "help_reschedule", sig)
+        elif sig == "missed_sessions":
+            pick("re_pair" if status == "stalled" and unhappy else "help_reschedule", sig)
+        elif sig == "no_next_session":
+            pick("help_reschedule", sig)
+        elif sig == "reflections":
+            pick("check_the_match" if "no reflection from" in r["detail"] else "nudge", sig)
+        elif sig in ("sentiment", "engagement"):
+            pick("re_pair" if status == "stalled" else "check_the_match", sig)
+        elif sig == "blockers":
+            pick("help_reschedule", sig)
+        elif sig == "overdue_actions":
+            pick("nudge", sig)
+        elif sig == "goal_progress":
+            pick("close_well" if "achieved" in r["detail"] else "check_the_match", sig)
+    if status == "healthy":
+        chosen = {a: s for a, s in chosen.items() if a == "close_well"}
+    order = ["re_pair", "close_well", "check_the_match", "help_reschedule", "nudge"]
+    return [{"action": a, "for_signals": ",".join(chosen[a])}
+            for a in sorted(chosen, key=order.index)]

