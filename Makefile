@@ -22,9 +22,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/coach init --demo
 	@echo
-	$(BIN)/coach pairs list
+	$(BIN)/coach demo-signin
 	@echo
-	$(BIN)/coach search "How should a junior mentor handle a senior who dominates the conversation?" -k 3
+	$(BIN)/coach serve --host 127.0.0.1 --port 8000
 
 test: install
 	$(BIN)/pytest -q

@@ -23,8 +23,12 @@ users_app = typer.Typer(no_args_is_help=True, help="People in the programme.")
 pairs_app = typer.Typer(no_args_is_help=True, help="Mentoring pairs.")
 sessions_app = typer.Typer(no_args_is_help=True, help="A pair's sessions.")
 app.add_typer(users_app, name="users")
+tokens_app = typer.Typer(no_args_is_help=True, help="Personal access tokens.")
+app.add_typer(tokens_app, name="tokens")
 app.add_typer(pairs_app, name="pairs")
 app.add_typer(sessions_app, name="sessions")
+programme_app = typer.Typer(no_args_is_help=True, help="The programme and its health thresholds.")
+app.add_typer(programme_app, name="programme")
 
 out = Console()
 err = Console(stderr=True)
@@ -191,12 +195,16 @@ def users_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a person."""
+    from coach.services.auth import TokenService
+
     c = initialised()
     person = c.store.add_person(name, email, role, department=department, manager=manager)
+    token = TokenService(c.db).create(person.id, "first token")
     if as_json:
-        emit_json({"id": person.id})
+        emit_json({"id": person.id, "token": token})
     else:
         out.print(f"Added {person.name} <{person.email}> as {person.role} (id {person.id}).")
+        out.print(f"Access token (shown once, stored hashed): {token}", markup=False)
 
 
 @users_app.command("list")
@@ -210,6 +218,84 @@ def users_list(role: Annotated[str | None, typer.Option()] = None, as_json: Json
     for p in people:
         table.add_row(str(p.id), p.name, p.email, p.role, p.department, str(p.manager_id or ""))
     out.print(table)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: Annotated[str, typer.Argument(help="The person's id or email.")],
+    label: Annotated[str, typer.Option(help="A note to recognise the token by.")] = "cli",
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue another access token for a person (shown once, stored hashed)."""
+    from coach.services.auth import TokenService
+
+    c = initialised()
+    person = c.store.get_person(user)
+    token = TokenService(c.db).create(person.id, label)
+    if as_json:
+        emit_json({"id": person.id, "token": token})
+    else:
+        out.print(f"Token for {person.name}: {token}", markup=False)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(user: Annotated[str, typer.Argument(help="The person's id or email.")]) -> None:
+    """Revoke every token a person has."""
+    from coach.services.auth import TokenService
+
+    c = initialised()
+    person = c.store.get_person(user)
+    out.print(f"Revoked {TokenService(c.db).revoke_all(person.id)} token(s) of {person.name}.")
+
+
+@app.command("demo-signin")
+def demo_signin(as_json: JsonOpt = False) -> None:
+    """Issue fresh tokens for the demo mentor, mentee and coordinator, and say how to sign in."""
+    from coach.demo import demo_data
+    from coach.services.auth import TokenService
+
+    c = initialised()
+    name = demo_data()["programme"]["name"]
+    programme = next((p for p in c.store.list_programmes() if p.name == name), None)
+    if programme is None:
+        raise InvalidInput("The demo programme is not loaded. Run `coach init --demo` first.")
+    pairs = [p for p in c.store.list_pairs(status="active") if p.programme_id == programme.id]
+    coordinator = next(p for p in c.store.list_people("coordinator"))
+    tokens = TokenService(c.db)
+    people = [("mentor", pairs[0].mentor), ("mentee", pairs[0].mentee),
+              ("coordinator", coordinator)]
+    rows = [{"as": label, "name": p.name, "email": p.email,
+             "token": tokens.create(p.id, "demo sign-in")} for label, p in people]
+    if as_json:
+        emit_json(rows)
+        return
+    lines = ["Sign in at http://127.0.0.1:8000/login with one of these (fresh tokens):"]
+    lines += [f"  {r['as']:<12} {r['name']:<20} {r['email']}\n{'':<15}token {r['token']}"
+              for r in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (use a Chroma server and "
+                                         "PostgreSQL for more than one).")] = 1,
+) -> None:
+    """Serve the API and the web pages."""
+    import uvicorn
+
+    c = initialised()
+    if workers > 1 and c.settings.resolved_database_url.startswith("sqlite") and \
+            not c.settings.vector_store_is_server:
+        raise InvalidInput("Several workers need a Chroma server (COACH_VECTOR_STORE=http://host:port): "
+                           "an embedded Chroma index is not safe to share between processes.")
+    if workers > 1:
+        uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info")
+    else:
+        from api.app import create_app
+
+        uvicorn.run(create_app(c), host=host, port=port, log_level="info")
 
 
 # -- pairs ----------------------------------------------------------------------
@@ -478,6 +564,54 @@ def chat(
             out.print(f"[dim]{_provenance_line(done['provenance'])}[/]")
         if not interactive:
             break
+
+
+# -- programme ----------------------------------------------------------------------
+@programme_app.command("show")
+def programme_show(as_json: JsonOpt = False) -> None:
+    """The programme, with its health thresholds (defaults merged with overrides)."""
+    from coach.services.health import HealthThresholds
+
+    c = initialised()
+    programmes = []
+    for p in c.store.list_programmes():
+        data = p.to_dict()
+        data["effective_thresholds"] = HealthThresholds.from_overrides(p.health_thresholds).to_dict()
+        programmes.append(data)
+    if as_json:
+        emit_json(programmes)
+        return
+    for p in programmes:
+        out.print(f"[bold]{p['name']}[/] (id {p['id']}): sessions every {p['default_cadence_days']} "
+                  f"days, {p['default_session_minutes']} minutes; {p['starts_on']} to {p['ends_on']}")
+        for key, value in p["effective_thresholds"].items():
+            mark = " (set)" if key in p["health_thresholds"] else ""
+            out.print(f"  {key} = {value}{mark}")
+
+
+@programme_app.command("thresholds")
+def programme_thresholds(
+    settings_: Annotated[list[str], typer.Argument(metavar="KEY=VALUE", help="Thresholds to set; KEY= resets one.")],
+    programme: Annotated[int | None, typer.Option(help="Programme id (default: the first).")] = None,
+) -> None:
+    """Override health thresholds for a programme, e.g. `gap_warn_ratio=2 missed_stalled=4`."""
+    from coach.services.health import HealthThresholds
+
+    c = initialised()
+    current = c.store.get_programme(programme)
+    overrides = dict(current.health_thresholds)
+    for item in settings_:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"{item!r} is not KEY=VALUE.")
+        if value == "":
+            overrides.pop(key.strip(), None)
+        else:
+            overrides[key.strip()] = value.strip()
+    checked = HealthThresholds.from_overrides(overrides)
+    clean = {k: getattr(checked, k) for k in overrides}
+    c.store.update_programme_thresholds(current.id, clean)
+    out.print(f"Health thresholds for {current.name}: {clean or 'defaults'}")
 
 
 # -- coordinator --------------------------------------------------------------------

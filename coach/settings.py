@@ -59,6 +59,21 @@ class Settings(BaseSettings):
         description="How JSON is requested; json_object for servers that ignore schemas.",
     )
 
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs session cookies. Default: a random key kept in the data directory.",
+    )
+    cookie_secure: bool = Field(default=True, description="Send session cookies over HTTPS only "
+                                "(browsers also accept them on http://localhost).")
+    session_hours: int = 12
+    auth_trusted_header: str | None = Field(
+        default=None, description="Opt-in SSO mode: the header (e.g. X-Forwarded-Email) that a "
+        "trusted reverse proxy sets to the signed-in user's email.")
+    auth_trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    max_request_bytes: int = Field(default=262_144, description="Largest JSON or form body.")
+    max_upload_bytes: int = Field(default=10_485_760, description="Largest knowledge upload.")
+    signin_attempts_per_minute: int = 10
+
     @field_validator("data_dir", "knowledge_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -86,6 +101,19 @@ class Settings(BaseSettings):
 
     def ensure_data_dir(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept (mode 600) in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        import secrets
+
+        self.ensure_data_dir()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -471,6 +471,27 @@ class Store:
             s.flush()
             return _reflection(reflection, pair)
 
+    def update_reflection(self, pair_id: int, reflection_id: int, *, private: bool | None = None,
+                          confirmed: bool | None = None, summary_text: str | None = None
+                          ) -> ReflectionRecord:
+        """The author's edits: privacy, confirmation, and their own wording of the summary."""
+        with self.db.session() as s:
+            reflection = s.get(Reflection, reflection_id)
+            if reflection is None or reflection.session.pair_id != pair_id:
+                raise NotFound(f"Pair {pair_id} has no reflection {reflection_id}.")
+            if private is not None:
+                reflection.private = private
+            if confirmed is not None:
+                reflection.summary_confirmed = confirmed
+            if summary_text is not None:
+                text = clean_text(summary_text, "summary", max_chars=2000)
+                summary = dict(reflection.summary or {})
+                summary["summary"] = text
+                summary["edited_by_author"] = True
+                _set_summary(reflection, summary)
+            s.flush()
+            return _reflection(reflection, reflection.session.pair)
+
     def get_reflection(self, reflection_id: int) -> ReflectionRecord:
         with self.db.session() as s:
             reflection = s.get(Reflection, reflection_id)

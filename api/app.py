@@ -1,0 +1,91 @@
+"""The app factory: dependencies come in, so tests build the real app with fakes bound."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.middleware.base import BaseHTTPMiddleware
+
+import coach
+from api import errors
+from api.errors import error_body
+from api.routes import health, knowledge, pairs, people
+from api.security import RateLimiter, SessionSigner
+from coach.container import Container
+from coach.services.auth import TokenService
+from coach.settings import Settings
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+                               "form-action 'self'; base-uri 'none'",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+class LimitsAndHeaders(BaseHTTPMiddleware):
+    """Refuses oversized bodies before they are read, and sets security headers."""
+
+    def __init__(self, app, settings: Settings):
+        super().__init__(app)
+        self.settings = settings
+
+    async def dispatch(self, request: Request, call_next):
+        limit = self.settings.max_request_bytes
+        if request.url.path.endswith("/knowledge/documents") or request.url.path == "/knowledge":
+            limit = self.settings.max_upload_bytes + 65_536
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return JSONResponse(error_body("invalid_input", "Bad Content-Length."), 400)
+            if int(length) > limit:
+                return JSONResponse(error_body("too_large", f"The request body is over {limit:,} "
+                                               "bytes."), status_code=413)
+        elif request.method in ("POST", "PUT", "PATCH") and \
+                request.headers.get("transfer-encoding", "").lower() == "chunked":
+            return JSONResponse(error_body("length_required", "Send a Content-Length."), 411)
+        started = time.perf_counter()
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        if request.url.path.startswith("/api/") or request.url.path == "/login":
+            response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+
+def create_app(container: Container | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or (container.settings if container else Settings())
+    container = container or Container(settings)
+    app = FastAPI(
+        title="Reverse-mentoring session coach",
+        version=coach.__version__,
+        description="Agendas, topic suggestions, reflection summaries, a prep chat and pair "
+                    "health for reverse-mentoring programmes. Authenticate with "
+                    "`Authorization: Bearer TOKEN` (see `coach users add`). Errors are "
+                    "`{\"error\": {\"code\", \"message\"}}`; lists are paginated with "
+                    "`limit` and `offset`.",
+    )
+    app.state.container = container
+    app.state.signer = SessionSigner(settings.resolved_secret_key(), settings.session_hours * 3600)
+    app.state.tokens = TokenService(container.db)
+    app.state.signin_limiter = RateLimiter(settings.signin_attempts_per_minute)
+    app.add_middleware(LimitsAndHeaders, settings=settings)
+    errors.install(app)
+
+    @app.get("/healthz", tags=["service"], summary="Liveness")
+    def healthz() -> dict:
+        return {"status": "ok", "version": coach.__version__}
+
+    for module in (people, pairs, health, knowledge):
+        app.include_router(module.router, prefix="/api/v1")
+    from api.web import pages
+
+    pages.install(app)
+    return app

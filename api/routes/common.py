@@ -1,0 +1,66 @@
+"""Helpers shared by the route modules."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+
+from api.schemas import ErrorResponse
+from coach.container import Container
+from coach.records import PairRecord, PersonRecord
+from coach.services.access import require_member, require_view_pair
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in ((401, "Not signed in"), (403, "Role not allowed"),
+                       (404, "Not found, or not yours"), (413, "Request too large"),
+                       (422, "Invalid input"))
+}
+
+
+class Paging:
+    def __init__(self, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                 offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
+        self.limit, self.offset = limit, offset
+
+    def page(self, items: list) -> dict[str, Any]:
+        return {"items": items[self.offset:self.offset + self.limit], "total": len(items),
+                "limit": self.limit, "offset": self.offset}
+
+
+PagingDep = Annotated[Paging, Depends()]
+
+
+def visible_pair(container: Container, user: PersonRecord, pair_id: int) -> PairRecord:
+    pair = container.store.get_pair(pair_id)
+    require_view_pair(user, pair)
+    return pair
+
+
+def member_pair(container: Container, user: PersonRecord, pair_id: int, what: str, *,
+                allow_admin: bool = True) -> PairRecord:
+    pair = container.store.get_pair(pair_id)
+    require_member(user, pair, what, allow_admin=allow_admin)
+    return pair
+
+
+def pair_summary(p: PairRecord) -> dict[str, Any]:
+    held = [s for s in p.sessions if s.status == "held"]
+    return {"id": p.id, "mentor": p.mentor.name, "mentee": p.mentee.name, "focus": list(p.focus),
+            "cadence_days": p.cadence_days, "status": p.status,
+            "starts_on": p.starts_on.isoformat(), "sessions_held": len(held),
+            "last_held": held[-1].date.isoformat() if held else None,
+            "open_action_items": len(p.open_action_items)}
+
+
+def pair_out(p: PairRecord) -> dict[str, Any]:
+    return {"id": p.id, "programme_id": p.programme_id, "mentor": p.mentor.to_dict(),
+            "mentee": p.mentee.to_dict(), "focus": list(p.focus), "cadence_days": p.cadence_days,
+            "starts_on": p.starts_on, "ends_on": p.ends_on, "status": p.status,
+            "goals": [g.to_dict() for g in p.goals]}
+
+
+def session_out(s) -> dict[str, Any]:
+    return {"id": s.id, "date": s.date, "status": s.status, "minutes": s.minutes,
+            "has_agenda": s.agenda is not None, "notes": s.notes}

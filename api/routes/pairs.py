@@ -1,0 +1,263 @@
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+
+from api.deps import Admin, ContainerDep, Coordinator, CurrentUser
+from api.errors import ApiError
+from api.routes.common import (ERRORS, PagingDep, member_pair, pair_out, pair_summary,
+                               session_out, visible_pair)
+from api.schemas import (
+    ActionItem,
+    ActionItemCreate,
+    ActionItemUpdate,
+    Agenda,
+    AgendaRequest,
+    ChatMessage,
+    ChatRequest,
+    Goal,
+    GoalCreate,
+    GoalUpdate,
+    Page,
+    Pair,
+    PairCreate,
+    PairCreated,
+    PairHealth,
+    PairSummary,
+    PairUpdate,
+    PublicSummary,
+    Reflection,
+    ReflectionCreate,
+    ReflectionResult,
+    ReflectionUpdate,
+    SessionCreate,
+    SessionOut,
+    SessionUpdate,
+    Topics,
+)
+from coach.services.access import public_summary, reflection_view
+from coach.services.chat import MAX_MESSAGE_CHARS
+
+router = APIRouter(tags=["pairs"], responses=ERRORS)
+
+
+# -- pairs --------------------------------------------------------------------------------
+@router.get("/pairs", response_model=Page[PairSummary],
+            summary="Pairs you can see: your own, or all for coordinators and admins")
+def list_pairs(user: CurrentUser, c: ContainerDep, paging: PagingDep, status: str | None = None):
+    mine = None if user.role in ("admin", "coordinator") else user.id
+    return paging.page([pair_summary(p) for p in c.store.list_pairs(status=status, person_id=mine)])
+
+
+@router.post("/pairs", response_model=PairCreated, status_code=201,
+             summary="Pair a mentor with a mentee (the programme's pairing rules apply)")
+def create_pair(body: PairCreate, _: Admin, c: ContainerDep):
+    created = c.programme.add_pair(body.mentor, body.mentee, body.focus, goals=body.goals,
+                                   cadence_days=body.cadence_days, starts_on=body.starts_on,
+                                   ends_on=body.ends_on)
+    return {"pair": pair_out(created.pair), "warnings": created.warnings}
+
+
+@router.get("/pairs/{pair_id}", response_model=Pair)
+def get_pair(pair_id: int, user: CurrentUser, c: ContainerDep):
+    return pair_out(visible_pair(c, user, pair_id))
+
+
+@router.patch("/pairs/{pair_id}", response_model=Pair, summary="Pause, resume or close a pair")
+def update_pair(pair_id: int, body: PairUpdate, _: Admin, c: ContainerDep):
+    return pair_out(c.store.set_pair_status(pair_id, body.status))
+
+
+@router.delete("/pairs/{pair_id}", status_code=204, response_class=Response)
+def delete_pair(pair_id: int, _: Admin, c: ContainerDep):
+    c.programme.delete_pair(pair_id)
+    return Response(status_code=204)
+
+
+# -- goals ----------------------------------------------------------------------------------
+@router.post("/pairs/{pair_id}/goals", response_model=Goal, status_code=201)
+def add_goal(pair_id: int, body: GoalCreate, user: CurrentUser, c: ContainerDep):
+    member_pair(c, user, pair_id, "change its goals")
+    return c.programme.add_goal(pair_id, body.text, body.status).to_dict()
+
+
+@router.patch("/pairs/{pair_id}/goals/{goal_id}", response_model=Goal)
+def update_goal(pair_id: int, goal_id: int, body: GoalUpdate, user: CurrentUser, c: ContainerDep):
+    member_pair(c, user, pair_id, "change its goals")
+    return c.programme.update_goal(pair_id, goal_id, status=body.status, text=body.text).to_dict()
+
+
+# -- sessions -------------------------------------------------------------------------------
+@router.get("/pairs/{pair_id}/sessions", response_model=Page[SessionOut])
+def list_sessions(pair_id: int, user: CurrentUser, c: ContainerDep, paging: PagingDep):
+    return paging.page([session_out(s) for s in visible_pair(c, user, pair_id).sessions])
+
+
+@router.post("/pairs/{pair_id}/sessions", response_model=SessionOut, status_code=201,
+             summary="Log a held, cancelled or missed session, or schedule one")
+def log_session(pair_id: int, body: SessionCreate, user: CurrentUser, c: ContainerDep):
+    member_pair(c, user, pair_id, "log its sessions")
+    return session_out(c.store.log_session(pair_id, body.date, body.status, minutes=body.minutes,
+                                           notes=body.notes))
+
+
+@router.patch("/pairs/{pair_id}/sessions/{session_id}", response_model=SessionOut)
+def update_session(pair_id: int, session_id: int, body: SessionUpdate, user: CurrentUser,
+                   c: ContainerDep):
+    member_pair(c, user, pair_id, "change its sessions")
+    return session_out(c.store.update_session(pair_id, session_id, status=body.status,
+                                              date=body.date, minutes=body.minutes))
+
+
+# -- action items ---------------------------------------------------------------------------
+@router.get("/pairs/{pair_id}/action-items", response_model=Page[ActionItem])
+def list_actions(pair_id: int, user: CurrentUser, c: ContainerDep, paging: PagingDep,
+                 open_only: bool = False):
+    items = visible_pair(c, user, pair_id).action_items
+    return paging.page([a.to_dict() for a in items if not (open_only and a.done)])
+
+
+@router.post("/pairs/{pair_id}/action-items", response_model=ActionItem, status_code=201)
+def add_action(pair_id: int, body: ActionItemCreate, user: CurrentUser, c: ContainerDep):
+    member_pair(c, user, pair_id, "add action items")
+    return c.store.add_action_item(pair_id, body.text, body.owner, due=body.due).to_dict()
+
+
+@router.patch("/pairs/{pair_id}/action-items/{item_id}", response_model=ActionItem,
+              summary="Tick an action item off (or reopen it)")
+def update_action(pair_id: int, item_id: int, body: ActionItemUpdate, user: CurrentUser,
+                  c: ContainerDep):
+    member_pair(c, user, pair_id, "change its action items")
+    return c.store.set_action_done(pair_id, item_id, body.done).to_dict()
+
+
+# -- reflections ------------------------------------------------------------------------------
+@router.get("/pairs/{pair_id}/reflections", response_model=Page[Reflection],
+            summary="Reflections as you may see them: raw text never for coordinators")
+def list_reflections(pair_id: int, user: CurrentUser, c: ContainerDep, paging: PagingDep):
+    pair = visible_pair(c, user, pair_id)
+    views = [reflection_view(user, pair, r) for r in pair.reflections]
+    return paging.page([v for v in views if v is not None])
+
+
+@router.post("/pairs/{pair_id}/reflections", response_model=ReflectionResult, status_code=201,
+             summary="Submit a reflection; returns its summary and the action items recorded")
+def submit_reflection(pair_id: int, body: ReflectionCreate, user: CurrentUser, c: ContainerDep):
+    member_pair(c, user, pair_id, "write its reflections", allow_admin=False)
+    return c.coach().reflect(pair_id, body.session_id, user.id, body.text, private=body.private)
+
+
+@router.get("/pairs/{pair_id}/reflections/{reflection_id}", response_model=Reflection)
+def get_reflection(pair_id: int, reflection_id: int, user: CurrentUser, c: ContainerDep):
+    pair = visible_pair(c, user, pair_id)
+    found = next((r for r in pair.reflections if r.id == reflection_id), None)
+    view = reflection_view(user, pair, found) if found else None
+    if view is None:
+        raise ApiError(404, "not_found", f"Pair {pair_id} has no reflection {reflection_id}.")
+    return view
+
+
+@router.patch("/pairs/{pair_id}/reflections/{reflection_id}", response_model=Reflection,
+              summary="The author edits the summary, confirms it, or marks the reflection private")
+def update_reflection(pair_id: int, reflection_id: int, body: ReflectionUpdate,
+                      user: CurrentUser, c: ContainerDep):
+    pair = visible_pair(c, user, pair_id)
+    found = next((r for r in pair.reflections if r.id == reflection_id), None)
+    if found is None or found.author_id != user.id:
+        raise ApiError(404, "not_found", f"Pair {pair_id} has no reflection {reflection_id} of yours.")
+    updated = c.store.update_reflection(pair_id, reflection_id, private=body.private,
+                                        confirmed=body.confirmed, summary_text=body.summary)
+    c.programme.reindex(pair_id)
+    return reflection_view(user, c.store.get_pair(pair_id), updated)
+
+
+@router.get("/summaries", response_model=Page[PublicSummary],
+            summary="Non-private reflection summaries across the programme (no raw text)")
+def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: int | None = None):
+    out = []
+    for pair in c.store.all_pair_records():
+        if pair_id is not None and pair.id != pair_id:
+            continue
+        for session in pair.sessions:
+            for r in session.reflections:
+                if not r.private and r.summary:
+                    out.append({"pair_id": pair.id, "reflection_id": r.id,
+                                "session_date": session.date, "author_role": r.author_role,
+                                "summary": public_summary(r.summary)})
+    out.sort(key=lambda x: (x["session_date"], x["reflection_id"]), reverse=True)
+    return paging.page(out)
+
+
+# -- the coach --------------------------------------------------------------------------------
+@router.post("/pairs/{pair_id}/agenda", response_model=Agenda,
+             summary="Prepare a timed agenda for the pair's next session (saved on it)")
+def make_agenda(pair_id: int, user: CurrentUser, c: ContainerDep, body: AgendaRequest | None = None):
+    member_pair(c, user, pair_id, "prepare its agenda")
+    body = body or AgendaRequest()
+    return c.coach().agenda(pair_id, body.minutes, save=body.save)
+
+
+@router.get("/pairs/{pair_id}/agenda", response_model=Agenda,
+            summary="The agenda saved on the pair's next scheduled session")
+def get_agenda(pair_id: int, user: CurrentUser, c: ContainerDep):
+    pair = visible_pair(c, user, pair_id)
+    saved = [s for s in pair.sessions if s.status == "scheduled" and s.agenda]
+    if not saved:
+        raise ApiError(404, "not_found", f"Pair {pair_id} has no saved agenda. POST to create one.")
+    return {**saved[0].agenda, "session_id": saved[0].id}
+
+
+@router.get("/pairs/{pair_id}/topics", response_model=Topics,
+            summary="Topic suggestions that fit the focus and goals and are new to the pair")
+def topics(pair_id: int, user: CurrentUser, c: ContainerDep, k: int = 3):
+    visible_pair(c, user, pair_id)
+    if not 1 <= k <= 10:
+        raise ApiError(422, "invalid_input", "k must be between 1 and 10.")
+    return c.coach().topics(pair_id, k)
+
+
+@router.get("/pairs/{pair_id}/health", response_model=PairHealth)
+def pair_health(pair_id: int, user: CurrentUser, c: ContainerDep):
+    visible_pair(c, user, pair_id)
+    return c.monitor.health(pair_id=pair_id)[0].to_dict()
+
+
+@router.get("/pairs/{pair_id}/timeline", summary="Sessions, non-private summaries, action items")
+def timeline(pair_id: int, user: CurrentUser, c: ContainerDep, paging: PagingDep) -> dict:
+    visible_pair(c, user, pair_id)
+    return paging.page(c.monitor.timeline(pair_id))
+
+
+def _sse(event: str, data) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+@router.post("/pairs/{pair_id}/chat", summary="Ask the coach; the answer streams as server-sent "
+             "events: token, replace (the checked answer), done (citations, provenance), error",
+             responses={200: {"content": {"text/event-stream": {}}}})
+def chat(pair_id: int, body: ChatRequest, user: CurrentUser, c: ContainerDep):
+    member_pair(c, user, pair_id, "use its chat", allow_admin=False)
+    if len(body.message) > MAX_MESSAGE_CHARS:
+        raise ApiError(422, "invalid_input", f"Messages are limited to {MAX_MESSAGE_CHARS} characters.")
+    events = c.coach().chat(pair_id, user.id, body.message)
+    first = next(events)  # surface input errors as a normal error response, before streaming
+
+    def stream():
+        try:
+            yield _sse(first.type, first.data)
+            for event in events:
+                yield _sse(event.type, event.data)
+        except Exception as exc:  # the stream has started: report in-band
+            yield _sse("error", {"code": getattr(exc, "code", "error"), "message": str(exc)})
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/pairs/{pair_id}/chat", response_model=Page[ChatMessage],
+            summary="Your chat history with the coach about this pair")
+def chat_history(pair_id: int, user: CurrentUser, c: ContainerDep, paging: PagingDep):
+    member_pair(c, user, pair_id, "read its chat", allow_admin=False)
+    return paging.page(c.store.chat_history(pair_id, user.id, limit=1000))

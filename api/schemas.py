@@ -1,0 +1,367 @@
+"""Request and response models for the OpenAPI document (with examples)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+Focus = Literal["technology", "generational", "inclusion"]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["No pair 42. List pairs with `coach pairs list`."])
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(examples=[23])
+    limit: int = Field(examples=[50])
+    offset: int = Field(examples=[0])
+
+
+class Provenance(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    backend: str = Field(examples=["embedded"])
+    fallback: bool
+    fallback_reason: str | None = Field(default=None, examples=[None])
+    latency_ms: float = Field(examples=[2473.9])
+    tokens: int = Field(examples=[575])
+    sources: list[str] = Field(examples=[["knowledge/session-structure.md", "pair:1/goals"]])
+
+
+class Person(BaseModel):
+    id: int
+    name: str = Field(examples=["Amara Okafor"])
+    email: str = Field(examples=["amara.okafor@northwind.example"])
+    role: Literal["mentor", "mentee", "coordinator", "admin"]
+    department: str = Field(examples=["Data Platform"])
+    manager_id: int | None = None
+
+
+class PersonCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, examples=["Ana Lima"])
+    email: str = Field(min_length=3, max_length=320, examples=["ana.lima@example.org"])
+    role: Literal["mentor", "mentee", "coordinator", "admin"]
+    department: str = Field(default="", max_length=200, examples=["IT"])
+    manager: int | str | None = Field(default=None, examples=[None])
+
+
+class PersonCreated(BaseModel):
+    id: int
+    token: str = Field(examples=["rmc_Xq3..."], description="Shown once; stored hashed.")
+
+
+class Token(BaseModel):
+    token: str = Field(examples=["rmc_Xq3..."])
+
+
+class Programme(BaseModel):
+    id: int
+    name: str = Field(examples=["Northwind Reverse Mentoring Pilot"])
+    objectives: str
+    default_cadence_days: int = Field(examples=[14])
+    default_session_minutes: int = Field(examples=[45])
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+    health_thresholds: dict[str, Any] = Field(examples=[{"gap_warn_ratio": 2.0}])
+
+
+class ThresholdsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    health_thresholds: dict[str, float | int] = Field(examples=[{"gap_warn_ratio": 2.0}])
+
+
+class Goal(BaseModel):
+    id: int
+    text: str = Field(examples=["Use a generative AI assistant to draft board updates"])
+    status: Literal["open", "in_progress", "achieved", "dropped"]
+
+
+class GoalCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=1000)
+    status: Literal["open", "in_progress", "achieved", "dropped"] = "open"
+
+
+class GoalUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(default=None, min_length=1, max_length=1000)
+    status: Literal["open", "in_progress", "achieved", "dropped"] | None = None
+
+
+class PairSummary(BaseModel):
+    id: int
+    mentor: str = Field(examples=["Amara Okafor"])
+    mentee: str = Field(examples=["Graham Whitfield"])
+    focus: list[Focus]
+    cadence_days: int
+    status: Literal["active", "paused", "closed"]
+    starts_on: str
+    sessions_held: int
+    last_held: str | None
+    open_action_items: int
+
+
+class Pair(BaseModel):
+    id: int
+    programme_id: int
+    mentor: Person
+    mentee: Person
+    focus: list[Focus]
+    cadence_days: int
+    starts_on: dt.date
+    ends_on: dt.date | None
+    status: Literal["active", "paused", "closed"]
+    goals: list[Goal]
+
+
+class PairCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mentor: int | str = Field(examples=[1], description="Id or email of the mentor (the junior).")
+    mentee: int | str = Field(examples=[2], description="Id or email of the mentee (the senior).")
+    focus: list[Focus] = Field(min_length=1, max_length=3, examples=[["technology"]])
+    goals: list[str] = Field(default_factory=list, max_length=20,
+                             examples=[["Use AI tools for drafting"]])
+    cadence_days: int | None = Field(default=None, ge=1, le=180, examples=[14])
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+
+
+class PairCreated(BaseModel):
+    pair: Pair
+    warnings: list[str] = Field(examples=[["Both are in Data. Pairing inside one department is "
+                                           "allowed, but cross-department pairs learn more."]])
+
+
+class PairUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["active", "paused", "closed"]
+
+
+class SessionOut(BaseModel):
+    id: int
+    date: dt.date
+    status: Literal["scheduled", "held", "cancelled", "no_show"]
+    minutes: int
+    has_agenda: bool
+    notes: str
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    date: dt.date = Field(examples=["2026-11-20"])
+    status: Literal["scheduled", "held", "cancelled", "no_show"] = "held"
+    minutes: int | None = Field(default=None, ge=5, le=480, examples=[45])
+    notes: str = Field(default="", max_length=5000)
+
+
+class SessionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    date: dt.date | None = None
+    status: Literal["scheduled", "held", "cancelled", "no_show"] | None = None
+    minutes: int | None = Field(default=None, ge=5, le=480)
+
+
+class ActionItem(BaseModel):
+    id: int
+    owner: Literal["mentor", "mentee"]
+    text: str = Field(examples=["Try the meeting-notes assistant on two team meetings"])
+    due: dt.date | None
+    done: bool
+    done_at: dt.date | None
+    origin: str = Field(examples=["reflection"])
+    reflection_id: int | None
+
+
+class ActionItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=500)
+    owner: Literal["mentor", "mentee"]
+    due: dt.date | None = None
+
+
+class ActionItemUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    done: bool
+
+
+class ReflectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=20_000, examples=[
+        "Amara showed me the meeting-notes assistant. I will try it on two team meetings by Friday."])
+    session_id: int | None = Field(default=None, description="Default: the last held session.")
+    private: bool = False
+
+
+class ActionItemFound(BaseModel):
+    text: str
+    owner: Literal["mentor", "mentee"]
+    due: str | None
+
+
+class Summary(BaseModel):
+    summary: str = Field(examples=["Amara showed me the meeting-notes assistant."])
+    key_points: list[str]
+    action_items: list[ActionItemFound]
+    blockers: list[str]
+    sentiment: Literal["positive", "neutral", "negative"]
+    engagement: Literal["high", "medium", "low"]
+    topics: list[str]
+    provenance: Provenance
+
+
+class ReflectionResult(Summary):
+    reflection_id: int
+    session_id: int
+    private: bool
+
+
+class Reflection(BaseModel):
+    id: int
+    session_id: int
+    author_role: Literal["mentor", "mentee"]
+    private: bool
+    created_at: str
+    summary_confirmed: bool
+    text: str | None = Field(description="Raw text: only for the author, and the other member "
+                             "when not private. Never for coordinators.")
+    summary: dict[str, Any] | None
+
+
+class ReflectionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    private: bool | None = None
+    confirmed: bool | None = None
+    summary: str | None = Field(default=None, min_length=1, max_length=2000,
+                                description="The author's edit of the summary text.")
+
+
+class PublicSummary(BaseModel):
+    pair_id: int
+    reflection_id: int
+    session_date: dt.date
+    author_role: Literal["mentor", "mentee"]
+    summary: dict[str, Any]
+
+
+class AgendaItem(BaseModel):
+    kind: Literal["check_in", "follow_up", "topic", "activity", "reflection", "wrap_up"]
+    title: str
+    minutes: int
+    details: str
+    topic_id: str | None
+    action_item_id: int | None
+    sources: list[str]
+
+
+class PrepNote(BaseModel):
+    note: str
+    source: str
+    heading: str
+
+
+class Agenda(BaseModel):
+    pair_id: int
+    minutes: int = Field(examples=[45])
+    items: list[AgendaItem]
+    opening_questions: list[str]
+    prep_notes: list[PrepNote]
+    provenance: Provenance
+    next_date: str | None = None
+    session_id: int | None = None
+
+
+class AgendaRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    minutes: int | None = Field(default=None, ge=15, le=120, examples=[45])
+    save: bool = True
+
+
+class Topic(BaseModel):
+    id: str = Field(examples=["tech-phishing"])
+    title: str
+    focus: Focus
+    level: str
+    why: str
+    starters: list[str]
+    activity: str
+    source: str
+    cites: str
+
+
+class Topics(BaseModel):
+    topics: list[Topic]
+    provenance: Provenance
+
+
+class Reason(BaseModel):
+    signal: str = Field(examples=["inactivity"])
+    detail: str = Field(examples=["36 days since the last held session, 2.6x the 14-day cadence"])
+
+
+class SuggestedAction(BaseModel):
+    action: Literal["nudge", "help_reschedule", "check_the_match", "re_pair", "close_well"]
+    label: str
+    for_signals: list[str]
+    guidance: str
+    source: str
+
+
+class PairHealth(BaseModel):
+    pair_id: int
+    status: Literal["healthy", "at_risk", "stalled"]
+    score: int = Field(ge=0, le=100)
+    reasons: list[Reason]
+    suggested_actions: list[SuggestedAction]
+
+
+class Overview(BaseModel):
+    as_of: str
+    counts: dict[str, int]
+    snapshots: list[dict[str, Any]]
+    sessions_held: list[dict[str, Any]]
+    changes_since_last_week: list[dict[str, Any]]
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field(min_length=1, max_length=2000,
+                         examples=["How do I handle a senior who keeps checking their phone?"])
+
+
+class ChatMessage(BaseModel):
+    id: int
+    role: Literal["user", "assistant"]
+    content: str
+    meta: dict[str, Any] | None
+    created_at: str
+
+
+class Document(BaseModel):
+    source: str = Field(examples=["knowledge/coordinator-guide.md"])
+    kind: str
+    title: str
+    chunk_count: int
+    ingested_at: dt.datetime
+
+
+class IngestReport(BaseModel):
+    files: int
+    chunks_added: int
+    chunks_unchanged: int
+    chunks_removed: int
+    skipped: list[dict[str, str]]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str

@@ -1,0 +1,72 @@
+"""A small programme behind the real app, with fakes for the models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from coach.container import Container
+from coach.fakes import HashingEmbedder, InMemoryIndex
+from coach.services.auth import TokenService
+from tests.conftest import make_settings
+
+TODAY = dt.date.today()
+
+
+@dataclass
+class World:
+    container: Container
+    client: TestClient
+    tokens: dict[str, str]
+    ids: dict[str, int]
+
+    def headers(self, role: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+
+
+def build_world(tmp_path) -> World:
+    embedder = HashingEmbedder()
+    c = Container(make_settings(tmp_path, llm_backend="none"), embedder=embedder,
+                  index=InMemoryIndex(embedder))
+    c.db.migrate()
+    c.ingestor.ingest([c.settings.knowledge_dir])
+    s = c.store
+    s.create_programme("Pilot")
+    people = {
+        "admin": s.add_person("Ada Admin", "admin@example.org", "admin", department="IT"),
+        "coordinator": s.add_person("Cora Coord", "cora@example.org", "coordinator", department="People"),
+        "mentor": s.add_person("Mia Mentor", "mia@example.org", "mentor", department="Data"),
+        "mentee": s.add_person("Sam Senior", "sam@example.org", "mentee", department="Finance"),
+        "other_mentor": s.add_person("Raj Other", "raj@example.org", "mentor", department="Design"),
+        "other_mentee": s.add_person("Eve Other", "eve@example.org", "mentee", department="Sales"),
+    }
+    pair = c.programme.add_pair(people["mentor"].id, people["mentee"].id, ["technology"],
+                                goals=["Spot phishing aimed at finance"],
+                                starts_on=TODAY - dt.timedelta(days=60)).pair
+    other = c.programme.add_pair(people["other_mentor"].id, people["other_mentee"].id,
+                                 ["inclusion"], goals=["Run inclusive sales meetings"],
+                                 starts_on=TODAY - dt.timedelta(days=60)).pair
+    held = s.log_session(pair.id, TODAY - dt.timedelta(days=7), "held")
+    other_held = s.log_session(other.id, TODAY - dt.timedelta(days=7), "held")
+    coach = c.coach("none")
+    shared = coach.reflect(pair.id, held.id, people["mentee"].id,
+                           "We practised spotting phishing emails. I will forward two suspicious "
+                           "emails to Mia by Friday.")
+    private = coach.reflect(pair.id, held.id, people["mentee"].id,
+                            "PRIVATE-WORDS: I felt awkward and unsure about the whole thing.",
+                            private=True)
+    other_reflection = coach.reflect(other.id, other_held.id, people["other_mentee"].id,
+                                     "OTHER-PAIR-WORDS: we discussed inclusive meetings.")
+    item = s.add_action_item(pair.id, "Bring two examples", "mentee")
+    other_item = s.add_action_item(other.id, "Bring the meeting agenda", "mentee")
+    tokens = TokenService(c.db)
+    world_tokens = {role: tokens.create(p.id) for role, p in people.items()}
+    ids = {"pair": pair.id, "other_pair": other.id, "session": held.id, "other_session": other_held.id,
+           "reflection": shared["reflection_id"], "private_reflection": private["reflection_id"],
+           "other_reflection": other_reflection["reflection_id"], "item": item.id,
+           "other_item": other_item.id, "goal": pair.goals[0].id, "other_goal": other.goals[0].id,
+           **{f"person_{r}": p.id for r, p in people.items()}}
+    return World(c, TestClient(create_app(c)), world_tokens, ids)

@@ -1,0 +1,169 @@
+"""API behaviour: errors, pagination, limits, streaming, OpenAPI, sign-in, CSRF, SSO header."""
+
+import re
+
+import pytest
+
+from api.app import create_app
+from api.security import COOKIE
+from tests.api_world import build_world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("api2"))
+
+
+def test_healthz_needs_no_auth(world):
+    assert world.client.get("/healthz").json()["status"] == "ok"
+
+
+def test_errors_have_one_shape(world):
+    h = world.headers("mentor")
+    for response in (
+        world.client.get("/api/v1/pairs/99999", headers=h),
+        world.client.post(f"/api/v1/pairs/{world.ids['pair']}/agenda", json={"minutes": 500}, headers=h),
+        world.client.post(f"/api/v1/pairs/{world.ids['pair']}/agenda", content=b"{not json",
+                          headers={**h, "Content-Type": "application/json"}),
+        world.client.get("/api/v1/nowhere", headers=h),
+        world.client.get("/api/v1/me", headers={"Authorization": "Bearer rmc_wrong"}),
+        world.client.get("/api/v1/me", headers={"Authorization": "Basic abc"}),
+    ):
+        body = response.json()
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+        assert response.status_code >= 400
+
+
+def test_validation_messages_name_the_field(world):
+    r = world.client.post(f"/api/v1/pairs/{world.ids['pair']}/agenda", json={"minutes": 500},
+                          headers=world.headers("mentor"))
+    assert r.status_code == 422 and "minutes" in r.json()["error"]["message"]
+
+
+def test_pagination(world):
+    h = world.headers("coordinator")
+    page = world.client.get("/api/v1/people?limit=2&offset=1", headers=h).json()
+    assert page["limit"] == 2 and page["offset"] == 1 and len(page["items"]) == 2
+    assert page["total"] >= 6
+    assert world.client.get("/api/v1/people?limit=0", headers=h).status_code == 422
+    assert world.client.get("/api/v1/people?limit=5000", headers=h).status_code == 422
+
+
+def test_request_size_limit(world):
+    big = {"text": "word " * 300_000}
+    r = world.client.post(f"/api/v1/pairs/{world.ids['pair']}/reflections", json=big,
+                          headers=world.headers("mentee"))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+def test_reflection_returns_summary_and_records_action_items(world):
+    h = world.headers("mentee")
+    r = world.client.post(f"/api/v1/pairs/{world.ids['pair']}/reflections", headers=h, json={
+        "text": "Mia showed me passkeys and how they stop phishing. I will set up a passkey on my "
+                "work account by Friday. We ran out of time for the password manager."})
+    assert r.status_code == 201
+    body = r.json()
+    assert body["summary"] and body["provenance"]["backend"] == "none"
+    assert any("passkey" in a["text"].lower() for a in body["action_items"])
+    items = world.client.get(f"/api/v1/pairs/{world.ids['pair']}/action-items", headers=h).json()
+    assert any("passkey" in a["text"].lower() for a in items["items"])
+
+
+def test_chat_streams_server_sent_events(world):
+    r = world.client.post(f"/api/v1/pairs/{world.ids['pair']}/chat", headers=world.headers("mentor"),
+                          json={"message": "Which ground rules about confidentiality should we agree?"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = re.findall(r"^event: (\w+)$", r.text, flags=re.M)
+    assert events[0] == "token" and events[-1] == "done"
+    history = world.client.get(f"/api/v1/pairs/{world.ids['pair']}/chat",
+                               headers=world.headers("mentor")).json()
+    assert history["items"][-1]["role"] == "assistant"
+
+
+def test_empty_chat_message_is_a_clear_error(world):
+    r = world.client.post(f"/api/v1/pairs/{world.ids['pair']}/chat", headers=world.headers("mentor"),
+                          json={"message": "   "})
+    assert r.status_code == 422 and "empty" in r.json()["error"]["message"]
+
+
+def test_openapi_is_complete(world):
+    spec = world.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for required in ("/api/v1/pairs/{pair_id}/agenda", "/api/v1/pairs/{pair_id}/topics",
+                     "/api/v1/pairs/{pair_id}/reflections", "/api/v1/health",
+                     "/api/v1/pairs/{pair_id}/chat", "/healthz"):
+        assert required in paths
+    schemas = spec["components"]["schemas"]
+    assert "ErrorResponse" in schemas and "Agenda" in schemas
+    assert schemas["Agenda"]["properties"]["minutes"].get("examples")
+    agenda = paths["/api/v1/pairs/{pair_id}/agenda"]["post"]
+    assert {"401", "403", "404", "422"} <= set(agenda["responses"])
+
+
+def test_security_headers(world):
+    r = world.client.get("/login")
+    for header in ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
+                   "Referrer-Policy"):
+        assert header in r.headers
+
+
+def sign_in(client, email, token):
+    return client.post("/login", data={"email": email, "token": token, "next": "/"},
+                       follow_redirects=False)
+
+
+def test_sign_in_sets_a_hardened_cookie_and_csrf_protects_writes(world):
+    from fastapi.testclient import TestClient
+
+    client = TestClient(world.client.app, base_url="https://testserver")
+    r = sign_in(client, "mia@example.org", world.tokens["mentor"])
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie
+    page = client.get(f"/pairs/{world.ids['pair']}/prep")
+    assert page.status_code == 200
+    csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.text).group(1)
+    url = f"/api/v1/pairs/{world.ids['pair']}/agenda"
+    assert client.post(url, json={"minutes": 30, "save": False}).status_code == 403
+    ok = client.post(url, json={"minutes": 30, "save": False}, headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 200
+    form = client.post(f"/pairs/{world.ids['pair']}/action-items/{world.ids['item']}",
+                       data={"done": "1", "csrf_token": "forged"}, follow_redirects=False)
+    assert form.status_code == 403
+
+
+def test_wrong_token_and_rate_limit(tmp_path):
+    world = build_world(tmp_path)
+    for _ in range(10):
+        assert sign_in(world.client, "mia@example.org", "rmc_wrong").status_code == 401
+    r = sign_in(world.client, "mia@example.org", world.tokens["mentor"])
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+
+
+def test_tokens_are_stored_hashed(world):
+    from sqlalchemy import text
+
+    with world.container.db.engine.connect() as conn:
+        stored = [row[0] for row in conn.execute(text("SELECT token_hash FROM api_tokens"))]
+    assert all(len(h) == 64 for h in stored)
+    assert not any(token in stored for token in world.tokens.values())
+
+
+def test_trusted_header_mode_is_opt_in(tmp_path):
+    from fastapi.testclient import TestClient
+
+    world = build_world(tmp_path)
+    header = {"X-Forwarded-Email": "cora@example.org"}
+    assert world.client.get("/api/v1/me", headers=header).status_code == 401
+    settings = world.container.settings.model_copy(update={
+        "auth_trusted_header": "X-Forwarded-Email", "auth_trusted_proxies": ["testclient"]})
+    world.container.settings = settings
+    sso = TestClient(create_app(world.container))
+    assert sso.get("/api/v1/me", headers=header).json()["role"] == "coordinator"
+    assert sso.get("/api/v1/me", headers={"X-Forwarded-Email": "nobody@example.org"}).status_code == 401
+
+
+def test_pages_redirect_to_sign_in(world):
+    r = world.client.get("/dashboard", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert COOKIE not in r.headers.get("set-cookie", "")

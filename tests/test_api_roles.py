@@ -1,0 +1,197 @@
+"""The role matrix: every API route times every role, including another pair's resources."""
+
+import datetime as dt
+import itertools
+import json
+
+import pytest
+
+from tests.api_world import build_world
+
+ROLES = ("admin", "coordinator", "mentor", "mentee", "other_mentor", None)
+YESTERDAY = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+_emails = itertools.count(1)
+
+# (method, path template, body, {role: expected status}); None = anonymous.
+OWN = {"admin": 200, "coordinator": 200, "mentor": 200, "mentee": 200, "other_mentor": 404, None: 401}
+MEMBERS = {"admin": 200, "coordinator": 403, "mentor": 200, "mentee": 200, "other_mentor": 404, None: 401}
+MEMBERS_CREATE = {k: (201 if v == 200 else v) for k, v in MEMBERS.items()}
+ONLY_PAIR = {"admin": 403, "coordinator": 403, "mentor": 200, "mentee": 200, "other_mentor": 404,
+             None: 401}
+PROGRAMME = {"admin": 200, "coordinator": 200, "mentor": 403, "mentee": 403, "other_mentor": 403,
+             None: 401}
+ADMIN_ONLY = {"admin": 200, "coordinator": 403, "mentor": 403, "mentee": 403, "other_mentor": 403,
+              None: 401}
+ANYONE = {"admin": 200, "coordinator": 200, "mentor": 200, "mentee": 200, "other_mentor": 200,
+          None: 401}
+
+MATRIX = [
+    ("GET", "/api/v1/me", None, ANYONE),
+    ("GET", "/api/v1/people", None, PROGRAMME),
+    ("POST", "/api/v1/people", "person", {**ADMIN_ONLY, "admin": 201}),
+    ("GET", "/api/v1/people/{person_mentor}", None,
+     {**OWN, "other_mentor": 404, "mentee": 404}),
+    ("POST", "/api/v1/people/{person_mentor}/tokens", None,
+     {"admin": 201, "coordinator": 404, "mentor": 201, "mentee": 404, "other_mentor": 404, None: 401}),
+    ("GET", "/api/v1/programmes", None, ANYONE),
+    ("GET", "/api/v1/programmes/1", None, ANYONE),
+    ("PUT", "/api/v1/programmes/1/thresholds", {"health_thresholds": {"gap_warn_ratio": 1.5}},
+     ADMIN_ONLY),
+    ("GET", "/api/v1/pairs", None, ANYONE),
+    ("POST", "/api/v1/pairs", "pair", {**ADMIN_ONLY, "admin": 201}),
+    ("GET", "/api/v1/pairs/{pair}", None, OWN),
+    ("PATCH", "/api/v1/pairs/{pair}", {"status": "active"}, ADMIN_ONLY),
+    ("POST", "/api/v1/pairs/{pair}/goals", {"text": "Try passkeys"}, MEMBERS_CREATE),
+    ("PATCH", "/api/v1/pairs/{pair}/goals/{goal}", {"status": "in_progress"}, MEMBERS),
+    ("GET", "/api/v1/pairs/{pair}/sessions", None, OWN),
+    ("POST", "/api/v1/pairs/{pair}/sessions", {"date": YESTERDAY, "status": "held"}, MEMBERS_CREATE),
+    ("PATCH", "/api/v1/pairs/{pair}/sessions/{session}", {"minutes": 50}, MEMBERS),
+    ("GET", "/api/v1/pairs/{pair}/action-items", None, OWN),
+    ("POST", "/api/v1/pairs/{pair}/action-items", {"text": "Read the guide", "owner": "mentor"},
+     MEMBERS_CREATE),
+    ("PATCH", "/api/v1/pairs/{pair}/action-items/{item}", {"done": True}, MEMBERS),
+    ("GET", "/api/v1/pairs/{pair}/reflections", None, OWN),
+    ("POST", "/api/v1/pairs/{pair}/reflections", {"text": "We looked at passkeys. I will set one up."},
+     {k: (201 if v == 200 else v) for k, v in ONLY_PAIR.items()}),
+    ("GET", "/api/v1/pairs/{pair}/reflections/{reflection}", None, OWN),
+    ("PATCH", "/api/v1/pairs/{pair}/reflections/{reflection}", {"confirmed": True},
+     {"admin": 404, "coordinator": 404, "mentor": 404, "mentee": 200, "other_mentor": 404, None: 401}),
+    ("GET", "/api/v1/summaries", None, PROGRAMME),
+    ("POST", "/api/v1/pairs/{pair}/agenda", {"minutes": 30, "save": False}, MEMBERS),
+    ("GET", "/api/v1/pairs/{pair}/agenda", None,
+     {k: (404 if v == 200 else v) for k, v in OWN.items()}),  # none saved yet
+    ("GET", "/api/v1/pairs/{pair}/topics", None, OWN),
+    ("GET", "/api/v1/pairs/{pair}/health", None, OWN),
+    ("GET", "/api/v1/pairs/{pair}/timeline", None, OWN),
+    ("POST", "/api/v1/pairs/{pair}/chat", {"message": "How do we agree ground rules?"}, ONLY_PAIR),
+    ("GET", "/api/v1/pairs/{pair}/chat", None, ONLY_PAIR),
+    ("GET", "/api/v1/health", None, PROGRAMME),
+    ("GET", "/api/v1/health/overview", None, PROGRAMME),
+    ("GET", "/api/v1/knowledge/documents", None, ANYONE),
+    ("POST", "/api/v1/knowledge/ingest", None, ADMIN_ONLY),
+    ("DELETE", "/api/v1/pairs/{pair}", None, {**ADMIN_ONLY, "admin": 204}),
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("api"))
+
+
+def _body(world, body):
+    n = next(_emails)
+    if body == "person":
+        return {"name": f"New {n}", "email": f"new{n}@example.org", "role": "mentor"}
+    if body == "pair":
+        mentor = world.container.store.add_person(f"M {n}", f"m{n}@example.org", "mentor",
+                                                  department=f"A{n}")
+        mentee = world.container.store.add_person(f"E {n}", f"e{n}@example.org", "mentee",
+                                                  department=f"B{n}")
+        return {"mentor": mentor.id, "mentee": mentee.id, "focus": ["generational"]}
+    return body
+
+
+def _call(world, method, path, body, role):
+    kwargs = {"headers": world.headers(role)}
+    if body is not None:
+        kwargs["json"] = _body(world, body)
+    return world.client.request(method, path.format(**world.ids), **kwargs)
+
+
+CASES = [(m, p, b, role, expected[role]) for m, p, b, expected in MATRIX if m != "DELETE"
+         for role in ROLES]
+
+
+@pytest.mark.parametrize("method, path, body, role, expected", CASES,
+                         ids=[f"{c[0]} {c[1]} as {c[3] or 'anonymous'}" for c in CASES])
+def test_role_matrix(world, method, path, body, role, expected):
+    response = _call(world, method, path, body, role)
+    assert response.status_code == expected, response.text
+    if expected >= 400:
+        error = response.json()["error"]
+        assert error["code"] and error["message"]
+
+
+def test_delete_is_admin_only(tmp_path):
+    world = build_world(tmp_path)
+    method, path, body, expected = MATRIX[-1]
+    for role in ("coordinator", "mentor", "mentee", "other_mentor", None):
+        assert _call(world, method, path, body, role).status_code == expected[role]
+    assert _call(world, method, path, body, "admin").status_code == 204
+    assert _call(world, "GET", "/api/v1/pairs/{pair}", None, "admin").status_code == 404
+
+
+def test_every_api_route_is_in_the_matrix(world):
+    from fastapi.routing import APIRoute
+
+    covered = {(m, p.replace("{person_mentor}", "{person_id}")) for m, p, _, _ in MATRIX}
+    normalised = set()
+    for method, path in covered:
+        for key in ("pair", "goal", "session", "item", "reflection"):
+            path = path.replace("{" + key + "}", "{x}")
+        normalised.add((method, path.replace("/1", "/{x}")))
+    for route in world.client.app.routes:
+        if isinstance(route, APIRoute) and route.path.startswith("/api/v1"):
+            for method in route.methods:
+                path = route.path
+                for key in ("pair_id", "goal_id", "session_id", "item_id", "reflection_id",
+                            "programme_id", "person_id"):
+                    path = path.replace("{" + key + "}", "{x}")
+                assert (method, path) in normalised, f"{method} {route.path} is not in the matrix"
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/pairs/{other_pair}", "/api/v1/pairs/{other_pair}/sessions",
+    "/api/v1/pairs/{other_pair}/reflections", "/api/v1/pairs/{other_pair}/reflections/{other_reflection}",
+    "/api/v1/pairs/{other_pair}/action-items", "/api/v1/pairs/{other_pair}/topics",
+    "/api/v1/pairs/{other_pair}/timeline", "/api/v1/pairs/{other_pair}/health",
+    "/api/v1/pairs/{pair}/reflections/{other_reflection}",
+])
+def test_another_pairs_resources_are_404_for_members(world, path):
+    for role in ("mentor", "mentee"):
+        response = world.client.get(path.format(**world.ids), headers=world.headers(role))
+        assert response.status_code == 404
+        assert "OTHER-PAIR-WORDS" not in response.text
+
+
+def test_cross_pair_writes_are_404(world):
+    h = world.headers("mentor")
+    ids = world.ids
+    assert world.client.patch(f"/api/v1/pairs/{ids['pair']}/action-items/{ids['other_item']}",
+                              json={"done": True}, headers=h).status_code == 404
+    assert world.client.patch(f"/api/v1/pairs/{ids['pair']}/goals/{ids['other_goal']}",
+                              json={"status": "achieved"}, headers=h).status_code == 404
+    assert world.client.post(f"/api/v1/pairs/{ids['pair']}/reflections", headers=world.headers("mentee"),
+                             json={"text": "x y z", "session_id": ids["other_session"]}).status_code == 404
+
+
+def test_pair_lists_are_scoped(world):
+    mine = world.client.get("/api/v1/pairs", headers=world.headers("mentor")).json()
+    assert [p["id"] for p in mine["items"]] == [world.ids["pair"]]
+    everyone = world.client.get("/api/v1/pairs", headers=world.headers("coordinator")).json()
+    assert everyone["total"] >= 2
+
+
+def test_coordinators_never_get_raw_reflection_text(world):
+    h = world.headers("coordinator")
+    outputs = [
+        world.client.get(f"/api/v1/pairs/{world.ids['pair']}/reflections", headers=h).text,
+        world.client.get(f"/api/v1/pairs/{world.ids['pair']}/reflections/{world.ids['private_reflection']}",
+                         headers=h).text,
+        world.client.get("/api/v1/summaries", headers=h).text,
+        world.client.get("/api/v1/health", headers=h).text,
+        world.client.get(f"/api/v1/pairs/{world.ids['pair']}/timeline", headers=h).text,
+    ]
+    joined = "\n".join(outputs)
+    assert "PRIVATE-WORDS" not in joined and "felt awkward" not in joined
+    listed = json.loads(outputs[0])["items"]
+    assert all(item["text"] is None for item in listed)
+    assert any(item["summary"] for item in listed if not item["private"])
+    # ...while the author still reads their own words
+    own = world.client.get(f"/api/v1/pairs/{world.ids['pair']}/reflections/{world.ids['private_reflection']}",
+                           headers=world.headers("mentee")).json()
+    assert "PRIVATE-WORDS" in own["text"]
+    other_member = world.client.get(
+        f"/api/v1/pairs/{world.ids['pair']}/reflections/{world.ids['private_reflection']}",
+        headers=world.headers("mentor")).json()
+    assert other_member["text"] is None and other_member["summary"] is None
