@@ -197,3 +197,39 @@ def bench_health(container: Container, pairs: int = 10_000, sessions_per_pair: i
         figures.append(Figure(f"health.{pairs}_pairs.seed", seeded * 1000, "ms"))
         scratch.close()
     return figures
+
+
+def bench_dashboard(container: Container, pairs: int | None, runs: int = 20) -> list[Figure]:
+    """p50 of the coordinator dashboard page, served in-process, on the demo (pairs=None) or a
+    synthetic programme of ``pairs`` pairs. Past weekly snapshots are warmed by a first request."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from coach.services.auth import TokenService
+
+    with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp:
+        if pairs is None:
+            scratch = prepare_demo(container, Path(tmp))
+            label = "demo"
+        else:
+            scratch = container.scratch(Path(tmp))
+            scratch.db.migrate()
+            scratch.ingestor.ingest([scratch.settings.knowledge_dir])
+            seed_programme(scratch, pairs)
+            label = f"{pairs}_pairs"
+        coordinator = scratch.store.add_person("Bench Coordinator", "bench-coord@bench.invalid",
+                                               "coordinator")
+        token = TokenService(scratch.db).create(coordinator.id)
+        client = TestClient(create_app(scratch))
+        headers = {"Authorization": f"Bearer {token}"}
+        first, response = _timed(lambda: client.get("/dashboard", headers=headers))
+        assert response.status_code == 200, response.text[:300]
+        times = []
+        for _ in range(runs):
+            ms, response = _timed(lambda: client.get("/dashboard", headers=headers))
+            assert response.status_code == 200
+            times.append(ms)
+        scratch.close()
+    return [Figure(f"dashboard.{label}.p50", statistics.median(times), "ms"),
+            Figure(f"dashboard.{label}.p95", percentile(times, 95), "ms"),
+            Figure(f"dashboard.{label}.first_request", first, "ms")]

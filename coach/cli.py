@@ -711,23 +711,30 @@ def bench(
     runs: Annotated[int, typer.Option(help="Runs per feature.")] = 20,
     only: Annotated[list[str] | None, typer.Option(help="Parts to run: features, health (default: all).")] = None,
     health_pairs: Annotated[int, typer.Option(help="Pairs in the synthetic programme for the health figure.")] = 10_000,
+    dashboard_pairs: Annotated[list[int] | None, typer.Option(help="Synthetic programme sizes for the dashboard figure; 0 means the demo (default: 0 and 10000).")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write {\"figures\": [...]} here.")] = None,
 ) -> None:
     """Measure latency and fallback rates per feature on the demo programme (in a scratch store)."""
-    from coach.bench import bench_features, bench_health
+    from coach.bench import bench_features, bench_health  # noqa: I001
 
     if not 1 <= runs <= 1000:
         raise InvalidInput("--runs must be between 1 and 1000.")
-    parts = only or ["features", "health"]
-    unknown = set(parts) - {"features", "health"}
+    parts = only or ["features", "health", "dashboard"]
+    unknown = set(parts) - {"features", "health", "dashboard"}
     if unknown:
-        raise InvalidInput(f"Unknown bench part {sorted(unknown)[0]!r}. Use features or health.")
+        raise InvalidInput(f"Unknown bench part {sorted(unknown)[0]!r}. "
+                           "Use features, health or dashboard.")
     figures = []
     if "features" in parts:
         figures += bench_features(container(), backend or ["none", "embedded"], runs,
                                   log=lambda m: err.print(m) if sys.stderr.isatty() else None)
     if "health" in parts:
         figures += bench_health(container(), health_pairs)
+    if "dashboard" in parts:
+        from coach.bench import bench_dashboard
+
+        for size in dashboard_pairs or [0, 10_000]:
+            figures += bench_dashboard(container(), size or None)
     data = {"figures": [f.to_dict() for f in figures]}
     if json_file:
         json_file.write_text(json.dumps(data, indent=2), encoding="utf-8")

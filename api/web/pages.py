@@ -30,6 +30,9 @@ templates.env.globals["STATUS_LABEL"] = {"healthy": "Healthy", "at_risk": "At ri
                                          "stalled": "Stalled"}
 
 
+PAGE_SIZE = 100  # dashboard rows per page, riskiest first
+
+
 class SignInRequired(Exception):
     pass
 
@@ -54,10 +57,10 @@ def check_csrf(request: Request, token: str | None) -> None:
         raise ApiError(403, "csrf", "The form expired or came from elsewhere. Reload the page.")
 
 
-def render(request: Request, name: str, user: PersonRecord | None, status: int = 200,
+def render(request: Request, name: str, user: PersonRecord | None, http_status: int = 200,
            **context: Any) -> HTMLResponse:
     context.update(request=request, user=user, csrf=csrf_for(request) if user else "")
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    return templates.TemplateResponse(request, name, context, status_code=http_status)
 
 
 def safe_next(value: str | None) -> str:
@@ -87,7 +90,7 @@ def install(app: FastAPI) -> None:
         else:
             status, title = 422, "Please check your input"
         message = getattr(exc, "message", str(exc))
-        return render(request, "error.html", user, status=status, title=title, message=message)
+        return render(request, "error.html", user, http_status=status, title=title, message=message)
 
     # -- sign in ------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -100,13 +103,13 @@ def install(app: FastAPI) -> None:
         client = request.client.host if request.client else "?"
         allowed, retry = request.app.state.signin_limiter.allow(f"{client}|{email.strip().lower()}")
         if not allowed:
-            resp = render(request, "login.html", None, status=429, next=safe_next(next),
+            resp = render(request, "login.html", None, http_status=429, next=safe_next(next),
                           error=f"Too many attempts. Try again in {retry} seconds.")
             resp.headers["Retry-After"] = str(retry)
             return resp
         person = request.app.state.tokens.authenticate(token.strip())
         if person is None or person.email != email.strip().lower():
-            return render(request, "login.html", None, status=401, next=safe_next(next),
+            return render(request, "login.html", None, http_status=401, next=safe_next(next),
                           error="That email and access token do not match.")
         cookie, _session = request.app.state.signer.issue(person.id)
         resp = RedirectResponse(safe_next(next), status_code=303)
@@ -228,7 +231,7 @@ def install(app: FastAPI) -> None:
             result = container.coach().reflect(pair_id, session_id, user.id, text,
                                                private=private == "1")
         except CoachError as exc:
-            return render(request, "reflect.html", user, status=422, pair=pair, held=held, mine=[],
+            return render(request, "reflect.html", user, http_status=422, pair=pair, held=held, mine=[],
                           result=None, text=text, error=exc.message)
         return render(request, "reflect.html", user, pair=pair, held=held, mine=[],
                       result=result, text="", error=None)
@@ -255,36 +258,38 @@ def install(app: FastAPI) -> None:
         return RedirectResponse(f"/pairs/{pair_id}/reflect#saved", status_code=303)
 
     # -- coordinator dashboard ---------------------------------------------------------------
-    def dashboard_rows(status: str | None, focus: str | None, q: str | None):
-        results = container.monitor.health()
-        pairs = {p.id: p for p in container.store.list_pairs()}
+    def dashboard_rows(results: list[dict], status: str | None, focus: str | None, q: str | None):
+        labels = container.store.pair_labels()
         rows = []
         for h in results:
-            p = pairs.get(h.pair_id)
+            p = labels.get(h["pair_id"])
             if p is None:
                 continue
-            if status and h.status != status:
+            if status and h["status"] != status:
                 continue
-            if focus and focus not in p.focus:
+            if focus and focus not in p["focus"]:
                 continue
-            if q and q.lower() not in f"{p.mentor.name} {p.mentee.name}".lower():
+            if q and q.lower() not in f"{p['mentor']} {p['mentee']}".lower():
                 continue
-            rows.append((h, p))
-        return results, rows
+            rows.append((h, {"id": h["pair_id"], **p}))
+        return rows
 
     @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request, status: str | None = None, focus: str | None = None,
-                  q: str | None = None):
+                  q: str | None = None, page: int = 1):
         user = page_user(request)
         if user.role not in ("coordinator", "admin"):
             return page_error(request, user, Forbidden("The dashboard is for coordinators."))
         status = status if status in STATUSES else None
         focus = focus if focus in ("technology", "generational", "inclusion") else None
-        results, rows = dashboard_rows(status, focus, q)
         overview = container.monitor.overview(weeks=8)
-        return render(request, "dashboard.html", user, rows=rows, overview=overview,
-                      counts=overview["counts"], status=status, focus=focus, q=q or "",
-                      chart=chart(overview))
+        rows = dashboard_rows(overview["pairs"], status, focus, q)
+        pages = max(1, -(-len(rows) // PAGE_SIZE))
+        page = min(max(1, page), pages)
+        shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        return render(request, "dashboard.html", user, rows=shown, matching=len(rows), page=page,
+                      pages=pages, overview=overview, counts=overview["counts"], status=status,
+                      focus=focus, q=q or "", chart=chart(overview))
 
     @app.get("/dashboard.csv", include_in_schema=False)
     def dashboard_csv(request: Request, status: str | None = None, focus: str | None = None,
@@ -292,15 +297,16 @@ def install(app: FastAPI) -> None:
         user = page_user(request)
         if user.role not in ("coordinator", "admin"):
             return page_error(request, user, Forbidden("The dashboard is for coordinators."))
-        _, rows = dashboard_rows(status if status in STATUSES else None, focus, q)
+        results = [h.to_dict() for h in container.monitor.health()]
+        rows = dashboard_rows(results, status if status in STATUSES else None, focus, q)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["pair_id", "mentor", "mentee", "focus", "status", "score", "reasons",
                          "suggested_actions"])
         for h, p in rows:
-            writer.writerow([p.id, p.mentor.name, p.mentee.name, " ".join(p.focus), h.status,
-                             h.score, "; ".join(r["detail"] for r in h.reasons),
-                             "; ".join(a["label"] for a in h.suggested_actions)])
+            writer.writerow([p["id"], p["mentor"], p["mentee"], " ".join(p["focus"]), h["status"],
+                             h["score"], "; ".join(r["detail"] for r in h["reasons"]),
+                             "; ".join(a["label"] for a in h["suggested_actions"])])
         name = f"pair-health-{dt.date.today().isoformat()}.csv"
         return Response(buffer.getvalue(), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -324,7 +330,7 @@ def install(app: FastAPI) -> None:
         try:
             report = await save_upload(request, container, file)
         except ApiError as exc:
-            return render(request, "knowledge.html", user, status=exc.status, docs=docs,
+            return render(request, "knowledge.html", user, http_status=exc.status, docs=docs,
                           uploaded=None, error=exc.message)
         return RedirectResponse(f"/knowledge?uploaded={report.chunks_added}", status_code=303)
 

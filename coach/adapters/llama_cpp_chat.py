@@ -7,6 +7,7 @@ is not safe to share between threads. JSON schemas become grammars through llama
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,19 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 _MODELS: dict[tuple, Any] = {}
 _MODELS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    # Free llama.cpp contexts before interpreter teardown, when its C bindings are gone.
+    for model in _MODELS.values():
+        close = getattr(model, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                pass
+    _MODELS.clear()
 
 
 def packaged_gguf() -> Path:

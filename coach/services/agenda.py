@@ -155,7 +155,7 @@ class AgendaPlanner:
                                [f"pair:{pair.id}/action_items/{a.id}"], action_item_id=a.id))
         for s, minutes in zip(topics, times["topics"], strict=True):
             items.append(_item("topic", s.topic.title, minutes,
-                               f"{s.topic.description} Why now: {s.why}",
+                               f"{s.topic.description} Why now: {s.reason or s.why}",
                                [s.topic.source, s.cites], topic_id=s.topic.id))
         lead = topics[0].topic
         items.append(_item("activity", f"Activity: {lead.title}", times["activity"], lead.activity,

@@ -53,9 +53,12 @@ class CoordinatorGuide:
 
 class Monitor:
     def __init__(self, db: Database, store: Store, guide: CoordinatorGuide):
+        from coach.store.snapshots import SnapshotStore
+
         self.db = db
         self.store = store
         self.guide = guide
+        self.snapshots = SnapshotStore(db)
 
     def _thresholds(self, programme_id: int | None) -> dict[int, HealthThresholds]:
         out = {}
@@ -119,36 +122,44 @@ class Monitor:
 
     def overview(self, as_of: dt.date | None = None, *, weeks: int = 8,
                  programme_id: int | None = None) -> dict[str, Any]:
+        """Counts now, and at the end of each of the last ``weeks`` weeks (Sunday), with what
+        changed since the end of last week. Past weeks are computed once and kept."""
         as_of = as_of or dt.date.today()
         now = self.health(as_of, programme_id=programme_id)
-        snapshots = []
-        previous: dict[int, str] = {}
-        for w in range(weeks, -1, -1):
-            day = as_of - dt.timedelta(days=7 * w)
-            week = now if w == 0 else self.health(day, programme_id=programme_id)
-            counts = {s: sum(1 for h in week if h.status == s) for s in STATUSES}
-            snapshots.append({"week_of": day.isoformat(), **counts})
-            if w == 1:
-                previous = {h.pair_id: h.status for h in week}
-        changes = [{"pair_id": h.pair_id, "from": previous.get(h.pair_id, "new"), "to": h.status}
-                   for h in now if previous.get(h.pair_id) != h.status]
-        held = self.sessions_held_per_week(as_of, weeks, programme_id)
+        last_sunday = as_of - dt.timedelta(days=(as_of.weekday() + 1) % 7 or 7)
+        week_ends = [last_sunday - dt.timedelta(days=7 * w) for w in range(weeks - 1, -1, -1)]
+        key = programme_id or 0
+        stored = self.snapshots.get(key, week_ends)
+        for day in week_ends:
+            if day not in stored:
+                past = self.health(day, programme_id=programme_id)
+                counts = {s: sum(1 for h in past if h.status == s) for s in STATUSES}
+                statuses = {str(h.pair_id): h.status for h in past}
+                self.snapshots.put(key, day, counts, statuses)
+                stored[day] = {"counts": counts, "statuses": statuses}
+        snapshots = [{"week_of": day.isoformat(), **stored[day]["counts"]} for day in week_ends]
+        counts_now = {s: sum(1 for h in now if h.status == s) for s in STATUSES}
+        snapshots.append({"week_of": as_of.isoformat(), **counts_now})
+        previous = stored[week_ends[-1]]["statuses"] if week_ends else {}
+        changes = [{"pair_id": h.pair_id, "from": previous.get(str(h.pair_id), "new"),
+                    "to": h.status}
+                   for h in now if previous.get(str(h.pair_id)) != h.status]
         return {
             "as_of": as_of.isoformat(),
-            "counts": {s: sum(1 for h in now if h.status == s) for s in STATUSES},
+            "counts": counts_now,
             "pairs": [h.to_dict() for h in now],
             "snapshots": snapshots,
-            "sessions_held": held,
+            "sessions_held": self.sessions_held_per_week(as_of, [*week_ends, as_of], programme_id),
             "changes_since_last_week": changes,
         }
 
-    def sessions_held_per_week(self, as_of: dt.date, weeks: int,
+    def sessions_held_per_week(self, as_of: dt.date, week_ends: list[dt.date],
                                programme_id: int | None) -> list[dict[str, Any]]:
         from sqlalchemy import func, select
 
         from coach.store.models import Pair, Session
 
-        start = as_of - dt.timedelta(days=7 * weeks + 6)
+        start = week_ends[0] - dt.timedelta(days=6)
         with self.db.engine.connect() as conn:
             q = (select(Session.date, func.count()).join(Pair, Pair.id == Session.pair_id)
                  .where(Session.status == "held", Session.date >= start, Session.date <= as_of)
@@ -156,12 +167,11 @@ class Monitor:
             if programme_id is not None:
                 q = q.where(Pair.programme_id == programme_id)
             by_day = dict(conn.execute(q).all())
-        out = []
-        for w in range(weeks, -1, -1):
-            end = as_of - dt.timedelta(days=7 * w)
-            begin = end - dt.timedelta(days=6)
+        out, begin = [], start
+        for end in week_ends:
             out.append({"week_of": end.isoformat(),
                         "held": sum(n for d, n in by_day.items() if begin <= d <= end)})
+            begin = end + dt.timedelta(days=1)
         return out
 
     def timeline(self, pair_id: int) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ class Suggestion:
     relevance: float
     why: str
     cites: str  # the goal text or guideline source that ``why`` rests on
+    reason: str = ""  # the short form of ``why``, without the topic's description
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.topic.id, "title": self.topic.title, "focus": self.topic.focus,
@@ -103,12 +104,13 @@ class TopicSuggester:
     def _explain(self, pair: PairRecord, topic: Topic, score: float, goal: str) -> Suggestion:
         first = topic.description.split(". ")[0].rstrip(".") + "."
         if goal and score >= GOAL_MATCH:
-            why = f"Serves your goal “{goal}”. {first}"
+            reason = f"Serves your goal “{goal}”."
             cites = f"pair:{pair.id}/goals"
         else:
-            why = (f"Fits the pair's {topic.focus} focus and is new to you. {first}")
+            reason = f"Fits the pair's {topic.focus} focus and is new to you."
             cites = f"knowledge/focus-{topic.focus}.md"
-        return Suggestion(topic, round(score, 3), round(score, 3), why, cites)
+        return Suggestion(topic, round(score, 3), round(score, 3), f"{reason} {first}", cites,
+                          reason)
 
     # -- guarded ---------------------------------------------------------------------
     def suggest(self, pair: PairRecord, k: int = 3, *, exclude: Iterable[str] = ()) -> Guarded[list[Suggestion]]:

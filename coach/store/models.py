@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    UniqueConstraint,
     Text,
     func,
 )
@@ -223,3 +224,18 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HealthSnapshot(Base):
+    """Pair statuses at the end of a past week, kept so trends stay as they were seen."""
+
+    __tablename__ = "health_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(Integer, default=0)  # 0: every programme
+    week_ending: Mapped[dt.date] = mapped_column(Date)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    statuses: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("programme_id", "week_ending", name="uq_snapshot_week"),)

@@ -287,6 +287,19 @@ class Store:
             ids = list(s.scalars(query))
             return load_pair_records(s, ids)
 
+    def pair_labels(self) -> dict[int, dict]:
+        """Names and focus of every pair, in one light query (for tables of many pairs)."""
+        from sqlalchemy.orm import aliased
+
+        mentor, mentee = aliased(Person), aliased(Person)
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                select(Pair.id, mentor.name, mentee.name, Pair.focus, Pair.status)
+                .join(mentor, mentor.id == Pair.mentor_id).join(mentee, mentee.id == Pair.mentee_id)
+            ).all()
+        return {pid: {"mentor": a, "mentee": b, "focus": list(f or []), "status": st}
+                for pid, a, b, f, st in rows}
+
     def all_pair_records(self) -> list[PairRecord]:
         with self.db.session() as s:
             return load_pair_records(s, None)
