@@ -749,26 +749,59 @@ def bench(
 @app.command("eval")
 def eval_command(
     dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: evals/datasets/dev).")] = None,
-    suite: Annotated[list[str] | None, typer.Option(help="Suite to run; repeat for more.")] = None,
+    suite: Annotated[list[str] | None, typer.Option(help="retrieval, reflections, health, agendas, topics; repeat.")] = None,
+    backend: Annotated[list[str] | None, typer.Option(help="none, embedded or openai; repeat to compare.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
+    thresholds: Annotated[Path | None, typer.Option(help="TOML of minimum values per metric.")] = None,
+    judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible URL for an optional LLM judge.")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="The judge's model name.")] = None,
+    judge_repeats: Annotated[int, typer.Option(help="Judgements per case (the spread is reported).")] = 3,
 ) -> None:
-    """Score the coach on a dataset, offline and deterministically."""
-    from evals.runner import run_eval
+    """Score the coach on a dataset, offline and deterministically; optionally with a judge."""
+    from evals.report import write_report
+    from evals.runner import check_thresholds, load_thresholds, run_eval
 
-    report = run_eval(container(), dataset, suite or [])
+    limits = load_thresholds(thresholds) if thresholds else None
+    judge = None
+    if judge_url or judge_model:
+        if not (judge_url and judge_model):
+            raise InvalidInput("An LLM judge needs both --judge-url and --judge-model.")
+        from coach.adapters.openai_chat import OpenAIChatModel
+        from evals.judge import Judge
+
+        judge = Judge(OpenAIChatModel(judge_url, judge_model, container().settings.openai_api_key,
+                                      temperature=0.7), repeats=judge_repeats)
+    result = run_eval(container(), dataset, suite or [], backend or [], judge=judge,
+                      log=lambda m: err.print(m) if sys.stderr.isatty() else None)
+    misses = check_thresholds(result, limits) if limits else []
     if json_file:
-        json_file.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    for run_ in report["runs"]:
-        for name, result in run_["suites"].items():
-            table = Table(title=f"{name} · backend {run_['backend']} · {len(result['cases'])} cases")
-            table.add_column("metric")
-            table.add_column("value", justify="right")
-            for metric, value in result["metrics"].items():
-                table.add_row(metric, f"{value:.3f}" if isinstance(value, float) else str(value))
-            out.print(table)
-            failed = [c for c in result["cases"] if not c["passed"]]
-            for case in failed[:10]:
-                out.print(f"[red]miss[/] {case['id']}: {case['details'].get('query', '')}", highlight=False)
+        json_file.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    if report:
+        write_report(result, report, misses)
+    backends = [r["backend"] for r in result["runs"]]
+    suites = list(dict.fromkeys(s for r in result["runs"] for s in r["suites"]))
+    for name in suites:
+        first = next(r["suites"][name] for r in result["runs"] if name in r["suites"])
+        table = Table(title=f"{name} · {len(first['cases'])} cases")
+        table.add_column("metric")
+        for b in backends:
+            table.add_column(b, justify="right")
+        for metric in first["metrics"]:
+            row = []
+            for r in result["runs"]:
+                value = r["suites"].get(name, {}).get("metrics", {}).get(metric)
+                row.append("—" if value is None else f"{value:.3f}")
+            table.add_row(metric, *row)
+        out.print(table)
+    for r in result["runs"]:
+        for rubric, j in (r.get("judge") or {}).items():
+            out.print(f"judge {r['backend']} {rubric}: mean {j['mean']}, spread {j['spread']}, "
+                      f"{j['repeats']} repeats, {j['unparsed']} unparsed")
+    if misses:
+        for miss in misses:
+            err.print(f"threshold missed: {miss}", markup=False)
+        raise typer.Exit(1)
 
 
 # -- entry point ------------------------------------------------------------------

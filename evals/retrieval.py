@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from coach.container import Container
 from coach.errors import InvalidInput
+from evals.metrics import latency
 
 K = 5
 
@@ -34,15 +34,8 @@ def retrieval_metrics(ranks: list[int | None]) -> dict[str, float]:
     }
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def run_retrieval(cases: list[dict[str, Any]], container: Container, dataset: Path) -> dict:
+def run_retrieval(cases: list[dict[str, Any]], container: Container, dataset: Path,
+                  backend: str = "none") -> dict:
     """Score on the dataset's corpus/ if it has one, else on the knowledge base; always in a
     throwaway store so nothing leaks into the user's data."""
     corpus = dataset / "corpus"
@@ -67,7 +60,6 @@ def run_retrieval(cases: list[dict[str, Any]], container: Container, dataset: Pa
                                         "top": [f"{h.source} > {h.heading}" for h in hits[:3]]}})
         scratch.close()
     metrics = retrieval_metrics(ranks)
-    metrics["latency_ms.p50"] = statistics.median(latencies) if latencies else 0.0
-    metrics["latency_ms.p95"] = percentile(latencies, 95)
+    metrics.update(latency(latencies))
     metrics["fallback_rate"] = 0.0
     return {"metrics": metrics, "cases": results}

@@ -80,6 +80,7 @@ def browser():
 
 def signed_in(browser, server, who):
     context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(120_000)  # the embedded model on a busy 2-core machine
     page = context.new_page()
     person = server["people"][who]
     page.goto(server["base"] + "/login")
@@ -97,7 +98,7 @@ def test_mentor_prepares_an_agenda(browser, server):
     page.get_by_role("button", name=re.compile("agenda")).click()
     from playwright.sync_api import expect
 
-    expect(page.locator("#agenda-progress")).to_have_text(re.compile(r"^Ready in"), timeout=60_000)
+    expect(page.locator("#agenda-progress")).to_have_text(re.compile(r"^Ready in"), timeout=120_000)
     items = page.locator("#agenda-items > li")
     assert items.count() >= 5
     minutes = sum(int(m.split()[0]) for m in page.locator("#agenda-items .mins").all_text_contents())
@@ -117,8 +118,9 @@ def test_mentee_submits_a_reflection_and_sees_the_summary(browser, server):
         "Amara showed me how to check an AI summary against the source report, and I caught two "
         "wrong figures myself. I will use the assistant to draft next month's board update by "
         "Friday. We had to cut the session short because of a budget call.")
-    page.get_by_role("button", name="Summarise and save").click()
-    page.wait_for_selector("#summary", timeout=60_000)
+    with page.expect_navigation(timeout=120_000):
+        page.get_by_role("button", name="Summarise and save").click()
+    page.wait_for_selector("#summary", timeout=120_000)
     assert page.locator("#summary-text").text_content().strip()
     actions = page.locator("#summary-actions").text_content()
     assert "board update" in actions

@@ -36,7 +36,13 @@ _BLOCKER = re.compile(
     r"too busy|blocked|blocker|struggl|distract|on (?:his|her|their) phone|phone out|checking (?:his|her|their) (?:phone|email)|"
     r"turned up late|arrived late|was late|overran|no access|access to|got in the way|frustrat|awkward|"
     r"patronis|patroniz|didn'?t show|no-show|no show|double-booked|clash|kept moving|hard to find time|"
-    r"rushed|tense|defensive|dismissive|talked over|uncomfortable|stalled|drifting)",
+    r"rushed|tense|defensive|dismissive|talked over|uncomfortable|stalled|drifting|"
+    r"had(?:n'?t| not) read|didn'?t read|did not read|camera|projector|microphone|wi-?fi|"
+    r"wouldn'?t (?:connect|work|commit|engage)|refused to work|left early|had to leave|tangent|"
+    r"checked (?:his|her|my|their) (?:email|phone|messages)|(?:on|at) (?:my|his|her|their) phone|"
+    r"room (?:booking|was taken)|double-booked|moved the slot|"
+    r"only had \d+|only had (?:ten|fifteen|twenty|thirty)|didn'?t get to|did not get to|"
+    r"got in the way|lost (?:the|an|twenty|ten|\d+))",
     re.IGNORECASE,
 )
 # Drift: the pair is still meeting but the sessions have stopped going anywhere.
@@ -56,6 +62,11 @@ _POSITIVE = {
     "appreciat", "appreciate", "eye-opening", "eye", "brilliant", "energis", "energiz", "proud",
     "engag", "engaged", "open", "honest", "practical", "fascinat", "happy", "glad", "better",
     "success", "worked", "relax", "relaxed", "curious", "warm", "generous", "easier",
+    "worthwhile", "rewarding", "thoughtful", "patient", "kind", "insight", "clearer", "finally",
+    "breakthrough", "welcome", "grateful", "thankful", "pleased", "delighted", "enjoyable",
+    "excellent", "wonderful", "fantastic", "amazing", "nice", "helped", "valuable", "encourag",
+    "motivat", "comfortable", "laugh", "laughed", "smile", "liked", "keen", "concrete", "sharp",
+    "win", "taught", "surprised", "fair", "respect", "trust", "promising", "positive", "reassur",
 }
 _NEGATIVE = {
     "frustrat", "awkward", "rush", "rushed", "disappoint", "disappointed", "waste", "pointless",
@@ -65,11 +76,28 @@ _NEGATIVE = {
     "lost", "flat", "rude", "ignored", "unprepared", "hard", "wasted", "struggle", "struggled",
     "sceptical", "skeptical", "distant", "doubt", "unhelpful",
     "nothing", "meh", "draining", "drained", "dread", "dreading", "upset", "hurt", "sad",
+    "poor", "bad", "worse", "worst", "useless", "irritat", "annoying", "missed", "forgot",
+    "stressed", "anxious", "mismatched", "reluctant", "resist", "cynical", "awkwardly",
+    "apologis", "apologiz", "disengag", "dismiss", "interrupt", "rude", "negative", "failed",
 }
 _NEGATORS = {"not", "no", "never", "hardly", "barely", "isnt", "wasnt", "didnt", "dont", "nt"}
 _LEARN = re.compile(r"\b(learn|learnt|realis|realiz|showed|explained|discussed|talked about|covered|"
                     r"tried|understand|understood|found out|discovered|noticed|surprised|insight|"
                     r"walked me through|demonstrat|practis|practic|explored|looked at)", re.IGNORECASE)
+# Clause boundaries where a new commitment can start ("..., and I'll ...", "...; she will ...").
+_CLAUSE = re.compile(r"(?<=[a-z0-9])[;:]\s+|,\s*(?:and|but|so|then|while)\s+(?=(?:I|we|he|she|they|[A-Z][a-z]+)\b)"
+                     r"|\s+and\s+(?=(?:I|we)(?:'ll|’ll| will)\b)|\s+and\s+(?=[A-Z][a-z]+ (?:will|is going to|agreed to)\b)")
+# One subject doing two things: "block the slot and tell my EA ..." becomes two actions.
+_ACTION_VERBS = ("ask|tell|send|share|run|book|write|read|set|try|put|check|draft|email|follow|"
+                 "schedule|review|call|post|add|invite|introduce|look|find|pull|bring|prepare|"
+                 "raise|say|use|join|spend|compare|rebook|show|test|update|talk|meet|create|sign")
+_SAME_SUBJECT = re.compile(rf"\s*(?:,\s*and|\s+and|;)\s+(?=(?:then\s+|also\s+)?(?:{_ACTION_VERBS})\b)",
+                           re.IGNORECASE)
+_WHEN = re.compile(r"\s+(?:before (?:we|our|the) (?:next )?(?:meet|session|meeting)(?: again)?|"
+                   r"before we meet again|from now on|next time|when we next meet)\b.*$", re.IGNORECASE)
+_NOT_AN_ACTION = re.compile(r"(?i)(be (honest|frank|clear|fair)|admit|confess|say (that|this)|"
+                            r"(be|feel|have|get) (more|better|less)|see (how|what|if)|keep (going|it up)|"
+                            r"have (abandoned|been|done|had)|need (to|a))\b")
 _WEEKDAYS = {d.lower(): i for i, d in enumerate(calendar.day_name)}
 _DUE = re.compile(
     r"\s*(?:,\s*)?\b(?:by|before|on|until|no later than)\s+(?:the\s+)?"
@@ -178,8 +206,9 @@ def _owner(subject: str | None, author_role: str, names: dict[str, str]) -> str:
 
 def _tidy(phrase: str) -> str:
     phrase = re.sub(r"\s+", " ", phrase).strip(" ,;:-–—.!")
-    phrase = re.sub(r"^(?:to|try and)\s+", "", phrase, flags=re.IGNORECASE)
-    phrase = re.split(r"\s+(?:so that|because|since|which|as it|, and then I)\b", phrase)[0]
+    phrase = re.sub(r"^(?:to|try and|also|then|and|first|properly)\s+", "", phrase, flags=re.IGNORECASE)
+    phrase = re.split(r"\s+(?:so that|so I|because|since|as it)\b|,\s*(?:which|so|because|but)\b", phrase)[0]
+    phrase = _WHEN.sub("", phrase).strip(" ,;:-–—.!")
     return phrase[:1].upper() + phrase[1:] if phrase else phrase
 
 
@@ -194,7 +223,7 @@ def extract(text: str, author_role: str, *, written: dt.date | None = None,
     actions: list[dict] = []
     action_idx: set[int] = set()
     for i, sentence in enumerate(sentences):
-        for clause in re.split(r"(?<=[a-z])[;:]\s+|,\s+(?:and|but|so)\s+(?=(?:I|we|he|she|they|[A-Z][a-z]+)\s)", sentence):
+        for clause in _CLAUSE.split(sentence):
             match = (_LABEL.search(clause) or _AGREED.search(clause) or _COMMIT.search(clause)
                      or _NEXT.search(clause))
             if not match:
@@ -203,36 +232,37 @@ def extract(text: str, author_role: str, *, written: dt.date | None = None,
             if _NOT_A_COMMITMENT.search(lead) or _NOT_A_COMMITMENT.search(clause[:match.start("rest") + 12]):
                 continue
             subject = match.groupdict().get("subj")
-            if subject and subject[0].isupper() and subject.lower() not in names and \
-                    subject.lower() not in ("i", "we") and match.re is _COMMIT and \
-                    subject.lower() in {"it", "this", "that", "there", "the", "she", "he", "they"}:
+            if subject and subject.lower() in {"it", "this", "that", "there", "the"}:
                 continue
             rest, due = parse_due(match.group("rest"), written)
-            phrase = _tidy(rest)
-            words = len(phrase.split())
-            if words < 2 or words > 30 or phrase.endswith("?"):
-                continue
-            if re.match(r"(?i)(be|feel|have|get) (more|better|less)|see (how|what|if)|keep (going|it up)", phrase):
-                continue
-            actions.append({"text": phrase, "owner": _owner(subject, author_role, names), "due": due})
-            action_idx.add(i)
-            break
+            owner = _owner(subject, author_role, names)
+            found = False
+            for part in _SAME_SUBJECT.split(rest):
+                phrase = _tidy(part)
+                words = len(phrase.split())
+                if words < 2 or words > 30 or phrase.endswith("?") or _NOT_AN_ACTION.match(phrase):
+                    continue
+                actions.append({"text": phrase, "owner": owner, "due": due})
+                found = True
+            if found:
+                action_idx.add(i)
     unique: dict[str, dict] = {}
     for a in actions:
         unique.setdefault(a["text"].casefold(), a)
     action_items = list(unique.values())[:6]
 
-    blockers = []
+    blockers: list[str] = []
     for i, sentence in enumerate(sentences):
-        if _BLOCKER.search(sentence) and not re.search(r"(?i)\b(no|without) (problems?|issues?|blockers?)\b", sentence):
-            blockers.append(sentence if len(sentence) <= 180 else sentence[:177].rsplit(" ", 1)[0] + "…")
+        if i in action_idx or re.search(r"(?i)\b(no|without) (problems?|issues?|blockers?)\b", sentence):
+            continue
+        blockers += _blocker_clauses(sentence)
     stagnation = sum(1 for sentence in sentences if _STAGNATION.search(sentence))
     score = sentiment_of(sentences) - 0.25 * stagnation
     score = max(-1.0, score)
     sentiment = label_sentiment(score)
-    for sentence in sentences:
-        if _STAGNATION.search(sentence) and sentence not in blockers and not _BLOCKER.search(sentence):
-            blockers.append(sentence if len(sentence) <= 180 else sentence[:177].rsplit(" ", 1)[0] + "…")
+    for i, sentence in enumerate(sentences):
+        if i not in action_idx and _STAGNATION.search(sentence) and not _BLOCKER.search(sentence):
+            blockers += _blocker_clauses(sentence, _STAGNATION)
     word_count = len(text.split())
     if sentiment == "negative" or word_count < 35 or len(blockers) >= 2 or stagnation:
         engagement = "low"
@@ -261,6 +291,25 @@ def extract(text: str, author_role: str, *, written: dt.date | None = None,
     summary = [sentences[i] for i in sorted(chosen)]
     return Extraction(all_sentences, ignored, action_items, blockers[:4], sentiment, round(score, 3),
                       engagement, key_points, summary, action_idx)
+
+
+_BLOCKER_SPLIT = re.compile(r"\s*(?:[,;:—–]|\s-\s)\s*(?:and\s+|but\s+|so\s+|which\s+)?|\s+(?:and|but|because|so)\s+(?=\w)",
+                            re.IGNORECASE)
+
+
+def _blocker_clauses(sentence: str, pattern: re.Pattern = _BLOCKER) -> list[str]:
+    """The parts of a sentence that say what got in the way, as short phrases."""
+    if not pattern.search(sentence):
+        return []
+    parts = [p.strip(" .!") for p in _BLOCKER_SPLIT.split(sentence) if p and p.strip(" .!")]
+    hits = [p for p in parts if pattern.search(p) and len(p.split()) >= 2]
+    if not hits:
+        hits = [sentence.strip(" .!")]
+    out = []
+    for h in hits:
+        h = re.sub(r"^(?:and|but|so|then|also)\s+", "", h, flags=re.IGNORECASE)
+        out.append(h[:1].upper() + h[1:] if len(h) <= 160 else h[:157].rsplit(" ", 1)[0] + "…")
+    return out
 
 
 def _shorten(sentence: str, limit: int = 22) -> str:

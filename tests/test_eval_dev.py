@@ -1,0 +1,102 @@
+"""The harness end to end: the dev set with committed thresholds (none), an embedded subset,
+a user dataset with its own corpus, the HTML report and the judge."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from coach import cli
+from coach.fakes import FakeChatModel
+from evals.datasets import DEV_DATASET, SUITE_FILES
+from evals.judge import Judge
+from evals.report import render_report
+from evals.runner import check_thresholds, load_thresholds, run_eval
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.mark.integration
+def test_dev_set_meets_the_committed_thresholds_with_none(real_container):
+    report = run_eval(real_container, DEV_DATASET, backends=["none"])
+    misses = check_thresholds(report, load_thresholds(REPO / "evals" / "thresholds.toml"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "eval-none.html").write_text(render_report(report, misses), encoding="utf-8")
+    (ARTIFACTS / "eval-none.json").write_text(json.dumps(report, indent=2, default=str))
+    assert not misses, misses
+    suites = report["runs"][0]["suites"]
+    assert set(suites) == set(SUITE_FILES)
+    assert len(suites["retrieval"]["cases"]) >= 30 and len(suites["reflections"]["cases"]) >= 40
+    assert len(suites["health"]["cases"]) >= 30 and len(suites["agendas"]["cases"]) >= 15
+    assert len(suites["topics"]["cases"]) >= 15
+
+
+def subset(tmp_path: Path, n: int) -> Path:
+    folder = tmp_path / "subset"
+    folder.mkdir()
+    for name in SUITE_FILES.values():
+        lines = (DEV_DATASET / name).read_text(encoding="utf-8").splitlines()[:n]
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.integration
+@pytest.mark.llm
+def test_embedded_backend_on_a_subset(real_container, tmp_path):
+    report = run_eval(real_container, subset(tmp_path, 3),
+                      suites=["reflections", "agendas", "topics"], backends=["embedded"])
+    suites = report["runs"][0]["suites"]
+    assert suites["reflections"]["metrics"]["faithfulness"] == 1.0  # the validators' promise
+    assert suites["agendas"]["metrics"]["checks.duration"] == 1.0
+    assert 0.0 <= suites["reflections"]["metrics"]["fallback_rate"] <= 1.0
+    assert suites["topics"]["metrics"]["focus_precision"] == 1.0
+
+
+def test_user_dataset_with_its_own_corpus_and_cli(fake_container, tmp_path, capsys):
+    dataset = tmp_path / "mine"
+    (dataset / "corpus").mkdir(parents=True)
+    (dataset / "corpus" / "policy.md").write_text(
+        "# Travel policy\n\n## Booking trains\n\nBook trains through the travel desk two weeks ahead.\n")
+    (dataset / "corpus" / "office.txt").write_text("The office closes at six on Fridays.")
+    (dataset / "retrieval.jsonl").write_text("\n".join(json.dumps(c) for c in [
+        {"id": "q1", "query": "how early should I book a train", "focus": None,
+         "answer_contains": ["travel desk two weeks ahead"]},
+        {"id": "q2", "query": "when does the office close on friday", "focus": None,
+         "answer_contains": ["closes at six"]},
+    ]) + "\n")
+    (dataset / "thresholds.toml").write_text('[retrieval]\n"hit@5" = 1.0\nmrr = 1.01\n')
+    cli.set_container(fake_container)
+    try:
+        code = cli.run(["eval", "--dataset", str(dataset), "--json", str(tmp_path / "r.json"),
+                        "--report", str(tmp_path / "r.html"), "--thresholds",
+                        str(dataset / "thresholds.toml"), "--backend", "none"])
+    finally:
+        cli.set_container(None)
+    captured = capsys.readouterr()
+    assert code == 1 and "retrieval mrr" in captured.err  # 1.01 cannot be met
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert set(report) == {"dataset", "runs"}
+    retrieval = report["runs"][0]["suites"]["retrieval"]
+    assert retrieval["metrics"]["hit@5"] == 1.0  # scored on the corpus alone
+    assert set(retrieval["cases"][0]) == {"id", "passed", "details"}
+    html = (tmp_path / "r.html").read_text()
+    assert "<svg" in html and "q1" in html and "Thresholds missed" in html
+    assert fake_container.index.count() == 0, "the user's index was not touched"
+
+
+def test_several_backends_side_by_side_and_the_judge(fake_container, tmp_path):
+    folder = tmp_path / "refl"
+    folder.mkdir()
+    shutil.copy(DEV_DATASET / "reflections.jsonl", folder / "reflections.jsonl")
+    judge = Judge(FakeChatModel(default='{"score": 4}'), repeats=2, max_cases=3)
+    report = run_eval(fake_container, folder, suites=["reflections"], backends=["none", "none"],
+                      judge=judge)
+    assert [r["backend"] for r in report["runs"]] == ["none"]  # duplicates collapse
+    scores = report["runs"][0]["judge"]["summary_quality"]
+    assert scores == {"mean": 4, "spread": 0.0, "repeats": 2, "cases": 3, "unparsed": 0}
+    noisy = Judge(FakeChatModel(["{\"score\": 2}", "not json", "{\"score\": 4}"] * 3), repeats=3,
+                  max_cases=3)
+    out = noisy.score(report["runs"][0]["suites"])["summary_quality"]
+    assert out["unparsed"] == 3 and out["mean"] == 3 and out["spread"] == 1.0

@@ -1,0 +1,108 @@
+"""Every metric against hand-computed values."""
+
+import pytest
+
+from evals.agendas import check_agenda
+from evals.metrics import classification, match_items, micro_prf, percentile, prf, token_f1
+from evals.reflections import faithfulness, recall_of
+from evals.retrieval import first_hit_rank, retrieval_metrics
+from evals.runner import check_thresholds
+from evals.topics import diverse, goal_relevant
+
+
+def test_retrieval_metrics_by_hand():
+    ranks = [1, 3, None, 5, 2]
+    m = retrieval_metrics(ranks)
+    assert m["hit@1"] == pytest.approx(1 / 5)
+    assert m["hit@3"] == pytest.approx(3 / 5)
+    assert m["hit@5"] == pytest.approx(4 / 5)
+    assert m["mrr"] == pytest.approx((1 + 1 / 3 + 0 + 1 / 5 + 1 / 2) / 5)
+    assert first_hit_rank(["alpha", "The Answer here"], ["answer"]) == 2
+    assert first_hit_rank(["alpha"], ["beta"]) is None
+
+
+def test_token_f1_by_hand():
+    # tokens: {try, meeting, assistant} vs {try, assistant, twice}: 2 common; P=2/3, R=2/3
+    assert token_f1("try the meeting assistant", "try the assistant twice") == pytest.approx(2 / 3)
+    assert token_f1("", "anything") == 0.0
+
+
+def test_one_to_one_matching_and_prf():
+    predicted = ["send the guide", "send the guide again", "book a room"]
+    gold = ["send the guide", "call the bank"]
+    pairs = match_items(predicted, gold)
+    assert [(i, j) for i, j, _ in pairs] == [(0, 0)]  # the duplicate cannot reuse gold 0
+    assert prf(3, 2, 1) == pytest.approx({"precision": 1 / 3, "recall": 1 / 2, "f1": 0.4})
+    assert prf(0, 0, 0) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert prf(2, 0, 0)["precision"] == 0.0
+    assert micro_prf([(3, 2, 1), (1, 2, 1)]) == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5})
+
+
+def test_classification_by_hand():
+    gold = ["healthy", "at_risk", "stalled", "stalled", "healthy"]
+    pred = ["healthy", "stalled", "stalled", "at_risk", "at_risk"]
+    m = classification(gold, pred, ["healthy", "at_risk", "stalled"])
+    assert m["accuracy"] == pytest.approx(2 / 5)
+    assert m["stalled.precision"] == pytest.approx(1 / 2)
+    assert m["stalled.recall"] == pytest.approx(1 / 2)
+    assert m["at_risk.precision"] == 0.0 and m["at_risk.recall"] == 0.0
+    assert m["healthy.precision"] == 1.0 and m["healthy.recall"] == pytest.approx(1 / 2)
+    # F1: healthy 2/3, at_risk 0, stalled 1/2
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0 + 1 / 2) / 3)
+    assert m["confusion"]["stalled"]["at_risk"] == 1
+
+
+def test_percentile_interpolates():
+    assert percentile([1, 2, 3, 4], 50) == pytest.approx(2.5)
+    assert percentile([10], 95) == 10
+    assert percentile([], 50) == 0.0
+
+
+def test_reflection_helpers_by_hand():
+    assert recall_of("phishing emails imitate suppliers", ["emails that imitate suppliers"]) == \
+        pytest.approx(3 / 4)
+    f, n = faithfulness("We looked at phishing. The board loved it.",
+                        "We looked at phishing emails today.")
+    assert (f, n) == (1, 2)
+
+
+def test_agenda_checks_by_hand():
+    agenda = {"items": [
+        {"kind": "check_in", "title": "Check-in", "minutes": 5,
+         "details": "Quick update on each goal: Learn passkeys.", "sources": ["pair:1/goals"]},
+        {"kind": "follow_up", "title": "Follow up: Send the guide", "minutes": 5, "details": "",
+         "sources": ["pair:1/action_items/3"]},
+        {"kind": "topic", "title": "Phishing", "minutes": 10, "details": "", "topic_id": "t-a",
+         "sources": ["knowledge/topics/a.md"]},
+        {"kind": "wrap_up", "title": "Wrap-up", "minutes": 10, "details": "", "sources": []},
+    ]}
+    case = {"duration_minutes": 30, "gold": {"must_follow_up": ["Send the guide"],
+                                             "must_address_goals": ["Learn passkeys"]}}
+    checks = check_agenda(agenda, case, {"t-a": "technology"}, ["technology"])
+    assert checks == {"duration": True, "follow_up": True, "goals": True, "grounded": False,
+                      "focus": True}
+    case["duration_minutes"] = 45
+    assert check_agenda(agenda, case, {"t-a": "inclusion"}, ["technology"])["focus"] is False
+
+
+def test_topic_helpers_by_hand():
+    assert goal_relevant("Spotting phishing emails", ["Spot phishing and scams"])
+    assert not goal_relevant("Inclusive meetings", ["Spot phishing and scams"])
+
+    class T:
+        def __init__(self, id, title, related=()):
+            self.id, self.title, self.related = id, title, related
+
+    assert diverse(T("a", "Phishing basics"), T("b", "Blockchain ledgers"))
+    assert not diverse(T("a", "Phishing basics", ("b",)), T("b", "Blockchain ledgers"))
+    assert not diverse(T("a", "Phishing basics today"), T("b", "Phishing basics tomorrow"))
+
+
+def test_thresholds_name_the_metric():
+    report = {"runs": [{"backend": "none", "suites": {"retrieval": {"metrics": {
+        "hit@5": 0.8, "latency_ms.p50": 30.0}}}}]}
+    misses = check_thresholds(report, {"retrieval": {"hit@5": 0.85, "latency_ms.p50": 20,
+                                                     "mrr": 0.5}})
+    assert "none retrieval hit@5: 0.800 < 0.85" in misses
+    assert "none retrieval latency_ms.p50: 30.000 > 20" in misses
+    assert "none retrieval mrr: no such metric" in misses
