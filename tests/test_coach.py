@@ -225,7 +225,7 @@ def test_reflection_is_summarised_saved_and_action_items_recorded(world):
     owners = {a["text"]: a["owner"] for a in result["action_items"]}
     assert owners["Forward two suspicious emails to Mia"] == "mentee"
     assert any(o == "mentor" for o in owners.values())
-    assert result["blockers"] and "budget call" in result["blockers"][0]
+    assert any("budget call" in b for b in result["blockers"])
     assert result["provenance"]["ignored_instructions"] == 1
     pair = c.store.get_pair(one.id)
     assert len(pair.action_items) == before + len(result["action_items"])
