@@ -614,6 +614,59 @@ def programme_thresholds(
     out.print(f"Health thresholds for {current.name}: {clean or 'defaults'}")
 
 
+# -- backups and repair ---------------------------------------------------------------
+@app.command("export")
+def export_command(file: Annotated[Path, typer.Argument(help="Where to write the JSON export.")],
+                   as_json: JsonOpt = False) -> None:
+    """Export the whole programme store (people, pairs, sessions, reflections, summaries,
+    action items, chat history, token hashes) to one JSON file."""
+    from coach.services.backup import write_export
+
+    counts = write_export(initialised().db, file)
+    if as_json:
+        emit_json({"file": str(file), "rows": counts})
+    else:
+        out.print(f"Exported to {file}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+
+
+@app.command("import")
+def import_command(file: Annotated[Path, typer.Argument(help="A file written by `coach export`.")],
+                   as_json: JsonOpt = False) -> None:
+    """Import an export into an empty data directory, then rebuild the index."""
+    from coach.services.backup import import_store, read_export
+
+    c = container()
+    data = read_export(file)
+    c.db.migrate()
+    counts = import_store(c.db, data)
+    c.ingestor.ingest([c.settings.knowledge_dir], prune=True)
+    reindexed = c.programme.reindex_all()
+    if as_json:
+        emit_json({"file": str(file), "rows": counts, "pairs_reindexed": reindexed})
+    else:
+        out.print(f"Imported {file}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+
+
+@app.command()
+def doctor(repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed.")] = False,
+           as_json: JsonOpt = False) -> None:
+    """Check that the store and the index agree; --repair fixes what it finds."""
+    from coach.services.doctor import run_doctor
+
+    report = run_doctor(initialised(), repair=repair)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        out.print(f"Checked {report.checked}.")
+        for f in report.findings:
+            mark = "repaired" if f.repaired else "problem"
+            out.print(f"  [{mark}] {f.check}: {f.detail}", markup=False)
+        out.print("All consistent." if not report.findings else
+                  ("Repaired." if report.ok else "Problems remain; run `coach doctor --repair`."))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 # -- coordinator --------------------------------------------------------------------
 def _as_of(value: str | None):
     from coach.store.repository import parse_date

@@ -1,0 +1,115 @@
+"""`coach export` / `coach import`: a whole programme store as one JSON document.
+
+Rows are copied table by table with their ids, so references survive. Token hashes travel
+(plain tokens were never stored). The vector index is rebuilt on import from the knowledge
+folder and the pair records, so a backup never depends on Chroma's files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Date, DateTime, func, insert, select, text
+
+from coach.errors import Conflict, InvalidInput
+from coach.store.db import Database
+from coach.store.models import (
+    ActionItem,
+    ApiToken,
+    ChatMessage,
+    Goal,
+    HealthSnapshot,
+    Pair,
+    Person,
+    Programme,
+    Reflection,
+    Session,
+)
+
+FORMAT = "reverse-mentoring-coach-export"
+VERSION = 1
+# Parents before children, so foreign keys hold while importing.
+TABLES = [Programme, Person, Pair, Goal, Session, Reflection, ActionItem, ChatMessage, ApiToken,
+          HealthSnapshot]
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def export_store(db: Database) -> dict[str, Any]:
+    data: dict[str, Any] = {"format": FORMAT, "version": VERSION,
+                            "exported_at": dt.datetime.now(dt.UTC).isoformat(), "tables": {}}
+    with db.engine.connect() as conn:
+        for model in TABLES:
+            table = model.__table__
+            rows = conn.execute(select(table).order_by(table.c.id)).mappings().all()
+            data["tables"][table.name] = [{k: _encode(v) for k, v in row.items()} for row in rows]
+    return data
+
+
+def write_export(db: Database, path: Path) -> dict[str, int]:
+    data = export_store(db)
+    tmp = Path(path).with_suffix(Path(path).suffix + ".part")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)  # never a half-written backup under the real name
+    return {name: len(rows) for name, rows in data["tables"].items()}
+
+
+def _decode(model, row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for column in model.__table__.columns:
+        if column.name not in row:
+            continue
+        value = row[column.name]
+        if value is not None and isinstance(column.type, DateTime):
+            value = dt.datetime.fromisoformat(value)
+        elif value is not None and isinstance(column.type, Date):
+            value = dt.date.fromisoformat(value)
+        out[column.name] = value
+    return out
+
+
+def import_store(db: Database, data: dict[str, Any]) -> dict[str, int]:
+    """Load an export into an empty, migrated store, in one transaction."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InvalidInput("This file is not a coach export (its format field is missing or wrong).")
+    if data.get("version") != VERSION:
+        raise InvalidInput(f"Export version {data.get('version')} is not supported; expected {VERSION}.")
+    tables = data.get("tables") or {}
+    counts = {}
+    with db.engine.begin() as conn:
+        existing = sum(conn.execute(select(func.count()).select_from(m.__table__)).scalar() or 0
+                       for m in (Programme, Person, Pair))
+        if existing:
+            raise Conflict("The store is not empty. Import into a new data directory "
+                           "(set COACH_DATA_DIR) so nothing is overwritten.")
+        for model in TABLES:
+            rows = tables.get(model.__table__.name, [])
+            try:
+                decoded = [_decode(model, r) for r in rows]
+            except (TypeError, ValueError) as exc:
+                raise InvalidInput(f"Bad value in table {model.__table__.name}: {exc}.") from None
+            if decoded:
+                conn.execute(insert(model.__table__), decoded)
+            counts[model.__table__.name] = len(decoded)
+        if conn.dialect.name == "postgresql":  # keep sequences past the imported ids
+            for model in TABLES:
+                name = model.__table__.name
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                                  f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"))
+    return counts
+
+
+def read_export(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(f"No file at {path}.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{path} is not a JSON export ({exc.__class__.__name__}).") from None

@@ -1,0 +1,138 @@
+"""`coach doctor [--repair]`: do the store and the index agree?
+
+Checks: the database's own integrity; every ingested file's chunks are all in the index, once;
+no chunk belongs to a file the manifest does not know or a pair that no longer exists; every
+pair's records are indexed as they are now; every reflection has its summary. Repair re-ingests,
+deletes orphans, re-indexes pairs and re-summarises, all idempotently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from coach.ports import MetadataFilter
+from coach.retrieval.pair_index import pair_chunks, pair_scope
+
+
+@dataclass
+class Finding:
+    check: str
+    detail: str
+    repaired: bool = False
+
+
+@dataclass
+class DoctorReport:
+    findings: list[Finding] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.repaired for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checked": self.checked,
+                "findings": [f.__dict__ for f in self.findings]}
+
+
+def run_doctor(container, *, repair: bool = False) -> DoctorReport:
+    report = DoctorReport()
+    db, index, manifest = container.db, container.index, container.manifest
+
+    # 1. the database itself
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            status = conn.execute(text("PRAGMA integrity_check")).scalar()
+            if status != "ok":
+                report.findings.append(Finding("database", f"SQLite integrity_check: {status}"))
+            broken = conn.execute(text("PRAGMA foreign_key_check")).all()
+            if broken:
+                report.findings.append(Finding("database", f"{len(broken)} rows break foreign keys"))
+
+    # 2. files: manifest against index
+    chunks = index.get(include_text=False)
+    report.checked["chunks"] = len(chunks)
+    ids = Counter(c.id for c in chunks)
+    duplicates = [cid for cid, n in ids.items() if n > 1]
+    if duplicates:
+        report.findings.append(Finding("index", f"{len(duplicates)} duplicate chunk ids"))
+    by_source = Counter(c.metadata.get("source") for c in chunks if c.metadata.get("scope") == "global")
+    known = manifest.all()
+    report.checked["documents"] = len(known)
+    stale = [s for s, d in known.items() if by_source.get(s, 0) != d.chunk_count]
+    orphans = [s for s in by_source if s not in known]
+    gone = [s for s, d in known.items() if d.path and not Path(d.path).exists()]
+    for source in stale:
+        report.findings.append(Finding("index", f"{source}: index has {by_source.get(source, 0)} "
+                                       f"chunks, manifest says {known[source].chunk_count}"))
+    for source in orphans:
+        report.findings.append(Finding("index", f"{source}: {by_source[source]} chunks with no "
+                                       "manifest entry (an interrupted ingest)"))
+    for source in gone:
+        report.findings.append(Finding("files", f"{source}: the file is gone"))
+
+    # 3. pairs: indexed as they are now, and no chunks for deleted pairs
+    pairs = {p.id: p for p in container.store.all_pair_records()}
+    report.checked["pairs"] = len(pairs)
+    scopes = Counter(c.metadata.get("scope") for c in chunks
+                     if str(c.metadata.get("scope", "")).startswith("pair:"))
+    dead = [s for s in scopes if int(s.split(":")[1]) not in pairs]
+    out_of_step = []
+    for pid, pair in pairs.items():
+        wanted = {c.id for c in pair_chunks(pair)}
+        have = {c.id for c in index.get(MetadataFilter.of(scope=[pair_scope(pid)]), include_text=False)}
+        if wanted != have:
+            out_of_step.append(pid)
+    for scope in dead:
+        report.findings.append(Finding("pairs", f"{scopes[scope]} chunks of deleted {scope}"))
+    for pid in out_of_step:
+        report.findings.append(Finding("pairs", f"pair {pid}'s index is out of step with its records"))
+
+    # 4. reflections without a summary (e.g. a crash between saving and summarising)
+    missing = [(p.id, r) for p in pairs.values() for r in p.reflections if not r.summary]
+    report.checked["reflections"] = sum(len(p.reflections) for p in pairs.values())
+    for pid, r in missing:
+        report.findings.append(Finding("reflections", f"reflection {r.id} of pair {pid} has no summary"))
+
+    if repair:
+        _repair(container, report, stale + orphans, gone, dead, out_of_step, missing, duplicates)
+    return report
+
+
+def _repair(container, report, resync, gone, dead, out_of_step, missing, duplicates) -> None:
+    index, ingestor = container.index, container.ingestor
+    known = container.manifest.all()
+    for source in resync:
+        entry = known.get(source)
+        index.delete(where=MetadataFilter.of(source=[source]))
+        if entry and entry.path and Path(entry.path).exists():
+            container.manifest.remove([source])
+            ingestor.ingest([Path(entry.path)])
+        else:
+            container.manifest.remove([source])
+    if gone:
+        ingestor.prune()
+    for scope in dead:
+        index.delete(where=MetadataFilter.of(scope=[scope]))
+    for pid in out_of_step:
+        container.programme.reindex(pid)
+    if duplicates:
+        index.delete(ids=duplicates)
+        for pid in {int(str(c).split(":")[1].split("-")[0]) for c in duplicates
+                    if str(c).startswith("pair:")}:
+            container.programme.reindex(pid)
+    coach = container.coach("none")
+    for pid, r in missing:
+        pair = container.store.get_pair(pid)
+        summary = coach.summariser.summarise(r.text, r.author_role, focus=pair.focus,
+                                             written=r.created_at.date()).value
+        container.store.set_reflection_summary(r.id, summary)
+        container.programme.reindex(pid)
+    for finding in report.findings:
+        if finding.check != "database":
+            finding.repaired = True

@@ -1,0 +1,103 @@
+"""Backups round-trip a whole programme; the doctor finds and repairs drift."""
+
+import datetime as dt
+import json
+
+import pytest
+
+from coach import cli
+from coach.container import Container
+from coach.demo import load_demo, summariser_for
+from coach.errors import Conflict, InvalidInput
+from coach.fakes import HashingEmbedder, InMemoryIndex
+from coach.ports import MetadataFilter
+from coach.services.backup import export_store, import_store
+from coach.services.doctor import run_doctor
+from tests.conftest import make_settings
+
+
+def demo_world(tmp_path, name="a"):
+    embedder = HashingEmbedder()
+    c = Container(make_settings(tmp_path / name), embedder=embedder, index=InMemoryIndex(embedder))
+    c.db.migrate()
+    c.ingestor.ingest([c.settings.knowledge_dir])
+    load_demo(c.store, c.programme, summarise=summariser_for(c.store, c.coach("none")))
+    pair = c.store.list_pairs()[0]
+    list(c.coach("none").chat(pair.id, pair.mentor.id, "How do we agree ground rules?"))
+    c.monitor.overview(weeks=2)
+    return c
+
+
+def test_export_import_round_trip_loses_nothing(tmp_path, capsys):
+    source = demo_world(tmp_path)
+    before = export_store(source.db)
+    path = tmp_path / "backup.json"
+    cli.set_container(source)
+    try:
+        assert cli.run(["export", str(path)]) == 0
+    finally:
+        cli.set_container(None)
+    target = Container(make_settings(tmp_path / "b"), embedder=HashingEmbedder(),
+                       index=InMemoryIndex())
+    cli.set_container(target)
+    try:
+        assert cli.run(["import", str(path), "--json"]) == 0
+    finally:
+        cli.set_container(None)
+    after = export_store(target.db)
+    for table, rows in before["tables"].items():
+        assert after["tables"][table] == rows, f"{table} changed in the round trip"
+    assert before["tables"]["chat_messages"] and before["tables"]["reflections"]
+    assert any(r["private"] for r in before["tables"]["reflections"])
+    # the index is rebuilt: pair records are searchable again
+    pid = before["tables"]["pairs"][0]["id"]
+    assert target.index.get(MetadataFilter.of(scope=[f"pair:{pid}"]))
+    assert run_doctor(target).findings == []
+    # and new rows do not collide with imported ids
+    created = target.store.add_person("New", "new@example.org", "mentor")
+    assert created.id > max(p["id"] for p in before["tables"]["people"])
+
+
+def test_import_refuses_a_non_empty_store_and_bad_files(tmp_path):
+    source = demo_world(tmp_path)
+    data = export_store(source.db)
+    with pytest.raises(Conflict, match="not empty"):
+        import_store(source.db, data)
+    with pytest.raises(InvalidInput, match="not a coach export"):
+        import_store(source.db, {"tables": {}})
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    from coach.services.backup import read_export
+
+    with pytest.raises(InvalidInput, match="not a JSON export"):
+        read_export(bad)
+
+
+def test_doctor_finds_and_repairs_drift(tmp_path):
+    c = demo_world(tmp_path)
+    assert run_doctor(c).findings == []
+    pair = c.store.list_pairs()[0]
+    # drift 1: a file's chunks half gone (a crash mid-ingest)
+    source = "knowledge/coordinator-guide.md"
+    victims = c.index.get(MetadataFilter.of(source=[source]))[:3]
+    c.index.delete(ids=[v.id for v in victims])
+    # drift 2: chunks of a file the manifest does not know
+    from coach.ports import Chunk
+
+    c.index.upsert([Chunk("orphan-1", "orphan text", {"source": "/tmp/gone.md", "scope": "global",
+                                                       "kind": "guideline", "focus": "general"})])
+    # drift 3: chunks of a deleted pair, and a pair out of step
+    c.index.upsert([Chunk("pair:999-x-y", "ghost", {"source": "pair:999/goals", "scope": "pair:999",
+                                                     "kind": "pair_goals", "focus": "general"})])
+    c.store.add_goal(pair.id, "A goal added behind the index's back")
+    # drift 4: a reflection saved without its summary
+    session = next(s for s in pair.sessions if s.status == "held")
+    c.store.add_reflection(pair.id, session.id, pair.mentee.id, "We met and it went fine. I will read the guide.")
+    report = run_doctor(c)
+    checks = {f.check for f in report.findings}
+    assert {"index", "pairs", "reflections"} <= checks and not report.ok
+    repaired = run_doctor(c, repair=True)
+    assert repaired.ok
+    assert run_doctor(c).findings == []
+    ids = [ch.id for ch in c.index.get()]
+    assert len(ids) == len(set(ids))
