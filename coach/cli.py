@@ -762,7 +762,7 @@ def timeline(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False
 def bench(
     backend: Annotated[list[str] | None, typer.Option(help="Backends to measure; repeat (default: none and embedded).")] = None,
     runs: Annotated[int, typer.Option(help="Runs per feature.")] = 20,
-    only: Annotated[list[str] | None, typer.Option(help="Parts to run: features, health (default: all).")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Parts to run: ingest, features, health, dashboard (default: all).")] = None,
     health_pairs: Annotated[int, typer.Option(help="Pairs in the synthetic programme for the health figure.")] = 10_000,
     dashboard_pairs: Annotated[list[int] | None, typer.Option(help="Synthetic programme sizes for the dashboard figure; 0 means the demo (default: 0 and 10000).")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write {\"figures\": [...]} here.")] = None,
@@ -772,12 +772,16 @@ def bench(
 
     if not 1 <= runs <= 1000:
         raise InvalidInput("--runs must be between 1 and 1000.")
-    parts = only or ["features", "health", "dashboard"]
-    unknown = set(parts) - {"features", "health", "dashboard"}
+    known = ["ingest", "features", "health", "dashboard"]
+    parts = only or known
+    unknown = set(parts) - set(known)
     if unknown:
-        raise InvalidInput(f"Unknown bench part {sorted(unknown)[0]!r}. "
-                           "Use features, health or dashboard.")
+        raise InvalidInput(f"Unknown bench part {sorted(unknown)[0]!r}. Use: {', '.join(known)}.")
     figures = []
+    if "ingest" in parts:
+        from coach.bench import bench_ingest
+
+        figures += bench_ingest(container())
     if "features" in parts:
         figures += bench_features(container(), backend or ["none", "embedded"], runs,
                                   log=lambda m: err.print(m) if sys.stderr.isatty() else None)
