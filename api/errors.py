@@ -60,9 +60,21 @@ def install(app: FastAPI) -> None:
             str(first.get("msg", "invalid input"))
         return JSONResponse(error_body("invalid_input", message), status_code=422)
 
+    @app.exception_handler(OverflowError)
+    async def overflow(_request: Request, _exc: OverflowError):
+        return JSONResponse(error_body("invalid_input", "A number is out of range."), status_code=422)
+
+    from sqlalchemy.exc import StatementError
+
+    @app.exception_handler(StatementError)
+    async def statement_error(_request: Request, exc: StatementError):
+        if isinstance(exc.orig, (OverflowError, ValueError)):
+            return JSONResponse(error_body("invalid_input", "A value is out of range."), status_code=422)
+        raise exc
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException):
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
                  403: "forbidden", 413: "too_large"}
         return JSONResponse(error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 
 from api.schemas import ErrorResponse
 from coach.container import Container
 from coach.records import PairRecord, PersonRecord
 from coach.services.access import require_member, require_view_pair
+
+# Ids are database integers: anything beyond 32 bits cannot exist, so say 422, not 500.
+Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tempfile
 from pathlib import Path
@@ -9,17 +10,19 @@ from fastapi import APIRouter, Request, UploadFile
 from api.deps import Admin, ContainerDep, CurrentUser
 from api.errors import ApiError
 from api.routes.common import ERRORS, PagingDep
-from api.schemas import Document, IngestReport, Page
+from api.schemas import Document, ErrorResponse, IngestReport, Page
 from coach.ingest.loaders import SUPPORTED, UnreadableFile, load_file
 
-router = APIRouter(tags=["knowledge"], responses=ERRORS)
+router = APIRouter(tags=["knowledge"], responses={
+    **ERRORS, 415: {"model": ErrorResponse, "description": "Not a supported document type"}})
 
 
 @router.get("/knowledge/documents", response_model=Page[Document],
             summary="The documents in the knowledge index")
 def documents(_: CurrentUser, c: ContainerDep, paging: PagingDep):
     rows = [{"source": d.source, "kind": d.kind, "title": d.title, "chunk_count": d.chunk_count,
-             "ingested_at": d.ingested_at} for d in c.manifest.all().values()]
+             # stored as naive UTC; say so, as RFC 3339 requires
+             "ingested_at": d.ingested_at.replace(tzinfo=dt.UTC)} for d in c.manifest.all().values()]
     return paging.page(rows)
 
 

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from api.deps import Admin, ContainerDep, Coordinator, CurrentUser
 from api.errors import ApiError
-from api.routes.common import (ERRORS, PagingDep, member_pair, pair_out, pair_summary,
+from api.routes.common import (Id, ERRORS, PagingDep, member_pair, pair_out, pair_summary,
                                session_out, visible_pair)
 from api.schemas import (
     ActionItem,
@@ -46,7 +47,8 @@ router = APIRouter(tags=["pairs"], responses=ERRORS)
 # -- pairs --------------------------------------------------------------------------------
 @router.get("/pairs", response_model=Page[PairSummary],
             summary="Pairs you can see: your own, or all for coordinators and admins")
-def list_pairs(user: CurrentUser, c: ContainerDep, paging: PagingDep, status: str | None = None):
+def list_pairs(user: CurrentUser, c: ContainerDep, paging: PagingDep,
+               status: Literal["active", "paused", "closed"] | None = None):
     mine = None if user.role in ("admin", "coordinator") else user.id
     return paging.page([pair_summary(p) for p in c.store.list_pairs(status=status, person_id=mine)])
 
@@ -61,50 +63,50 @@ def create_pair(body: PairCreate, _: Admin, c: ContainerDep):
 
 
 @router.get("/pairs/{pair_id}", response_model=Pair)
-def get_pair(pair_id: int, user: CurrentUser, c: ContainerDep):
+def get_pair(pair_id: Id, user: CurrentUser, c: ContainerDep):
     return pair_out(visible_pair(c, user, pair_id))
 
 
 @router.patch("/pairs/{pair_id}", response_model=Pair, summary="Pause, resume or close a pair")
-def update_pair(pair_id: int, body: PairUpdate, _: Admin, c: ContainerDep):
+def update_pair(pair_id: Id, body: PairUpdate, _: Admin, c: ContainerDep):
     return pair_out(c.store.set_pair_status(pair_id, body.status))
 
 
 @router.delete("/pairs/{pair_id}", status_code=204, response_class=Response)
-def delete_pair(pair_id: int, _: Admin, c: ContainerDep):
+def delete_pair(pair_id: Id, _: Admin, c: ContainerDep):
     c.programme.delete_pair(pair_id)
     return Response(status_code=204)
 
 
 # -- goals ----------------------------------------------------------------------------------
 @router.post("/pairs/{pair_id}/goals", response_model=Goal, status_code=201)
-def add_goal(pair_id: int, body: GoalCreate, user: CurrentUser, c: ContainerDep):
+def add_goal(pair_id: Id, body: GoalCreate, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "change its goals")
     return c.programme.add_goal(pair_id, body.text, body.status).to_dict()
 
 
 @router.patch("/pairs/{pair_id}/goals/{goal_id}", response_model=Goal)
-def update_goal(pair_id: int, goal_id: int, body: GoalUpdate, user: CurrentUser, c: ContainerDep):
+def update_goal(pair_id: Id, goal_id: Id, body: GoalUpdate, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "change its goals")
     return c.programme.update_goal(pair_id, goal_id, status=body.status, text=body.text).to_dict()
 
 
 # -- sessions -------------------------------------------------------------------------------
 @router.get("/pairs/{pair_id}/sessions", response_model=Page[SessionOut])
-def list_sessions(pair_id: int, user: CurrentUser, c: ContainerDep, paging: PagingDep):
+def list_sessions(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep):
     return paging.page([session_out(s) for s in visible_pair(c, user, pair_id).sessions])
 
 
 @router.post("/pairs/{pair_id}/sessions", response_model=SessionOut, status_code=201,
              summary="Log a held, cancelled or missed session, or schedule one")
-def log_session(pair_id: int, body: SessionCreate, user: CurrentUser, c: ContainerDep):
+def log_session(pair_id: Id, body: SessionCreate, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "log its sessions")
     return session_out(c.store.log_session(pair_id, body.date, body.status, minutes=body.minutes,
                                            notes=body.notes))
 
 
 @router.patch("/pairs/{pair_id}/sessions/{session_id}", response_model=SessionOut)
-def update_session(pair_id: int, session_id: int, body: SessionUpdate, user: CurrentUser,
+def update_session(pair_id: Id, session_id: Id, body: SessionUpdate, user: CurrentUser,
                    c: ContainerDep):
     member_pair(c, user, pair_id, "change its sessions")
     return session_out(c.store.update_session(pair_id, session_id, status=body.status,
@@ -113,21 +115,21 @@ def update_session(pair_id: int, session_id: int, body: SessionUpdate, user: Cur
 
 # -- action items ---------------------------------------------------------------------------
 @router.get("/pairs/{pair_id}/action-items", response_model=Page[ActionItem])
-def list_actions(pair_id: int, user: CurrentUser, c: ContainerDep, paging: PagingDep,
+def list_actions(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep,
                  open_only: bool = False):
     items = visible_pair(c, user, pair_id).action_items
     return paging.page([a.to_dict() for a in items if not (open_only and a.done)])
 
 
 @router.post("/pairs/{pair_id}/action-items", response_model=ActionItem, status_code=201)
-def add_action(pair_id: int, body: ActionItemCreate, user: CurrentUser, c: ContainerDep):
+def add_action(pair_id: Id, body: ActionItemCreate, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "add action items")
     return c.store.add_action_item(pair_id, body.text, body.owner, due=body.due).to_dict()
 
 
 @router.patch("/pairs/{pair_id}/action-items/{item_id}", response_model=ActionItem,
               summary="Tick an action item off (or reopen it)")
-def update_action(pair_id: int, item_id: int, body: ActionItemUpdate, user: CurrentUser,
+def update_action(pair_id: Id, item_id: Id, body: ActionItemUpdate, user: CurrentUser,
                   c: ContainerDep):
     member_pair(c, user, pair_id, "change its action items")
     return c.store.set_action_done(pair_id, item_id, body.done).to_dict()
@@ -136,7 +138,7 @@ def update_action(pair_id: int, item_id: int, body: ActionItemUpdate, user: Curr
 # -- reflections ------------------------------------------------------------------------------
 @router.get("/pairs/{pair_id}/reflections", response_model=Page[Reflection],
             summary="Reflections as you may see them: raw text never for coordinators")
-def list_reflections(pair_id: int, user: CurrentUser, c: ContainerDep, paging: PagingDep):
+def list_reflections(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep):
     pair = visible_pair(c, user, pair_id)
     views = [reflection_view(user, pair, r) for r in pair.reflections]
     return paging.page([v for v in views if v is not None])
@@ -144,13 +146,13 @@ def list_reflections(pair_id: int, user: CurrentUser, c: ContainerDep, paging: P
 
 @router.post("/pairs/{pair_id}/reflections", response_model=ReflectionResult, status_code=201,
              summary="Submit a reflection; returns its summary and the action items recorded")
-def submit_reflection(pair_id: int, body: ReflectionCreate, user: CurrentUser, c: ContainerDep):
+def submit_reflection(pair_id: Id, body: ReflectionCreate, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "write its reflections", allow_admin=False)
     return c.coach().reflect(pair_id, body.session_id, user.id, body.text, private=body.private)
 
 
 @router.get("/pairs/{pair_id}/reflections/{reflection_id}", response_model=Reflection)
-def get_reflection(pair_id: int, reflection_id: int, user: CurrentUser, c: ContainerDep):
+def get_reflection(pair_id: Id, reflection_id: Id, user: CurrentUser, c: ContainerDep):
     pair = visible_pair(c, user, pair_id)
     found = next((r for r in pair.reflections if r.id == reflection_id), None)
     view = reflection_view(user, pair, found) if found else None
@@ -161,7 +163,7 @@ def get_reflection(pair_id: int, reflection_id: int, user: CurrentUser, c: Conta
 
 @router.patch("/pairs/{pair_id}/reflections/{reflection_id}", response_model=Reflection,
               summary="The author edits the summary, confirms it, or marks the reflection private")
-def update_reflection(pair_id: int, reflection_id: int, body: ReflectionUpdate,
+def update_reflection(pair_id: Id, reflection_id: Id, body: ReflectionUpdate,
                       user: CurrentUser, c: ContainerDep):
     pair = visible_pair(c, user, pair_id)
     found = next((r for r in pair.reflections if r.id == reflection_id), None)
@@ -175,7 +177,7 @@ def update_reflection(pair_id: int, reflection_id: int, body: ReflectionUpdate,
 
 @router.get("/summaries", response_model=Page[PublicSummary],
             summary="Non-private reflection summaries across the programme (no raw text)")
-def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: int | None = None):
+def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: Id | None = None):
     out = []
     for pair in c.store.all_pair_records():
         if pair_id is not None and pair.id != pair_id:
@@ -193,7 +195,7 @@ def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: 
 # -- the coach --------------------------------------------------------------------------------
 @router.post("/pairs/{pair_id}/agenda", response_model=Agenda,
              summary="Prepare a timed agenda for the pair's next session (saved on it)")
-def make_agenda(pair_id: int, user: CurrentUser, c: ContainerDep, body: AgendaRequest | None = None):
+def make_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep, body: AgendaRequest | None = None):
     member_pair(c, user, pair_id, "prepare its agenda")
     body = body or AgendaRequest()
     return c.coach().agenda(pair_id, body.minutes, save=body.save)
@@ -201,7 +203,7 @@ def make_agenda(pair_id: int, user: CurrentUser, c: ContainerDep, body: AgendaRe
 
 @router.get("/pairs/{pair_id}/agenda", response_model=Agenda,
             summary="The agenda saved on the pair's next scheduled session")
-def get_agenda(pair_id: int, user: CurrentUser, c: ContainerDep):
+def get_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep):
     pair = visible_pair(c, user, pair_id)
     saved = [s for s in pair.sessions if s.status == "scheduled" and s.agenda]
     if not saved:
@@ -211,21 +213,20 @@ def get_agenda(pair_id: int, user: CurrentUser, c: ContainerDep):
 
 @router.get("/pairs/{pair_id}/topics", response_model=Topics,
             summary="Topic suggestions that fit the focus and goals and are new to the pair")
-def topics(pair_id: int, user: CurrentUser, c: ContainerDep, k: int = 3):
+def topics(pair_id: Id, user: CurrentUser, c: ContainerDep,
+           k: Annotated[int, Query(ge=1, le=10, description="How many topics")] = 3):
     visible_pair(c, user, pair_id)
-    if not 1 <= k <= 10:
-        raise ApiError(422, "invalid_input", "k must be between 1 and 10.")
     return c.coach().topics(pair_id, k)
 
 
 @router.get("/pairs/{pair_id}/health", response_model=PairHealth)
-def pair_health(pair_id: int, user: CurrentUser, c: ContainerDep):
+def pair_health(pair_id: Id, user: CurrentUser, c: ContainerDep):
     visible_pair(c, user, pair_id)
     return c.monitor.health(pair_id=pair_id)[0].to_dict()
 
 
 @router.get("/pairs/{pair_id}/timeline", summary="Sessions, non-private summaries, action items")
-def timeline(pair_id: int, user: CurrentUser, c: ContainerDep, paging: PagingDep) -> dict:
+def timeline(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep) -> dict:
     visible_pair(c, user, pair_id)
     return paging.page(c.monitor.timeline(pair_id))
 
@@ -237,7 +238,7 @@ def _sse(event: str, data) -> str:
 @router.post("/pairs/{pair_id}/chat", summary="Ask the coach; the answer streams as server-sent "
              "events: token, replace (the checked answer), done (citations, provenance), error",
              responses={200: {"content": {"text/event-stream": {}}}})
-def chat(pair_id: int, body: ChatRequest, user: CurrentUser, c: ContainerDep):
+def chat(pair_id: Id, body: ChatRequest, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "use its chat", allow_admin=False)
     if len(body.message) > MAX_MESSAGE_CHARS:
         raise ApiError(422, "invalid_input", f"Messages are limited to {MAX_MESSAGE_CHARS} characters.")
@@ -258,6 +259,6 @@ def chat(pair_id: int, body: ChatRequest, user: CurrentUser, c: ContainerDep):
 
 @router.get("/pairs/{pair_id}/chat", response_model=Page[ChatMessage],
             summary="Your chat history with the coach about this pair")
-def chat_history(pair_id: int, user: CurrentUser, c: ContainerDep, paging: PagingDep):
+def chat_history(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep):
     member_pair(c, user, pair_id, "read its chat", allow_admin=False)
     return paging.page(c.store.chat_history(pair_id, user.id, limit=1000))

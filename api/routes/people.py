@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 
 from api.deps import Admin, ContainerDep, Coordinator, CurrentUser, TokensDep
 from api.errors import ApiError
-from api.routes.common import ERRORS, PagingDep
+from api.routes.common import Id, ERRORS, PagingDep
 from api.schemas import Page, Person, PersonCreate, PersonCreated, Programme, ThresholdsUpdate, Token
 from coach.services.health import HealthThresholds
 
@@ -17,7 +19,8 @@ def me(user: CurrentUser):
 
 
 @router.get("/people", response_model=Page[Person], summary="Everyone in the programme")
-def list_people(_: Coordinator, c: ContainerDep, paging: PagingDep, role: str | None = None):
+def list_people(_: Coordinator, c: ContainerDep, paging: PagingDep,
+                role: Literal["mentor", "mentee", "coordinator", "admin"] | None = None):
     return paging.page([p.to_dict() for p in c.store.list_people(role)])
 
 
@@ -30,7 +33,7 @@ def add_person(body: PersonCreate, _: Admin, c: ContainerDep, tokens: TokensDep)
 
 
 @router.get("/people/{person_id}", response_model=Person)
-def get_person(person_id: int, user: CurrentUser, c: ContainerDep):
+def get_person(person_id: Id, user: CurrentUser, c: ContainerDep):
     if user.id != person_id and user.role not in ("admin", "coordinator"):
         raise ApiError(404, "not_found", f"No person {person_id}.")
     return c.store.get_person(person_id).to_dict()
@@ -38,7 +41,7 @@ def get_person(person_id: int, user: CurrentUser, c: ContainerDep):
 
 @router.post("/people/{person_id}/tokens", response_model=Token, status_code=201,
              summary="Issue another access token (yourself, or anyone as admin)")
-def new_token(person_id: int, user: CurrentUser, tokens: TokensDep, c: ContainerDep):
+def new_token(person_id: Id, user: CurrentUser, tokens: TokensDep, c: ContainerDep):
     if user.id != person_id and user.role != "admin":
         raise ApiError(404, "not_found", f"No person {person_id}.")
     c.store.get_person(person_id)
@@ -51,13 +54,13 @@ def list_programmes(_: CurrentUser, c: ContainerDep, paging: PagingDep):
 
 
 @router.get("/programmes/{programme_id}", response_model=Programme)
-def get_programme(programme_id: int, _: CurrentUser, c: ContainerDep):
+def get_programme(programme_id: Id, _: CurrentUser, c: ContainerDep):
     return c.store.get_programme(programme_id).to_dict()
 
 
 @router.put("/programmes/{programme_id}/thresholds", response_model=Programme,
             summary="Override the programme's health thresholds")
-def set_thresholds(programme_id: int, body: ThresholdsUpdate, _: Admin, c: ContainerDep):
+def set_thresholds(programme_id: Id, body: ThresholdsUpdate, _: Admin, c: ContainerDep):
     checked = HealthThresholds.from_overrides(body.health_thresholds)
     clean = {k: getattr(checked, k) for k in body.health_thresholds}
     return c.store.update_programme_thresholds(programme_id, clean).to_dict()
