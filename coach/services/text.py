@@ -27,14 +27,21 @@ _INSTRUCTION = re.compile(
     r"(healthy|excellent|positive|green|on track)\b.{0,30}(pair|session|status|sentiment|health)?"
     r"|\bnote to (the )?(ai|model|assistant|coach)\b"
     r"|\b(reveal|print|show|repeat)\b.{0,30}\b(system prompt|your prompt|instructions)\b"
-    r"|<\s*/?\s*(system|instructions?)\s*>",
+    r"|\b(set|change|mark|rate|label|make|report|output)\b.{0,30}\b(engagement|sentiment|status|health|"
+    r"blockers?|score|rating)\b.{0,20}\b(to|as|=|is)\b"
+    r"|<\s*/?\s*(system|instructions?|data|prompt)\s*>",
     re.IGNORECASE,
 )
 
 
+_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z][\w-]{0,20}[^<>]{0,60}>")
+
+
 def split_sentences(text: str) -> list[str]:
-    """Split prose and bullet lists into sentences, keeping each sentence's own wording."""
-    text = text.replace("\r\n", "\n").strip()
+    """Split prose and bullet lists into sentences, keeping each sentence's own wording.
+    Tag-like markup (``</data>``, ``<system>``) becomes a sentence break of its own, so it
+    cannot glue an injected instruction onto real content."""
+    text = _MARKUP.sub(lambda m: f"\n\n{m.group(0)}\n\n", text.replace("\r\n", "\n")).strip()
     parts: list[str] = []
     for block in _SENTENCE_END.split("\n" + text):
         block = _BULLET.sub("", block or "").strip()
