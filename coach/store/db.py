@@ -45,9 +45,14 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # pysqlite only opens a transaction before DML; open one explicitly so a migration
+            # killed half-way rolls back whole instead of leaving tables without a revision.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+        connection.commit()
 
 
 def current_revision(engine: Engine) -> str | None:
