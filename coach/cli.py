@@ -15,6 +15,7 @@ from rich.table import Table
 
 from coach.container import Container
 from coach.errors import CoachError, InvalidInput
+from coach.records import pair_summary
 from coach.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -304,28 +305,19 @@ def pairs_list(status: Annotated[str | None, typer.Option()] = None, as_json: Js
     """List pairs."""
     pairs = initialised().store.list_pairs(status=status)
     if as_json:
-        emit_json([_pair_summary(p) for p in pairs])
+        emit_json([pair_summary(p) for p in pairs])
         return
     table = Table("id", "mentor", "mentee", "focus", "cadence", "status", "sessions held", "last held")
     for p in pairs:
-        s = _pair_summary(p)
+        s = pair_summary(p)
         table.add_row(str(p.id), p.mentor.name, p.mentee.name, ", ".join(p.focus),
                       f"{p.cadence_days} d", p.status, str(s["sessions_held"]), s["last_held"] or "-")
     out.print(table)
 
 
-def _pair_summary(p) -> dict[str, Any]:
-    held = [s for s in p.sessions if s.status == "held"]
-    return {"id": p.id, "mentor": p.mentor.name, "mentee": p.mentee.name, "focus": list(p.focus),
-            "cadence_days": p.cadence_days, "status": p.status,
-            "starts_on": p.starts_on.isoformat(), "sessions_held": len(held),
-            "last_held": held[-1].date.isoformat() if held else None,
-            "open_action_items": len(p.open_action_items)}
-
-
 def pair_detail(p) -> dict[str, Any]:
     """A pair's records without raw reflection text (reflections are listed by id and privacy)."""
-    data = _pair_summary(p)
+    data = pair_summary(p)
     data.update({
         "mentor": p.mentor.to_dict(), "mentee": p.mentee.to_dict(),
         "ends_on": p.ends_on.isoformat() if p.ends_on else None,

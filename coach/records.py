@@ -117,3 +117,13 @@ class PairRecord(Record):
     @property
     def reflections(self) -> list[ReflectionRecord]:
         return [r for s in self.sessions for r in s.reflections]
+
+
+def pair_summary(p: PairRecord) -> dict[str, Any]:
+    """The one-line view of a pair used by lists in the CLI and the API."""
+    held = [s for s in p.sessions if s.status == "held"]
+    return {"id": p.id, "mentor": p.mentor.name, "mentee": p.mentee.name, "focus": list(p.focus),
+            "cadence_days": p.cadence_days, "status": p.status,
+            "starts_on": p.starts_on.isoformat(), "sessions_held": len(held),
+            "last_held": held[-1].date.isoformat() if held else None,
+            "open_action_items": len(p.open_action_items)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 
+from coach.bench import percentile  # noqa: F401  (one definition, re-exported)
 from coach.retrieval.text import tokenize
 
 MATCH_THRESHOLD = 0.5
@@ -74,15 +75,6 @@ def classification(gold: Sequence[str], predicted: Sequence[str],
     out["macro_f1"] = sum(f1s) / len(f1s)
     out["confusion"] = matrix
     return out
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    k = (len(ordered) - 1) * q / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def latency(values: Sequence[float]) -> dict[str, float]:

@@ -8,7 +8,7 @@ from fastapi import Depends, Path, Query
 
 from api.schemas import ErrorResponse
 from coach.container import Container
-from coach.records import PairRecord, PersonRecord
+from coach.records import PairRecord, PersonRecord, pair_summary  # noqa: F401
 from coach.services.access import require_member, require_view_pair
 
 # Ids are database integers: anything beyond 32 bits cannot exist, so say 422, not 500.
@@ -46,15 +46,6 @@ def member_pair(container: Container, user: PersonRecord, pair_id: int, what: st
     pair = container.store.get_pair(pair_id)
     require_member(user, pair, what, allow_admin=allow_admin)
     return pair
-
-
-def pair_summary(p: PairRecord) -> dict[str, Any]:
-    held = [s for s in p.sessions if s.status == "held"]
-    return {"id": p.id, "mentor": p.mentor.name, "mentee": p.mentee.name, "focus": list(p.focus),
-            "cadence_days": p.cadence_days, "status": p.status,
-            "starts_on": p.starts_on.isoformat(), "sessions_held": len(held),
-            "last_held": held[-1].date.isoformat() if held else None,
-            "open_action_items": len(p.open_action_items)}
 
 
 def pair_out(p: PairRecord) -> dict[str, Any]:
