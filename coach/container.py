@@ -56,7 +56,7 @@ class Container:
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.index)
+        return HybridRetriever(self.index, self.embedder)
 
     @cached_property
     def manifest(self) -> DocumentManifest:

@@ -7,9 +7,10 @@ import itertools
 import math
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
-from coach.ports import ChatResult, Chunk, MetadataFilter
+from coach.ports import ChatResult, Chunk, MetadataFilter, scope_group
 from coach.retrieval.text import tokenize
 
 
@@ -46,7 +47,7 @@ class InMemoryIndex:
         self._chunks: dict[str, Chunk] = {}
         self._vectors: dict[str, list[float]] = {}
         self._generation = itertools.count()
-        self._current = next(self._generation)
+        self._current = {"global": next(self._generation), "pairs": next(self._generation)}
         self._lock = threading.Lock()
 
     def fresh(self) -> InMemoryIndex:
@@ -58,7 +59,8 @@ class InMemoryIndex:
             for chunk, vector in zip(chunks, vectors, strict=True):
                 self._chunks[chunk.id] = chunk
                 self._vectors[chunk.id] = vector
-            self._current = next(self._generation)
+            for group in {scope_group(c.metadata.get("scope", "global")) for c in chunks}:
+                self._current[group] = next(self._generation)
 
     def delete(self, *, ids: Sequence[str] | None = None,
                where: MetadataFilter | None = None) -> None:
@@ -66,10 +68,13 @@ class InMemoryIndex:
             doomed = set(ids or ())
             if where is not None:
                 doomed |= {cid for cid, c in self._chunks.items() if where.matches(c.metadata)}
+            groups = {scope_group(self._chunks[cid].metadata.get("scope", "global"))
+                      for cid in doomed if cid in self._chunks}
             for cid in doomed:
                 self._chunks.pop(cid, None)
                 self._vectors.pop(cid, None)
-            self._current = next(self._generation)
+            for group in groups:
+                self._current[group] = next(self._generation)
 
     def search(self, query: str, k: int,
                where: MetadataFilter | None = None) -> list[tuple[Chunk, float]]:
@@ -83,16 +88,20 @@ class InMemoryIndex:
         scored.sort(key=lambda item: (item[1], item[0].id))
         return scored[:k]
 
-    def get(self, where: MetadataFilter | None = None, include_text: bool = True) -> list[Chunk]:
+    def get(self, where: MetadataFilter | None = None, include_text: bool = True,
+            include_vectors: bool = False) -> list[Chunk]:
         with self._lock:
-            return [c for c in sorted(self._chunks.values(), key=lambda c: c.id)
-                    if where is None or where.matches(c.metadata)]
+            found = [c for c in sorted(self._chunks.values(), key=lambda c: c.id)
+                     if where is None or where.matches(c.metadata)]
+            if include_vectors:
+                found = [replace(c, vector=list(self._vectors[c.id])) for c in found]
+            return found
 
     def count(self) -> int:
         return len(self._chunks)
 
-    def generation(self) -> str:
-        return str(self._current)
+    def generation(self, group: str = "global") -> str:
+        return str(self._current[group])
 
 
 class FakeChatModel:

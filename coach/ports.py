@@ -14,6 +14,12 @@ class Chunk:
     id: str
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    vector: Any = field(default=None, compare=False, repr=False)  # only from get(include_vectors=True)
+
+
+def scope_group(scope: object) -> str:
+    """Which generation a chunk's scope belongs to: the shared knowledge or the pairs' records."""
+    return "pairs" if str(scope).startswith("pair:") else "global"
 
 
 @dataclass(frozen=True)
@@ -51,13 +57,14 @@ class VectorIndex(Protocol):
     def search(self, query: str, k: int,
                where: MetadataFilter | None = None) -> list[tuple[Chunk, float]]: ...
 
-    def get(self, where: MetadataFilter | None = None,
-            include_text: bool = True) -> list[Chunk]: ...
+    def get(self, where: MetadataFilter | None = None, include_text: bool = True,
+            include_vectors: bool = False) -> list[Chunk]: ...
 
     def count(self) -> int: ...
 
-    def generation(self) -> str:
-        """Changes whenever the contents change (lets caches built on top invalidate)."""
+    def generation(self, group: str = "global") -> str:
+        """Changes whenever chunks of that group ("global" knowledge, or "pairs" records) change,
+        so caches built on top invalidate; pair writes leave the knowledge caches alone."""
         ...
 
 

@@ -10,9 +10,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from coach.errors import BackendUnavailable
-from coach.ports import Chunk, MetadataFilter
+from coach.ports import Chunk, MetadataFilter, scope_group
 
 _GENERATION_KEY = "coach_generation"
+GROUPS = ("global", "pairs")
 _GENERATION_TTL_S = 2.0
 
 
@@ -69,8 +70,8 @@ class ChromaIndex:
         )
         self._embedder = embedder
         self._name = collection
-        self._local_generation = 0
-        self._remote: tuple[float, str] = (0.0, "")
+        self._local_generation = {group: 0 for group in GROUPS}
+        self._remote: tuple[float, dict[str, str]] = (0.0, {})
         self._lock = threading.Lock()
 
     @property
@@ -85,7 +86,7 @@ class ChromaIndex:
             [c.text for c in chunks], metadatas=[dict(c.metadata) for c in chunks],
             ids=[c.id for c in chunks],
         )
-        self._bump()
+        self._bump({scope_group(c.metadata.get("scope", "global")) for c in chunks})
 
     def delete(self, *, ids: Sequence[str] | None = None,
                where: MetadataFilter | None = None) -> None:
@@ -94,17 +95,29 @@ class ChromaIndex:
         clause = _where(where)
         if clause is not None:
             self.collection.delete(where=clause)
-        self._bump()
+        scopes = dict(where.clauses).get("scope") if where is not None and not ids else None
+        self._bump({scope_group(s) for s in scopes} if scopes else set(GROUPS))
 
-    def _bump(self) -> None:
+    def _stamp_collection(self, group: str) -> str:
+        # Each group's stamp sits in its own collection's metadata: modify() replaces the whole
+        # metadata, so one shared dict would let concurrent writers undo each other's stamps.
+        return self._name if group == "global" else f"{self._name}.{group}-generation"
+
+    def _bump(self, groups: set[str]) -> None:
         with self._lock:
-            self._local_generation += 1
             stamp = f"{os.getpid()}-{time.time_ns()}"
-            try:
-                self.collection.modify(metadata={_GENERATION_KEY: stamp})
-            except Exception:  # pragma: no cover - older servers without modify
-                pass
-            self._remote = (time.monotonic(), stamp)
+            remote = dict(self._remote[1])
+            for group in groups:
+                self._local_generation[group] += 1
+                remote[group] = stamp
+                try:
+                    name = self._stamp_collection(group)
+                    target = self.collection if group == "global" else \
+                        self._client.get_or_create_collection(name, embedding_function=None)
+                    target.modify(metadata={_GENERATION_KEY: stamp})
+                except Exception:  # pragma: no cover - older servers without modify
+                    pass
+            self._remote = (time.monotonic(), remote)
 
     # -- reads -------------------------------------------------------------
     def search(self, query: str, k: int,
@@ -123,16 +136,22 @@ class ChromaIndex:
             )
         ]
 
-    def get(self, where: MetadataFilter | None = None, include_text: bool = True) -> list[Chunk]:
-        include = ["metadatas", "documents"] if include_text else ["metadatas"]
+    def get(self, where: MetadataFilter | None = None, include_text: bool = True,
+            include_vectors: bool = False) -> list[Chunk]:
+        include = ["metadatas"] + (["documents"] if include_text else []) + \
+            (["embeddings"] if include_vectors else [])
         chunks: list[Chunk] = []
         page, offset = 5000, 0
         while True:
             result = self.collection.get(where=_where(where), include=include, limit=page,
                                          offset=offset)
-            docs = result.get("documents") or [""] * len(result["ids"])
-            for cid, doc, meta in zip(result["ids"], docs, result["metadatas"], strict=True):
-                chunks.append(Chunk(cid, doc or "", dict(meta or {})))
+            n = len(result["ids"])
+            docs = result.get("documents") or [""] * n
+            vectors = result.get("embeddings")
+            vectors = [None] * n if vectors is None else vectors
+            for cid, doc, meta, vector in zip(result["ids"], docs, result["metadatas"], vectors,
+                                              strict=True):
+                chunks.append(Chunk(cid, doc or "", dict(meta or {}), vector))
             if len(result["ids"]) < page:
                 break
             offset += page
@@ -142,16 +161,18 @@ class ChromaIndex:
     def count(self) -> int:
         return self.collection.count()
 
-    def generation(self) -> str:
+    def generation(self, group: str = "global") -> str:
         """Local writes show at once; other processes' writes within a couple of seconds."""
         now = time.monotonic()
         with self._lock:
-            checked, stamp = self._remote
+            checked, stamps = self._remote
             if now - checked > _GENERATION_TTL_S:
-                try:
-                    meta = self._client.get_collection(self._name).metadata or {}
-                    stamp = str(meta.get(_GENERATION_KEY, ""))
-                except Exception:
-                    pass
-                self._remote = (now, stamp)
-            return f"{self._local_generation}:{stamp}"
+                stamps = dict(stamps)
+                for g in GROUPS:
+                    try:
+                        meta = self._client.get_collection(self._stamp_collection(g)).metadata
+                        stamps[g] = str((meta or {}).get(_GENERATION_KEY, ""))
+                    except Exception:  # not created yet: nothing written to that group
+                        stamps[g] = ""
+                self._remote = (now, stamps)
+            return f"{self._local_generation[group]}:{stamps.get(group, '')}"

@@ -25,6 +25,7 @@ class BM25Index:
             for term, tf in counts.items():
                 postings[term].append((doc_id, tf))
         avg = float(lengths.mean()) if self.size else 1.0
+        self._avg = avg or 1.0
         self._norm = k1 * (1 - b + b * lengths / (avg or 1.0))
         self._postings: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
         for term, plist in postings.items():
@@ -59,3 +60,22 @@ class BM25Index:
                 if len(scores) >= n:
                     break
         return list(scores.items())
+
+    def score_texts(self, query: str, texts: Sequence[str]) -> list[float]:
+        """BM25 scores of texts outside the index (a pair's own records), using the index's
+        document frequencies and average length so they rank on the same scale."""
+        terms = expand(list(dict.fromkeys(tokenize(query))))
+        scores = []
+        for text in texts:
+            counts = Counter(tokenize(text))
+            norm = self.k1 * (1 - self.b + self.b * sum(counts.values()) / self._avg)
+            score = 0.0
+            for term, weight in terms.items():
+                tf = counts.get(term)
+                if not tf:
+                    continue
+                entry = self._postings.get(term)
+                idf = entry[2] if entry is not None else math.log(1 + (self.size + 0.5) / 0.5)
+                score += weight * idf * tf * (self.k1 + 1) / (tf + norm)
+            scores.append(score)
+        return scores

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
@@ -32,8 +33,14 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=16_384)
+def _tokens(text: str) -> tuple[str, ...]:
+    # Cached: the same titles, goals and sentences are compared many times per agenda.
     words = _TOKEN.findall(text.lower().replace("’", "'"))
-    return [stem(w.split("'")[0]) for w in words if w not in STOPWORDS and len(w) > 1]
+    return tuple(stem(w.split("'")[0]) for w in words if w not in STOPWORDS and len(w) > 1)
 
 
 # Everyday words people type, mapped to the programme's own vocabulary. Used only to widen the
