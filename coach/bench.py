@@ -264,3 +264,256 @@ def bench_ingest(container: Container) -> list[Figure]:
     coach_rate, raw_rate = report.chunks_added / coach_s, len(texts) / raw_s
     return [Figure("ingest.chunks_per_second", coach_rate, "chunks/s", raw_rate, coach_rate / raw_rate),
             Figure("ingest.chunks", report.chunks_added, "chunks")]
+
+
+def _dev_queries() -> list[tuple[str, str | None]]:
+    import json
+
+    path = Path(__file__).resolve().parent.parent / "evals" / "datasets" / "dev" / "retrieval.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(row["query"], row.get("focus")) for row in rows]
+
+
+def _add_synthetic_chunks(index, seeds: list, count: int, start: int, rng) -> None:
+    """Grow the index with ``count`` document chunks made from the knowledge base: each mixes
+    sentences of two real sections, with the mean of their vectors plus noise as its vector, so
+    the collection has realistic texts and a realistic spread of vectors without hours of
+    encoding. Added straight to the collection (the set-up is not what is measured)."""
+    import numpy as np
+
+    from coach.ports import Chunk
+
+    focuses = ["technology", "generational", "inclusion", "general"]
+    batch = 5000
+    for offset in range(0, count, batch):
+        ids, texts, metas, vectors = [], [], [], []
+        for i in range(offset, min(count, offset + batch)):
+            a, b = seeds[rng.integers(len(seeds))], seeds[rng.integers(len(seeds))]
+            sentences = (a.text.split(". ")[:3] + b.text.split(". ")[:3])
+            rng.shuffle(sentences)
+            vector = np.asarray(a.vector) + np.asarray(b.vector) + rng.normal(0, 0.02, len(a.vector))
+            number = start + i
+            ids.append(f"synthetic-{number:07d}")
+            texts.append(". ".join(sentences))
+            metas.append({"source": f"synthetic/document-{number // 20:05d}.md",
+                          "heading": f"Section {number % 20}", "kind": "document",
+                          "scope": "global", "focus": focuses[number % 4], "body_start": 0})
+            vectors.append(vector / np.linalg.norm(vector))
+        index.collection.add(ids=ids, documents=texts, metadatas=metas,
+                             embeddings=np.asarray(vectors, dtype=np.float32))
+    # One public write, so every cache built on the index sees the new generation.
+    index.upsert([Chunk(f"synthetic-{start + count:07d}", "A closing synthetic section.",
+                        {"source": "synthetic/end.md", "heading": "End", "kind": "document",
+                         "scope": "global", "focus": "general", "body_start": 0})])
+
+
+def bench_retrieval(container: Container, sizes: tuple[int, ...] = (1_000, 10_000, 100_000),
+                    rounds: int = 2, log: Callable[[str], None] = lambda _: None) -> list[Figure]:
+    """Hybrid retrieval (k=5, with the dev set's focus filters) at growing collection sizes,
+    beside the raw engines: a sentence-transformers encode of the query plus a raw, unfiltered
+    Chroma query for 5 results."""
+    import numpy as np
+
+    from coach.retrieval.hybrid import HybridRetriever
+
+    queries = _dev_queries()
+    figures: list[Figure] = []
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp:
+        scratch = container.scratch(Path(tmp))
+        scratch.db.migrate()
+        scratch.ingestor.ingest([scratch.settings.knowledge_dir])
+        index = scratch.index
+        seeds = [c for c in index.get(include_vectors=True) if c.metadata.get("role") != "question"]
+        raw_model = scratch.embedder._client  # the SentenceTransformer under langchain-huggingface
+        collection = index.collection
+        for size in sorted(sizes):
+            have = index.count()
+            if size > have:
+                log(f"retrieval: growing the index to {size} chunks")
+                _add_synthetic_chunks(index, seeds, size - have - 1, have, rng)
+            retriever = HybridRetriever(index, scratch.embedder)
+            build_ms, _ = _timed(lambda: retriever.search("warm up", 5))
+            coach_ms, raw_ms = [], []
+            for _ in range(rounds):
+                for query, focus in queries:
+                    ms, _ = _timed(lambda: retriever.search(query, 5, focus=focus))
+                    coach_ms.append(ms)
+                    ms, _ = _timed(lambda: collection.query(
+                        query_embeddings=[raw_model.encode(query, normalize_embeddings=True)],
+                        n_results=5, include=["documents", "metadatas", "distances"]))
+                    raw_ms.append(ms)
+            label = f"retrieval.{index.count()}_chunks"
+            for q in (50, 95):
+                ours, raw = percentile(coach_ms, q), percentile(raw_ms, q)
+                figures.append(Figure(f"{label}.p{q}", ours, "ms", raw, ours / raw))
+            figures.append(Figure(f"{label}.snapshot_build", build_ms, "ms"))
+            log(f"retrieval: {label} p50 {percentile(coach_ms, 50):.1f} ms, raw {percentile(raw_ms, 50):.1f} ms")
+        scratch.close()
+    return figures
+
+
+def bench_generation(container: Container, runs: int = 5) -> list[Figure]:
+    """Tokens per second generating a reflection summary through the coach's embedded adapter
+    (the summary feature's own prompt and JSON-schema grammar, recorded from a real call),
+    beside raw llama-cpp-python on the same prompt, schema and sampling settings."""
+    from llama_cpp import Llama
+
+    from coach.adapters.llama_cpp_chat import EmbeddedChatModel
+    from coach.demo import load_demo, summariser_for
+
+    settings = container.settings
+    model = EmbeddedChatModel(settings.llm_model_path, n_ctx=settings.llm_context,
+                              threads=settings.llm_threads, temperature=settings.llm_temperature,
+                              seed=settings.llm_seed, max_tokens=settings.llm_max_tokens)
+    calls: list[dict[str, Any]] = []
+
+    class Recording:
+        name = model.name
+
+        def complete(self, messages, *, json_schema=None, max_tokens=None):
+            calls.append({"messages": messages, "json_schema": json_schema, "max_tokens": max_tokens})
+            return model.complete(messages, json_schema=json_schema, max_tokens=max_tokens)
+
+        def stream(self, messages, *, max_tokens=None):  # pragma: no cover - not used here
+            return model.stream(messages, max_tokens=max_tokens)
+
+    with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp:
+        scratch = container.scratch(Path(tmp))
+        scratch.db.migrate()
+        load_demo(scratch.store, scratch.programme, summarise=None)
+        reflection = next(r for p in scratch.store.list_pairs() for r in p.reflections if len(r.text) > 400)
+        coach = scratch.coach("none")
+        coach.summariser.model = Recording()
+        coach.summariser.summarise(reflection.text, reflection.author_role, focus="technology")
+        scratch.close()
+    if not calls:
+        raise RuntimeError("The summary feature made no model call to measure.")
+    call = calls[0]
+    raw = Llama(model_path=str(model.path), n_ctx=model.n_ctx, n_threads=model.threads,
+                seed=model.seed, verbose=False)
+    kwargs = {"messages": call["messages"], "temperature": model.temperature, "seed": model.seed,
+              "max_tokens": call["max_tokens"] or model.max_tokens,
+              "response_format": {"type": "json_object", "schema": call["json_schema"]}}
+    model.complete(call["messages"], json_schema=call["json_schema"], max_tokens=kwargs["max_tokens"])
+    raw.create_chat_completion(**kwargs)  # warm both
+    ours, theirs = [], []
+    for _ in range(runs):
+        ms, result = _timed(lambda: model.complete(call["messages"], json_schema=call["json_schema"],
+                                                   max_tokens=kwargs["max_tokens"]))
+        ours.append(result.completion_tokens / (ms / 1000))
+        ms, result = _timed(lambda: raw.create_chat_completion(**kwargs))
+        theirs.append(result["usage"]["completion_tokens"] / (ms / 1000))
+    raw.close()
+    a, b = statistics.median(ours), statistics.median(theirs)
+    return [Figure("generation.tokens_per_second", a, "tokens/s", b, a / b)]
+
+
+def _rss_peak_mb(pid: int) -> float:
+    """VmHWM (the peak resident set) of a process, in MB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"No VmHWM for process {pid}")
+
+
+def bench_cold_start(container: Container, backend: str = "embedded",
+                     timeout_s: float = 180.0) -> list[Figure]:
+    """Start `coach serve` on a prepared demo and time, from the process start: the first
+    served request (/healthz), then the first agenda and the first reflection summary through
+    the API (loading the embedding model and the LLM); then the server's peak RSS with both
+    models loaded."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    from coach.services.auth import TokenService
+
+    with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp:
+        scratch = prepare_demo(container, Path(tmp))
+        pair = next(p for p in scratch.store.list_pairs() if p.status == "active" and p.reflections)
+        mentor = TokenService(scratch.db).create(pair.mentor.id)
+        mentee = TokenService(scratch.db).create(pair.mentee.id)
+        settings = scratch.settings
+        scratch.close()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {**os.environ, "COACH_DATA_DIR": str(settings.data_dir),
+               "COACH_KNOWLEDGE_DIR": str(settings.knowledge_dir), "COACH_LLM_BACKEND": backend,
+               "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+        env.pop("COACH_DATABASE_URL", None)
+        env.pop("COACH_VECTOR_STORE", None)
+        command = [str(Path(sys.executable).with_name("coach")), "serve", "--port", str(port)]
+        base = f"http://127.0.0.1:{port}"
+        started = time.perf_counter()
+        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            with httpx.Client(base_url=base, timeout=120) as client:
+                while True:
+                    if server.poll() is not None:
+                        raise RuntimeError(f"coach serve exited: {server.stderr.read().decode()[-600:]}")
+                    if time.perf_counter() - started > timeout_s:
+                        raise RuntimeError(f"coach serve did not answer within {timeout_s:.0f} s")
+                    try:
+                        if client.get("/healthz").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        time.sleep(0.05)
+                first_request = time.perf_counter() - started
+                response = client.post(f"/api/v1/pairs/{pair.id}/agenda", json={"save": False},
+                                       headers={"Authorization": f"Bearer {mentor}"})
+                response.raise_for_status()
+                first_agenda = time.perf_counter() - started
+                text = ("We talked about how the team uses chat tools. I learned that short "
+                        "voice notes are welcome. I will try one with my team by Friday.")
+                response = client.post(f"/api/v1/pairs/{pair.id}/reflections",
+                                       json={"text": text, "private": False},
+                                       headers={"Authorization": f"Bearer {mentee}"})
+                response.raise_for_status()
+                first_summary = time.perf_counter() - started
+                peak = _rss_peak_mb(server.pid)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return [Figure("cold_start.first_request", first_request * 1000, "ms"),
+            Figure(f"cold_start.first_agenda.{backend}", first_agenda * 1000, "ms"),
+            Figure(f"cold_start.first_summary.{backend}", first_summary * 1000, "ms"),
+            Figure(f"peak_rss.server.{backend}", peak, "MB")]
+
+
+# The targets from the performance issue, for this 2-core machine: (figure, field, bound).
+TARGETS: list[tuple[str, str, str, float]] = [
+    ("retrieval.10", "ratio", "<=", 1.5),
+    ("ingest.chunks_per_second", "ratio", ">=", 0.8),
+    ("generation.tokens_per_second", "ratio", ">=", 0.9),
+    ("agenda.embedded.p50", "value", "<=", 3000),
+    ("agenda.none.p50", "value", "<=", 150),
+    ("summary.embedded.p50", "value", "<=", 2500),
+    ("health.10000_pairs.p50", "value", "<=", 2000),
+    ("dashboard.10000_pairs.p50", "value", "<=", 500),
+    ("cold_start.first_request", "value", "<=", 10_000),
+    ("peak_rss.server.embedded", "value", "<=", 1536),
+]
+
+
+def target_for(figure: dict[str, Any]) -> tuple[str, bool] | None:
+    """The target a figure is held to, as text, and whether it is met."""
+    for prefix, field_name, op, bound in TARGETS:
+        name = figure["name"]
+        if name == prefix or (prefix == "retrieval.10" and name.startswith("retrieval.10")
+                              and name.endswith(".p50") and "_chunks" in name
+                              and 10_000 <= int(name.split(".")[1].split("_")[0]) < 11_000):
+            value = figure[field_name]
+            if value is None:
+                return None
+            met = value <= bound if op == "<=" else value >= bound
+            return f"{field_name} {op} {bound:g}", met
+    return None

@@ -750,47 +750,55 @@ def timeline(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False
                       f"{' ✓' if e['done'] else ''}{' due ' + e['due'] if e['due'] else ''}", markup=False)
 
 
+BENCH_PARTS = ("retrieval", "ingest", "generation", "features", "health", "dashboard", "cold-start")
+
+
 @app.command()
 def bench(
     backend: Annotated[list[str] | None, typer.Option(help="Backends to measure; repeat (default: none and embedded).")] = None,
     runs: Annotated[int, typer.Option(help="Runs per feature.")] = 20,
-    only: Annotated[list[str] | None, typer.Option(help="Parts to run: ingest, features, health, dashboard (default: all).")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Parts to run: " + ", ".join(BENCH_PARTS) + " (default: all).")] = None,
+    retrieval_sizes: Annotated[list[int] | None, typer.Option(help="Collection sizes for the retrieval figures (default: 1000, 10000, 100000).")] = None,
     health_pairs: Annotated[int, typer.Option(help="Pairs in the synthetic programme for the health figure.")] = 10_000,
     dashboard_pairs: Annotated[list[int] | None, typer.Option(help="Synthetic programme sizes for the dashboard figure; 0 means the demo (default: 0 and 10000).")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write {\"figures\": [...]} here.")] = None,
 ) -> None:
-    """Measure latency and fallback rates per feature on the demo programme (in a scratch store)."""
-    from coach.bench import bench_features, bench_health  # noqa: I001
+    """Measure the coach beside the raw engines under it (in scratch stores, never your data)."""
+    from coach import bench as b
 
     if not 1 <= runs <= 1000:
         raise InvalidInput("--runs must be between 1 and 1000.")
-    known = ["ingest", "features", "health", "dashboard"]
-    parts = only or known
-    unknown = set(parts) - set(known)
+    parts = only or list(BENCH_PARTS)
+    unknown = set(parts) - set(BENCH_PARTS)
     if unknown:
-        raise InvalidInput(f"Unknown bench part {sorted(unknown)[0]!r}. Use: {', '.join(known)}.")
+        raise InvalidInput(f"Unknown bench part {sorted(unknown)[0]!r}. Use: {', '.join(BENCH_PARTS)}.")
+    log = (lambda m: err.print(m)) if sys.stderr.isatty() else (lambda _m: None)
     figures = []
+    if "retrieval" in parts:
+        figures += b.bench_retrieval(container(), tuple(retrieval_sizes or (1_000, 10_000, 100_000)), log=log)
     if "ingest" in parts:
-        from coach.bench import bench_ingest
-
-        figures += bench_ingest(container())
+        figures += b.bench_ingest(container())
+    if "generation" in parts:
+        figures += b.bench_generation(container())
     if "features" in parts:
-        figures += bench_features(container(), backend or ["none", "embedded"], runs,
-                                  log=lambda m: err.print(m) if sys.stderr.isatty() else None)
+        figures += b.bench_features(container(), backend or ["none", "embedded"], runs, log=log)
     if "health" in parts:
-        figures += bench_health(container(), health_pairs)
+        figures += b.bench_health(container(), health_pairs)
     if "dashboard" in parts:
-        from coach.bench import bench_dashboard
-
         for size in dashboard_pairs or [0, 10_000]:
-            figures += bench_dashboard(container(), size or None)
+            figures += b.bench_dashboard(container(), size or None)
+    if "cold-start" in parts:
+        figures += b.bench_cold_start(container())
     data = {"figures": [f.to_dict() for f in figures]}
     if json_file:
         json_file.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    table = Table("figure", "value", "unit", "baseline", "ratio")
+    table = Table("figure", "value", "unit", "baseline", "ratio", "target", "met")
     for f in data["figures"]:
-        table.add_row(f["name"], f"{f['value']:.3f}", f["unit"], str(f["baseline"] or ""),
-                      str(f["ratio"] or ""))
+        target = b.target_for(f)
+        table.add_row(f["name"], f"{f['value']:.3f}", f["unit"],
+                      "" if f["baseline"] is None else f"{f['baseline']:.3f}",
+                      "" if f["ratio"] is None else f"{f['ratio']:.3f}",
+                      target[0] if target else "", ("yes" if target[1] else "NO") if target else "")
     out.print(table)
 
 
@@ -850,6 +858,53 @@ def eval_command(
     if misses:
         for miss in misses:
             err.print(f"threshold missed: {miss}", markup=False)
+        raise typer.Exit(1)
+
+
+# -- load test ----------------------------------------------------------------------
+@app.command()
+def loadtest(
+    url: Annotated[str, typer.Option(help="The API's base URL, e.g. http://127.0.0.1:8000.")],
+    tokens: Annotated[Path, typer.Option(help="JSON list of objects with a \"token\" (any other "
+                                         "keys are ignored; roles and pairs come from the API), "
+                                         "e.g. the output of `coach demo-signin --json`.")],
+    users: Annotated[int, typer.Option(help="Simulated users; they share the tokens' identities.")] = 50,
+    actions: Annotated[int, typer.Option(help="Actions per user.")] = 4,
+    model_share: Annotated[float, typer.Option(help="Share of mentor and mentee actions that "
+                                               "call the model (agendas, reflections).")] = 0.15,
+    timeout: Annotated[float, typer.Option(help="Client timeout per request, seconds.")] = 900.0,
+    seed: Annotated[int, typer.Option(help="Seed of the plan and the reflection texts.")] = 7,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
+) -> None:
+    """A bounded concurrent load test over HTTP: coordinators read the dashboard, mentors prepare
+    agendas, mentees submit reflections. Fails on any error or lost write."""
+    from coach.loadtest import LoadTest, read_tokens
+
+    if not 1 <= users <= 1000 or not 1 <= actions <= 1000:
+        raise InvalidInput("--users and --actions must be between 1 and 1000.")
+    try:
+        test = LoadTest(url, read_tokens(tokens), users=users, actions=actions,
+                        model_share=model_share, timeout_s=timeout, seed=seed,
+                        log=lambda m: err.print(m, markup=False))
+        result = test.run()
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    data = result.to_dict()
+    if json_file:
+        json_file.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    table = Table("action", "count", "errors", "p50 ms", "p95 ms", "max ms")
+    for kind, k in data["by_kind"].items():
+        table.add_row(kind, str(k["count"]), str(k["errors"]), f"{k['p50_ms']:.0f}",
+                      f"{k['p95_ms']:.0f}", f"{k['max_ms']:.0f}")
+    out.print(table)
+    w = data["writes"]
+    out.print(f"{data['requests']} requests in {data['wall_s']} s ({data['throughput_rps']} req/s), "
+              f"{data['errors']} errors; reflections {w['reflections_acknowledged']} acknowledged, "
+              f"{w['reflections_lost']} lost; agendas {w['agendas_acknowledged']} saved, "
+              f"{w['agendas_lost']} lost.")
+    for e in data["error_examples"]:
+        err.print(f"error {e['kind']} {e['method']} {e['url']}: {e['error']}", markup=False)
+    if not result.ok:
         raise typer.Exit(1)
 
 
