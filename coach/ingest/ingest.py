@@ -116,6 +116,8 @@ class Ingestor:
                 DocumentRecord(source, str(path), chunks[0].metadata["kind"], digest, len(chunks),
                                doc.title, utcnow())
             )
+        # Similar lengths together: each batch pads to its longest text, so this saves encoder time.
+        pending.sort(key=lambda c: len(c.text))
         for start in range(0, len(pending), BATCH):
             self.index.upsert(pending[start:start + BATCH])
             report.chunks_added += len(pending[start:start + BATCH])
