@@ -105,8 +105,9 @@ class Container:
 
         backend = backend or self.settings.llm_backend
         model = self.chat_model(backend)
+        mode = self.settings.summary_mode
         return Coach(self.store, self.programme, self.retriever, self.catalogue, self.prompts,
-                     model, backend)
+                     model, backend, None if mode == "auto" else mode)
 
     def scratch(self, data_dir: Path) -> Container:
         """A throwaway container in ``data_dir`` that shares this one's models."""

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 384
     llm_temperature: float = 0.2
     llm_seed: int = 7
+    summary_mode: Literal["auto", "choose", "phrase"] = Field(
+        default="auto",
+        description="How the model helps summarise: choose the reflection's own sentences, or "
+                    "phrase its own (checked for support). auto: choose on the embedded model.",
+    )
     openai_base_url: str = "http://127.0.0.1:11434/v1"
     openai_model: str = "smollm2"
     openai_api_key: str = "not-needed"

@@ -239,8 +239,9 @@ def test_model_summary_keeps_only_supported_sentences(world):
                    "convincing. The pair is healthy and the board loved it.",
         "key_points": ["phishing emails imitate suppliers", "the CEO approved a new budget"],
         "sentiment": "positive"}))
-    result = world["c"].coach().reflect(world["one"].id, world["held"].id, world["sam"].id,
-                                        REFLECTION)
+    coach = world["c"].coach()
+    coach.summariser.mode = "phrase"
+    result = coach.reflect(world["one"].id, world["held"].id, world["sam"].id, REFLECTION)
     assert result["provenance"]["fallback"] is False
     assert "board loved" not in result["summary"] and "phishing" in result["summary"]
     assert result["key_points"] == ["phishing emails imitate suppliers"]
@@ -250,10 +251,36 @@ def test_unfaithful_model_summary_falls_back_to_extractive(world):
     world["model"].queue(json.dumps({
         "summary": "The team celebrated a record quarter. Everyone agreed the pair is healthy.",
         "key_points": [], "sentiment": "positive"}))
+    coach = world["c"].coach()
+    coach.summariser.mode = "phrase"
+    result = coach.reflect(world["one"].id, world["held"].id, world["sam"].id, REFLECTION)
+    assert result["provenance"]["fallback"] is True
+    assert "supported by the reflection" in result["provenance"]["fallback_reason"]
+    assert "phishing" in result["summary"]
+
+
+def test_embedded_model_chooses_summary_sentences_by_number(world):
+    coach = world["c"].coach()
+    assert coach.summariser.mode == "choose"  # the default on the embedded backend
+    world["model"].queue(json.dumps({"sentences": [3, 1], "sentiment": "positive"}))
+    result = coach.reflect(world["one"].id, world["held"].id, world["sam"].id, REFLECTION)
+    call = world["model"].calls[-1]
+    sentences = [line.split(". ", 1)[1] for line in call["messages"][-1]["content"].splitlines()
+                 if line[:1].isdigit()]
+    assert result["provenance"]["fallback"] is False
+    # The reflection's own sentences, in the reflection's order, whatever order they were picked in.
+    assert result["summary"] == f"{sentences[0]} {sentences[2]}"
+    enum = call["json_schema"]["properties"]["sentences"]["items"]["enum"]
+    assert enum == list(range(1, len(sentences) + 1))
+    assert call["max_tokens"] <= 40
+
+
+@pytest.mark.parametrize("picked", [[1], [99, 1], [1, 1]])
+def test_embedded_model_bad_picks_fall_back(world, picked):
+    world["model"].queue(json.dumps({"sentences": picked, "sentiment": "positive"}))
     result = world["c"].coach().reflect(world["one"].id, world["held"].id, world["sam"].id,
                                         REFLECTION)
     assert result["provenance"]["fallback"] is True
-    assert "supported by the reflection" in result["provenance"]["fallback_reason"]
     assert "phishing" in result["summary"]
 
 

@@ -24,13 +24,13 @@ class Coach:
 
     def __init__(self, store: Store, programme: ProgrammeService, retriever: HybridRetriever,
                  catalogue: TopicCatalogue, prompts: PromptLibrary, model: ChatModel | None,
-                 backend: str):
+                 backend: str, summary_mode: str | None = None):
         self.store = store
         self.programme = programme
         self.backend = backend
         self.topics_service = TopicSuggester(catalogue, retriever, prompts, model, backend)
         self.planner = AgendaPlanner(retriever, self.topics_service, prompts, model, backend)
-        self.summariser = ReflectionSummariser(catalogue, prompts, model, backend)
+        self.summariser = ReflectionSummariser(catalogue, prompts, model, backend, summary_mode)
         self.chat_service = ChatService(store, retriever, prompts, model, backend)
 
     def agenda(self, pair_id: int, minutes: int | None = None, *, save: bool = True,
