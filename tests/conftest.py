@@ -15,6 +15,48 @@ from coach.settings import Settings  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
 
+# The store test suite: every test in these modules that builds a store (through `backend`,
+# `settings`, `fake_container` or `fresh_database_url`) runs once per backend, with the backend
+# in its id (test_x[sqlite], test_x[postgresql]). Other modules keep the SQLite default.
+STORE_TEST_MODULES = frozenset({"test_store", "test_health", "test_concurrency",
+                                "test_backup_doctor"})
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): a store test of SQLite-only behaviour; it runs on "
+        "sqlite alone and is listed with its reason at the end of the run")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" not in metafunc.fixturenames:
+        return
+    if Path(str(metafunc.module.__file__)).stem not in STORE_TEST_MODULES:
+        return
+    backends = BACKENDS
+    marker = metafunc.definition.get_closest_marker("sqlite_only")
+    if marker is not None:
+        if not (marker.kwargs.get("reason") or marker.args):
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: sqlite_only needs a reason")
+        backends = ("sqlite",)
+    metafunc.parametrize("backend", backends, indirect=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    limited = [(item.nodeid, m.kwargs.get("reason") or m.args[0])
+               for item in getattr(terminalreporter.config, "_sqlite_only", [])
+               for m in [item.get_closest_marker("sqlite_only")]]
+    if limited:
+        terminalreporter.section("store tests limited to sqlite")
+        for nodeid, reason in limited:
+            terminalreporter.line(f"{nodeid}: {reason}")
+
+
+def pytest_collection_modifyitems(config, items):
+    config._sqlite_only = [i for i in items if i.get_closest_marker("sqlite_only")
+                           and i.path.stem in STORE_TEST_MODULES]
+
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:
     values = {"data_dir": tmp_path / "data", "knowledge_dir": KNOWLEDGE, "llm_backend": "none"}
@@ -22,14 +64,63 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+def _memory_dir() -> Path | None:
+    """A dir in /dev/shm when it is a roomy tmpfs: a database per test is ~1,000 small files,
+    which a disk mounted with `discard` is slow to create and slower to delete."""
+    import shutil
+    import tempfile
+
+    shm = Path("/dev/shm")
+    try:
+        if shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 2 << 30:
+            return Path(tempfile.mkdtemp(prefix="coach-pg-", dir=shm))
+    except OSError:
+        pass
+    return None  # PostgresCluster's default, under /tmp
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throwaway PostgreSQL cluster for the whole run, started on first use."""
+    from tests.servers import PostgresCluster
+
+    problem = None
+    try:
+        cluster = PostgresCluster(_memory_dir()).start()
+    except (RuntimeError, OSError) as exc:
+        problem = str(exc)
+    if problem is not None:  # a failure, not a skip: the store suite must run on both
+        hint = "" if "make postgres" in problem else " (PostgreSQL comes from `make postgres`)"
+        pytest.fail(f"The store tests also run on PostgreSQL, which could not start: "
+                    f"{problem}{hint}", pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+def backend(request) -> str:
+    """The database the store tests run on; parametrised in STORE_TEST_MODULES."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def fresh_database_url(backend, request):
+    """Call it for one more empty database of this test's backend: None means SQLite in the
+    data directory, otherwise a new PostgreSQL database of the session's cluster."""
+    if backend == "sqlite":
+        return lambda: None
+    cluster = request.getfixturevalue("postgres_cluster")
+    return cluster.database
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fresh_database_url) -> Settings:
+    return make_settings(tmp_path, database_url=fresh_database_url())
 
 
 @pytest.fixture
 def fake_container(settings: Settings):
-    """Real SQLite in a temp dir, fake embedder and in-memory index."""
+    """A real database (SQLite in a temp dir, or PostgreSQL), fake embedder, in-memory index."""
     embedder = HashingEmbedder()
     c = Container(settings, embedder=embedder, index=InMemoryIndex(embedder))
     c.db.migrate()

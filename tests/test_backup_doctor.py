@@ -16,9 +16,10 @@ from coach.services.doctor import run_doctor
 from tests.conftest import make_settings
 
 
-def demo_world(tmp_path, name="a"):
+def demo_world(tmp_path, name="a", database_url=None):
     embedder = HashingEmbedder()
-    c = Container(make_settings(tmp_path / name), embedder=embedder, index=InMemoryIndex(embedder))
+    c = Container(make_settings(tmp_path / name, database_url=database_url), embedder=embedder,
+                  index=InMemoryIndex(embedder))
     c.db.migrate()
     c.ingestor.ingest([c.settings.knowledge_dir])
     load_demo(c.store, c.programme, summarise=summariser_for(c.store, c.coach("none")))
@@ -28,8 +29,17 @@ def demo_world(tmp_path, name="a"):
     return c
 
 
-def test_export_import_round_trip_loses_nothing(tmp_path, capsys):
-    source = demo_world(tmp_path)
+@pytest.fixture
+def worlds():
+    made = []
+    yield made
+    for c in made:
+        c.close()
+
+
+def test_export_import_round_trip_loses_nothing(tmp_path, capsys, fresh_database_url, worlds):
+    source = demo_world(tmp_path, database_url=fresh_database_url())
+    worlds.append(source)
     before = export_store(source.db)
     path = tmp_path / "backup.json"
     cli.set_container(source)
@@ -37,8 +47,9 @@ def test_export_import_round_trip_loses_nothing(tmp_path, capsys):
         assert cli.run(["export", str(path)]) == 0
     finally:
         cli.set_container(None)
-    target = Container(make_settings(tmp_path / "b"), embedder=HashingEmbedder(),
-                       index=InMemoryIndex())
+    target = Container(make_settings(tmp_path / "b", database_url=fresh_database_url()),
+                       embedder=HashingEmbedder(), index=InMemoryIndex())
+    worlds.append(target)
     cli.set_container(target)
     try:
         assert cli.run(["import", str(path), "--json"]) == 0
@@ -58,8 +69,9 @@ def test_export_import_round_trip_loses_nothing(tmp_path, capsys):
     assert created.id > max(p["id"] for p in before["tables"]["people"])
 
 
-def test_import_refuses_a_non_empty_store_and_bad_files(tmp_path):
-    source = demo_world(tmp_path)
+def test_import_refuses_a_non_empty_store_and_bad_files(tmp_path, fresh_database_url, worlds):
+    source = demo_world(tmp_path, database_url=fresh_database_url())
+    worlds.append(source)
     data = export_store(source.db)
     with pytest.raises(Conflict, match="not empty"):
         import_store(source.db, data)
@@ -73,8 +85,9 @@ def test_import_refuses_a_non_empty_store_and_bad_files(tmp_path):
         read_export(bad)
 
 
-def test_doctor_finds_and_repairs_drift(tmp_path):
-    c = demo_world(tmp_path)
+def test_doctor_finds_and_repairs_drift(tmp_path, fresh_database_url, worlds):
+    c = demo_world(tmp_path, database_url=fresh_database_url())
+    worlds.append(c)
     assert run_doctor(c).findings == []
     pair = c.store.list_pairs()[0]
     # drift 1: a file's chunks half gone (a crash mid-ingest)
@@ -101,3 +114,30 @@ def test_doctor_finds_and_repairs_drift(tmp_path):
     assert run_doctor(c).findings == []
     ids = [ch.id for ch in c.index.get()]
     assert len(ids) == len(set(ids))
+
+
+def test_a_sqlite_backup_moves_to_postgresql_and_back(tmp_path, postgres_cluster, worlds):
+    """The way off SQLite: export it, import into PostgreSQL, and the rows are the same."""
+    source = demo_world(tmp_path)
+    worlds.append(source)
+    assert source.db.engine.dialect.name == "sqlite"
+    before = export_store(source.db)
+
+    def empty(name, url=None):
+        c = Container(make_settings(tmp_path / name, database_url=url),
+                      embedder=HashingEmbedder(), index=InMemoryIndex())
+        worlds.append(c)
+        c.db.migrate()
+        return c
+
+    pg = empty("pg", postgres_cluster.database())
+    assert pg.db.engine.dialect.name == "postgresql"
+    import_store(pg.db, json.loads(json.dumps(before)))
+    on_pg = export_store(pg.db)
+    assert on_pg["tables"] == before["tables"]
+    # PostgreSQL's sequences were moved past the imported ids
+    assert pg.store.add_person("New", "new@example.org", "mentor").id > \
+        max(p["id"] for p in before["tables"]["people"])
+    back = empty("back")
+    import_store(back.db, json.loads(json.dumps(export_store(pg.db))))
+    assert export_store(back.db)["tables"] == export_store(pg.db)["tables"]

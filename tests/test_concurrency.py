@@ -1,5 +1,6 @@
-"""Concurrency on the real stack: parallel generation on the embedded model is serialised and
-never mixes outputs; SQLite takes concurrent writes; ingestion runs while queries are served."""
+"""Concurrency: parallel generation on the embedded model is serialised and never mixes
+outputs; the store (SQLite and PostgreSQL) takes concurrent writes; ingestion runs while
+queries are served."""
 
 import datetime as dt
 import threading
@@ -10,12 +11,11 @@ import pytest
 from coach.adapters.llama_cpp_chat import EmbeddedChatModel
 from coach.services.reflection import ReflectionSummariser
 
-pytestmark = pytest.mark.integration
-
 WORDS = ["Amber", "Birch", "Cedar", "Dune", "Ember", "Fjord", "Garnet", "Harbor", "Iris", "Juniper",
          "Kestrel", "Lagoon", "Maple", "Nectar", "Onyx", "Pebble", "Quartz", "Raven", "Sierra", "Tundra"]
 
 
+@pytest.mark.integration
 @pytest.mark.llm
 def test_twenty_parallel_generations_are_serialised_and_never_mixed(real_container):
     s = real_container.settings
@@ -63,28 +63,52 @@ def test_twenty_parallel_generations_are_serialised_and_never_mixed(real_contain
         assert result.provenance.tokens > 0
 
 
-def test_concurrent_sqlite_writes_all_land(real_container):
-    store = real_container.store
-    # a pair of its own, so the shared demo pairs stay as other tests expect them
-    mentor = store.add_person("Concurrent Mentor", "cc-mentor@example.org", "mentor", department="A")
-    mentee = store.add_person("Concurrent Mentee", "cc-mentee@example.org", "mentee", department="B")
-    pair = real_container.programme.add_pair(mentor.id, mentee.id, ["technology"]).pair
-    before = 0
+def test_concurrent_writes_all_land(fake_container, programme):
+    c = fake_container
+    _, p = programme
+    pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"]).pair
 
     def writer(n):
         for i in range(20):
-            store.add_action_item(pair.id, f"Concurrent item {n}-{i}", "mentee")
-            store.log_session(pair.id, dt.date(2026, 1, 1) + dt.timedelta(days=i), "cancelled",
-                              today=dt.date(2026, 12, 31))
+            c.store.add_action_item(pair.id, f"Concurrent item {n}-{i}", "mentee")
+            c.store.log_session(pair.id, dt.date(2026, 1, 1) + dt.timedelta(days=i), "cancelled",
+                                today=dt.date(2026, 12, 31))
         return n
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert sorted(pool.map(writer, range(8))) == list(range(8))
-    items = store.get_pair(pair.id).action_items
-    assert len(items) == before + 160
-    assert len({a.text for a in items if a.text.startswith("Concurrent")}) == 160
+    loaded = c.store.get_pair(pair.id)
+    assert len(loaded.action_items) == 160 and len(loaded.sessions) == 160
+    assert len({a.text for a in loaded.action_items}) == 160
+    assert len({a.id for a in loaded.action_items}) == 160
 
 
+def test_concurrent_overviews_keep_one_snapshot_per_week(fake_container, programme):
+    """Workers computing the same past week race to save its snapshot: one row wins, and
+    every worker still answers."""
+    c = fake_container
+    _, p = programme
+    pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"],
+                                starts_on=dt.date(2026, 1, 5)).pair
+    c.store.log_session(pair.id, "2026-02-02", "held", today=dt.date(2026, 3, 1))
+    barrier = threading.Barrier(6)
+
+    def overview(_):
+        barrier.wait(timeout=30)
+        return c.monitor.overview(dt.date(2026, 3, 1), weeks=4)["snapshots"]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(overview, range(6)))
+    assert all(r == results[0] for r in results)
+    from sqlalchemy import func, select
+
+    from coach.store.models import HealthSnapshot
+
+    with c.db.session() as s:
+        assert s.scalar(select(func.count(HealthSnapshot.id))) == 4
+
+
+@pytest.mark.integration
 def test_ingestion_while_queries_are_served(real_container, tmp_path):
     scratch = real_container.scratch(tmp_path / "data")
     scratch.db.migrate()

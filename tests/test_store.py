@@ -2,17 +2,27 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from coach.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from coach.store.db import current_revision, head_revision
 
 
-def test_migrations_reach_head_and_sqlite_runs_wal_with_foreign_keys(fake_container):
+def test_migrations_reach_head_and_the_database_enforces_foreign_keys(fake_container, backend):
     db = fake_container.db
+    assert db.engine.dialect.name == backend
     assert current_revision(db.engine) == head_revision()
     with db.engine.connect() as conn:
-        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        if backend == "sqlite":  # WAL and foreign keys are per-connection pragmas on SQLite
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        else:  # PostgreSQL always logs ahead and enforces keys; text is stored as UTF-8
+            assert conn.execute(text("SHOW server_encoding")).scalar() == "UTF8"
+            assert conn.execute(text("SHOW client_encoding")).scalar() == "UTF8"
+    # a goal of a pair that does not exist
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO goals (pair_id, text, status, updated_at) "
+                          "VALUES (999, 'orphan', 'open', '2026-01-01')"))
     db.migrate()  # idempotent
     assert current_revision(db.engine) == head_revision()
 
@@ -25,12 +35,15 @@ def test_nobody_mentors_themselves(fake_container, programme):
 
 def test_database_also_refuses_self_pairing(fake_container, programme):
     prog, p = programme
-    with pytest.raises(Exception):
-        with fake_container.db.engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO pairs (programme_id, mentor_id, mentee_id, focus, cadence_days,"
-                " starts_on, status, created_at) VALUES (:g, :m, :m, '[]', 14, '2026-01-01',"
-                " 'active', '2026-01-01')"), {"g": prog.id, "m": p["mia"].id})
+    insert = text("INSERT INTO pairs (programme_id, mentor_id, mentee_id, focus, cadence_days,"
+                  " starts_on, status, created_at) VALUES (:g, :m, :e, '[]', 14, '2026-01-01',"
+                  " 'active', '2026-01-01')")
+    with pytest.raises(IntegrityError, match="ck_pair_not_self"), \
+            fake_container.db.engine.begin() as conn:
+        conn.execute(insert, {"g": prog.id, "m": p["mia"].id, "e": p["mia"].id})
+    with fake_container.db.engine.begin() as conn:  # the same row with two people is fine
+        conn.execute(insert, {"g": prog.id, "m": p["mia"].id, "e": p["sam"].id})
+    assert fake_container.store.counts()["pairs"] == 1
 
 
 def test_mentor_may_not_be_the_mentees_direct_report(fake_container, programme):
@@ -139,3 +152,51 @@ def test_reflections_only_from_the_pair_and_bounded(fake_container, programme):
     with pytest.raises(InvalidInput, match="limit is 20,000"):
         store.add_reflection(pair.id, session.id, p["sam"].id, "x" * 20_001)
     assert store.counts()["reflections"] == 0
+
+
+def test_the_schema_the_migrations_build_matches_the_models(fake_container):
+    """Autogenerate finds nothing to do: models and migrations agree on this backend."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from coach.store.models import Base
+
+    with fake_container.db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_health_facts_come_in_a_stable_order(fake_container, programme):
+    """Reflections of one session date reach the health rules in the order they were written,
+    even after a summary is rewritten (PostgreSQL moves an updated row in its table)."""
+    from coach.store.health_queries import load_health_inputs
+
+    store = fake_container.store
+    _, p = programme
+    pair = store.add_pair(p["mia"].id, p["sam"].id, ["technology"], starts_on="2026-01-05").pair
+    held = store.log_session(pair.id, "2026-01-10", "held", today=dt.date(2026, 2, 1))
+    first = store.add_reflection(pair.id, held.id, p["sam"].id, "One.", summary={
+        "summary": "One", "sentiment": "positive", "engagement": "high", "blockers": []})
+    store.add_reflection(pair.id, held.id, p["mia"].id, "Two.", summary={
+        "summary": "Two", "sentiment": "negative", "engagement": "low", "blockers": []})
+    items = [store.add_action_item(pair.id, f"Item {i}", "mentee", due="2026-01-20")
+             for i in range(3)]
+    store.set_reflection_summary(first.id, {"summary": "One again", "sentiment": "neutral",
+                                            "engagement": "medium", "blockers": ["x"]})
+    store.set_action_done(pair.id, items[0].id, True, today=dt.date(2026, 1, 19))
+    (facts,) = load_health_inputs(fake_container.db, pair_ids=[pair.id])
+    assert [(r.author_role, r.sentiment, r.blockers) for r in facts.reflections] == \
+        [("mentee", "neutral", 1), ("mentor", "negative", 0)]
+    assert [a.done for a in facts.action_items] == [True, False, False]
+
+
+def test_a_document_with_a_very_long_title_is_ingested(fake_container, tmp_path):
+    """PostgreSQL enforces VARCHAR lengths (SQLite does not): a 600-character heading is kept
+    to the manifest's 500 characters on both."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "long.md").write_text("# " + "Ground rules " * 50 + "\n\nAgree how often you meet, "
+                                  "where, and what stays between the two of you.\n")
+    report = fake_container.ingestor.ingest([docs])
+    assert report.skipped == [] and report.chunks_added >= 1
+    (entry,) = fake_container.manifest.all().values()
+    assert entry.title.startswith("Ground rules") and len(entry.title) == 500

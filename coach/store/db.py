@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The PostgreSQL advisory lock that serialises migrations (any fixed 64-bit number).
+MIGRATION_LOCK_KEY = 0x636F6163685F6462  # "coach_db"
 
 
 def make_engine(url: str) -> Engine:
@@ -42,6 +44,15 @@ def alembic_config(url: str):
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` with Alembic (idempotent)."""
+    _alembic(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` ("base" drops every table)."""
+    _alembic(engine, "downgrade", revision)
+
+
+def _alembic(engine: Engine, action: str, revision: str) -> None:
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
@@ -50,8 +61,14 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             # pysqlite only opens a transaction before DML; open one explicitly so a migration
             # killed half-way rolls back whole instead of leaving tables without a revision.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif connection.dialect.name == "postgresql":
+            # DDL is transactional here, so the whole run is one transaction already; workers
+            # starting together queue on this lock (freed at commit or rollback) and the later
+            # ones then find the schema at the revision and do nothing.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
+        getattr(command, action)(cfg, revision)
         connection.commit()
 
 

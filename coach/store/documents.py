@@ -10,6 +10,10 @@ from sqlalchemy import delete, select
 from coach.store.db import Database
 from coach.store.models import Document, utcnow
 
+# A heading or <title> can be any length; the column holds 500 characters, and PostgreSQL
+# (unlike SQLite) refuses longer values instead of storing them.
+TITLE_MAX = Document.__table__.c.title.type.length
+
 
 @dataclass(frozen=True)
 class DocumentRecord:
@@ -44,7 +48,8 @@ class DocumentManifest:
             for e in entries:
                 row = existing.get(e.source) or Document(source=e.source)
                 row.path, row.kind, row.content_hash = e.path, e.kind, e.content_hash
-                row.chunk_count, row.title, row.ingested_at = e.chunk_count, e.title, utcnow()
+                row.chunk_count, row.title = e.chunk_count, (e.title or "")[:TITLE_MAX]
+                row.ingested_at = utcnow()
                 s.add(row)
 
     def remove(self, sources: list[str]) -> None:

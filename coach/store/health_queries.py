@@ -58,14 +58,18 @@ def load_health_inputs(db: Database, *, programme_id: int | None = None,
         session_rows = _rows(conn, scoped(
             select(Session.pair_id, Session.date, Session.status)
             .order_by(Session.pair_id, Session.date, Session.id), Session.pair_id))
+        # Ordered by id: the health rules keep this order among facts of one date, and
+        # without ORDER BY PostgreSQL returns rows in table order, which an UPDATE changes.
         reflection_rows = _rows(conn, scoped(
             select(Session.pair_id, Session.date, Reflection.author_id, Reflection.private,
                    Reflection.sentiment, Reflection.engagement, Reflection.blocker_count)
-            .join(Session, Session.id == Reflection.session_id), Session.pair_id))
+            .join(Session, Session.id == Reflection.session_id)
+            .order_by(Reflection.id), Session.pair_id))
         action_rows = _rows(conn, scoped(
-            select(ActionItem.pair_id, ActionItem.due, ActionItem.done, ActionItem.done_at),
-            ActionItem.pair_id))
-        goal_rows = _rows(conn, scoped(select(Goal.pair_id, Goal.status), Goal.pair_id))
+            select(ActionItem.pair_id, ActionItem.due, ActionItem.done, ActionItem.done_at)
+            .order_by(ActionItem.id), ActionItem.pair_id))
+        goal_rows = _rows(conn, scoped(select(Goal.pair_id, Goal.status).order_by(Goal.id),
+                                       Goal.pair_id))
 
     day = _date_parser(pairs[0][2])
     sessions: dict[int, list[SessionFact]] = defaultdict(list)

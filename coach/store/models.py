@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -138,6 +139,7 @@ class Session(Base):
             "status in ('scheduled','held','cancelled','no_show')", name="ck_session_status"
         ),
         CheckConstraint("minutes > 0", name="ck_session_minutes"),
+        Index("ix_sessions_pair_date", "pair_id", "date"),  # migration 0002
     )
 
 
