@@ -119,7 +119,7 @@ def seed_programme(container: Container, pairs: int, sessions_per_pair: int = 20
     import datetime as dt
     import random
 
-    from sqlalchemy import insert
+    from sqlalchemy import func, insert, select
 
     from coach.store.models import ActionItem, Goal, Pair, Person, Programme, Reflection, Session
 
@@ -134,7 +134,8 @@ def seed_programme(container: Container, pairs: int, sessions_per_pair: int = 20
                    "role": "mentor" if i % 2 == 0 else "mentee", "department": f"D{i % 40}"}
                   for i in range(2 * pairs)]
         conn.execute(insert(Person), people)
-        first = conn.exec_driver_sql("SELECT min(id) FROM people WHERE email LIKE '%@bench.invalid'").scalar()
+        first = conn.execute(select(func.min(Person.id))
+                             .where(Person.email.like("%@bench.invalid"))).scalar()
         pair_rows, goal_rows = [], []
         for i in range(pairs):
             cadence = rng.choice([14, 14, 21, 28])

@@ -23,6 +23,4 @@ def health(_: Coordinator, c: ContainerDep, paging: PagingDep,
             summary="Counts by status, weekly snapshots, sessions held and changes since last week")
 def overview(_: Coordinator, c: ContainerDep, as_of: dt.date | None = None,
              weeks: int = Query(default=8, ge=1, le=52)):
-    data = c.monitor.overview(as_of, weeks=weeks)
-    data.pop("pairs")
-    return data
+    return {k: v for k, v in c.monitor.overview(as_of, weeks=weeks).items() if k != "pairs"}

@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import re  # noqa: F401
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from coach.errors import NotFound
@@ -51,6 +54,39 @@ class CoordinatorGuide:
         return self._guidance
 
 
+CACHE_TTL_S = 60.0
+
+
+def data_fingerprint(db: Database) -> tuple:
+    """Counts, highest ids and id-weighted sums of every mutable column that health and the
+    dashboard read: any insert, delete, status change, tick or edit of these changes it."""
+    from sqlalchemy import String, case, cast, func, select
+
+    from coach.store.models import ActionItem, Goal, Pair, Person, Programme, Reflection, Session
+
+    def weighted(column, values):
+        return func.coalesce(func.sum(case({v: i + 1 for i, v in enumerate(values)}, value=column,
+                                           else_=len(values) + 1) * column.table.c.id), 0)
+
+    def table(model, *extra):
+        return select(func.count(), func.coalesce(func.max(model.id), 0), *extra).select_from(model)
+
+    queries = [
+        table(Programme, func.coalesce(func.sum(func.length(cast(Programme.health_thresholds, String))), 0)),
+        table(Person, func.coalesce(func.sum(func.length(Person.name) * Person.id), 0)),
+        table(Pair, weighted(Pair.status, ("active", "paused", "closed")),
+              func.coalesce(func.sum(Pair.cadence_days * Pair.id), 0)),
+        table(Session, weighted(Session.status, ("scheduled", "held", "cancelled", "no_show"))),
+        table(Reflection, weighted(Reflection.sentiment, ("positive", "neutral", "negative")),
+              func.coalesce(func.sum(case((Reflection.private, Reflection.id), else_=0)), 0),
+              func.coalesce(func.sum(Reflection.blocker_count), 0)),
+        table(ActionItem, func.coalesce(func.sum(case((ActionItem.done, ActionItem.id), else_=0)), 0)),
+        table(Goal, weighted(Goal.status, ("open", "in_progress", "achieved", "dropped"))),
+    ]
+    with db.engine.connect() as conn:
+        return tuple(tuple(conn.execute(q).one()) for q in queries)
+
+
 class Monitor:
     def __init__(self, db: Database, store: Store, guide: CoordinatorGuide):
         from coach.store.snapshots import SnapshotStore
@@ -59,6 +95,27 @@ class Monitor:
         self.store = store
         self.guide = guide
         self.snapshots = SnapshotStore(db)
+        self._cache: dict[tuple, tuple[float, Any]] = {}
+        self._cache_lock = threading.Lock()
+
+    def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """Programme-wide results are kept while the data they read is unchanged: the key holds
+        a fingerprint of those tables (one aggregate query, ~30 ms at 10k pairs, against ~1 s to
+        recompute), so every worker sees every write. Changes the fingerprint cannot see (a
+        session moved to another date) show within CACHE_TTL_S."""
+        key = (*key, data_fingerprint(self.db))
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None and now - hit[0] < CACHE_TTL_S:
+                return hit[1]
+        value = compute()
+        with self._cache_lock:
+            self._cache = {k: v for k, v in self._cache.items() if now - v[0] < CACHE_TTL_S}
+            while len(self._cache) >= 16:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = (now, value)
+        return value
 
     def _thresholds(self, programme_id: int | None) -> dict[int, HealthThresholds]:
         out = {}
@@ -74,6 +131,12 @@ class Monitor:
         if pair_id is not None:
             pair = self.store.get_pair(pair_id)
             programme_id = pair.programme_id
+        if pair_id is None:
+            return list(self._cached(("health", as_of, programme_id, status),
+                                     lambda: self._health_now(as_of, None, programme_id, status)))
+        return self._health_now(as_of, pair_id, programme_id, status)
+
+    def _health_now(self, as_of, pair_id, programme_id, status) -> list[PairHealth]:
         thresholds = self._thresholds(programme_id)
         # Hundreds of thousands of short-lived facts: pausing the cyclic GC saves ~25% at 10k pairs.
         gc_was_on = gc.isenabled()
@@ -123,8 +186,13 @@ class Monitor:
     def overview(self, as_of: dt.date | None = None, *, weeks: int = 8,
                  programme_id: int | None = None) -> dict[str, Any]:
         """Counts now, and at the end of each of the last ``weeks`` weeks (Sunday), with what
-        changed since the end of last week. Past weeks are computed once and kept."""
+        changed since the end of last week. Past weeks are computed once and kept. The result
+        is shared between callers: read it, don't change it."""
         as_of = as_of or dt.date.today()
+        return self._cached(("overview", as_of, weeks, programme_id),
+                            lambda: self._overview(as_of, weeks, programme_id))
+
+    def _overview(self, as_of: dt.date, weeks: int, programme_id: int | None) -> dict[str, Any]:
         now = self.health(as_of, programme_id=programme_id)
         last_sunday = as_of - dt.timedelta(days=(as_of.weekday() + 1) % 7 or 7)
         week_ends = [last_sunday - dt.timedelta(days=7 * w) for w in range(weeks - 1, -1, -1)]
