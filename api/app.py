@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import time
 
 from fastapi import FastAPI, Request
@@ -89,3 +91,18 @@ def create_app(container: Container | None = None, settings: Settings | None = N
 
     pages.install(app)
     return app
+
+
+def warm_up(container: Container) -> None:
+    """Warm a worker before it serves. Failures are logged, not fatal: requests that need a
+    missing backend then answer 503 with the reason."""
+    import os
+
+    log = logging.getLogger("uvicorn.error")
+    try:
+        took = container.warm_up()
+    except Exception as exc:
+        log.warning("Worker %s warm-up incomplete: %s: %s", os.getpid(),
+                    exc.__class__.__name__, exc)
+        return
+    log.info("Worker %s warmed up in %.1f s", os.getpid(), took)

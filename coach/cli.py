@@ -287,15 +287,15 @@ def serve(
     import uvicorn
 
     c = initialised()
-    if workers > 1 and c.settings.resolved_database_url.startswith("sqlite") and \
-            not c.settings.vector_store_is_server:
+    if workers > 1 and not c.settings.vector_store_is_server:
         raise InvalidInput("Several workers need a Chroma server (COACH_VECTOR_STORE=http://host:port): "
                            "an embedded Chroma index is not safe to share between processes.")
     if workers > 1:
         uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info")
     else:
-        from api.app import create_app
+        from api.app import create_app, warm_up
 
+        warm_up(c)  # before listening: the first request is served warm
         uvicorn.run(create_app(c), host=host, port=port, log_level="info")
 
 
@@ -792,7 +792,9 @@ def bench(
     data = {"figures": [f.to_dict() for f in figures]}
     if json_file:
         json_file.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    table = Table("figure", "value", "unit", "baseline", "ratio", "target", "met")
+    from rich.table import Column
+
+    table = Table(Column("figure", overflow="fold"), "value", "unit", "baseline", "ratio", "target", "met")
     for f in data["figures"]:
         target = b.target_for(f)
         table.add_row(f["name"], f"{f['value']:.3f}", f["unit"],
@@ -865,13 +867,15 @@ def eval_command(
 @app.command()
 def loadtest(
     url: Annotated[str, typer.Option(help="The API's base URL, e.g. http://127.0.0.1:8000.")],
-    tokens: Annotated[Path, typer.Option(help="JSON list of objects with a \"token\" (any other "
-                                         "keys are ignored; roles and pairs come from the API), "
-                                         "e.g. the output of `coach demo-signin --json`.")],
+    tokens: Annotated[Path, typer.Option(help="JSON: a list of objects with a \"token\" (the "
+                                         "output of `coach demo-signin --json`), or such objects "
+                                         "one after another (`coach tokens create EMAIL --json` "
+                                         "per person). Other keys are ignored: roles and pairs "
+                                         "come from the API.")],
     users: Annotated[int, typer.Option(help="Simulated users; they share the tokens' identities.")] = 50,
     actions: Annotated[int, typer.Option(help="Actions per user.")] = 4,
     model_share: Annotated[float, typer.Option(help="Share of mentor and mentee actions that "
-                                               "call the model (agendas, reflections).")] = 0.15,
+                                               "call the model (agendas, reflections).")] = 0.12,
     timeout: Annotated[float, typer.Option(help="Client timeout per request, seconds.")] = 900.0,
     seed: Annotated[int, typer.Option(help="Seed of the plan and the reflection texts.")] = 7,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,

@@ -118,6 +118,21 @@ class Container:
         return Container(settings, embedder=self.embedder, index=fresh() if fresh else None,
                          chat_model=self._chat_model)
 
+    def warm_up(self) -> float:
+        """Load what the first requests would otherwise wait for (the embedding model, the index
+        and its keyword snapshot, the catalogue, the chat model); returns the seconds taken."""
+        import time
+
+        started = time.perf_counter()
+        self.store.list_programmes()
+        self.retriever.search("how to start a reverse-mentoring session", 3)
+        self.catalogue.all()
+        self.monitor.guide.guidance()
+        model = self.chat_model()
+        llm = getattr(model, "llm", None)  # the embedded model loads on first use
+        del llm
+        return time.perf_counter() - started
+
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()

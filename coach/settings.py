@@ -111,13 +111,26 @@ class Settings(BaseSettings):
         """The configured key, or one generated once and kept (mode 600) in the data directory."""
         if self.secret_key:
             return self.secret_key
+        import os
         import secrets
+        import tempfile
 
         self.ensure_data_dir()
         path = self.data_dir / "secret_key"
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-            path.chmod(0o600)
+            # Workers start together: write aside, then link into place. The first link wins,
+            # so every worker signs with the same key, and none reads a half-written file.
+            fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".secret_key.")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(secrets.token_urlsafe(48))
+                os.chmod(tmp, 0o600)
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    pass
+            finally:
+                os.unlink(tmp)
         return path.read_text(encoding="utf-8").strip()
 
 

@@ -27,6 +27,7 @@ class OpenAIChatModel:
         from langchain_openai import ChatOpenAI
 
         self.base_url = base_url
+        self.timeout_s = timeout_s
         self.name = f"openai:{model}"
         self.json_method = json_method
         self.max_tokens = max_tokens
@@ -40,6 +41,17 @@ class OpenAIChatModel:
 
         return (openai.APIConnectionError, httpx.ConnectError, ConnectionError)
 
+    def _timeout(self) -> type[Exception]:
+        import openai
+
+        return openai.APITimeoutError
+
+    def _busy(self) -> TimeoutError:
+        # A server that is reachable but too busy to answer in time is a model failure, not an
+        # outage: the caller falls back to the composer's result instead of answering 503.
+        return TimeoutError(f"the model server at {self.base_url} did not answer within "
+                            f"{self.timeout_s:g} s (raise COACH_OPENAI_TIMEOUT_S, or add capacity)")
+
     def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
                  max_tokens: int | None = None) -> ChatResult:
         kwargs: dict[str, Any] = {"max_tokens": max_tokens or self.max_tokens}
@@ -48,9 +60,13 @@ class OpenAIChatModel:
                 kwargs["response_format"] = {"type": "json_schema", "json_schema": {
                     "name": "coach_output", "schema": json_schema, "strict": False}}
             else:
-                kwargs["response_format"] = {"type": "json_object"}
+                # llama-cpp-python's server (and llama.cpp's) turn this "schema" into a grammar;
+                # servers that only know plain JSON mode ignore it.
+                kwargs["response_format"] = {"type": "json_object", "schema": json_schema}
         try:
             message = self._chat.invoke(messages, **kwargs)
+        except self._timeout():  # before _errors(): a timeout is also an APIConnectionError
+            raise self._busy() from None
         except self._errors() as exc:
             raise _unreachable(self.base_url, exc) from None
         usage = getattr(message, "usage_metadata", None) or {}
@@ -62,5 +78,7 @@ class OpenAIChatModel:
             for chunk in self._chat.stream(messages, max_tokens=max_tokens or self.max_tokens):
                 if isinstance(chunk.content, str) and chunk.content:
                     yield chunk.content
+        except self._timeout():
+            raise self._busy() from None
         except self._errors() as exc:
             raise _unreachable(self.base_url, exc) from None
