@@ -50,3 +50,22 @@ def test_retrieval_quality_on_the_dev_set(real_container):
     result = run_retrieval(cases, real_container, DEV_DATASET)
     misses = [c["id"] for c in result["cases"] if not c["passed"]]
     assert result["metrics"]["hit@5"] >= 0.85, f"hit@5 {result['metrics']['hit@5']:.3f}, misses {misses}"
+
+
+def test_chroma_generations_are_per_group(real_container):
+    """A pair's records and the shared knowledge stamp separate generations in Chroma, so a
+    summary written by one worker leaves every worker's knowledge snapshot in place."""
+    from coach.adapters.chroma_index import ChromaIndex
+    from coach.ports import Chunk
+
+    index = real_container.index
+    other = ChromaIndex(real_container.embedder, real_container.settings.resolved_vector_store,
+                        real_container.settings.collection)  # another process's view
+    knowledge, pairs = other.generation("global"), other.generation("pairs")
+    chunk = Chunk("pair:999-gen-test", "Pair 999 goal: test the generation stamps.",
+                  {"scope": "pair:999", "kind": "pair_goals", "source": "pair-999", "pair_id": 999})
+    index.upsert([chunk])
+    other._remote = (0.0, other._remote[1])  # skip the 2 s polling interval
+    assert other.generation("global") == knowledge and other.generation("pairs") != pairs
+    index.delete(where=MetadataFilter.of(scope=["pair:999"]))
+    assert index.get(MetadataFilter.of(scope=["pair:999"])) == []

@@ -128,3 +128,40 @@ def test_retriever_candidates_scale_with_k(fake_container):
     r = HybridRetriever(fake_container.index, candidates=5)
     fake_container.index.upsert([_chunk(f"c{i}", f"mentoring note number {i}") for i in range(40)])
     assert len(r.search("mentoring note", 20)) == 20
+
+
+def test_pair_writes_leave_the_knowledge_snapshot_alone(retriever, fake_container):
+    index = fake_container.index
+    retriever.search("phishing", 3)
+    snapshot, knowledge = retriever._snapshot, index.generation("global")
+    index.upsert([_chunk("p1b", "Pair 1 summary: the board adopted a phishing drill.",
+                         kind="pair_summary", scope="pair:1", pair_id=1)])
+    assert index.generation("global") == knowledge
+    hits = retriever.search("board phishing drill", 5, pair_id=1)
+    assert "p1b" in {h.chunk_id for h in hits}  # the pair's new record shows at once
+    assert retriever._snapshot is snapshot  # and the knowledge was not reloaded
+    index.delete(where=MetadataFilter.of(scope=["pair:1"]))
+    assert not {"p1", "p1b"} & {h.chunk_id for h in retriever.search("phishing goal", 10, pair_id=1)}
+    index.upsert([_chunk("new", "A new guideline on phishing drills.")])
+    assert index.generation("global") != knowledge
+    assert "new" in {h.chunk_id for h in retriever.search("phishing drills", 3)}
+
+
+def test_in_memory_search_matches_the_index_search(fake_container, retriever):
+    """Past exact_limit the vector side goes to the index; both must rank alike."""
+    beyond = HybridRetriever(fake_container.index, fake_container.embedder, exact_limit=0)
+    for query, pair_id, focus in [("phishing sender", None, None), ("phishing goal", 1, None),
+                                  ("phone calls", None, "generational")]:
+        ours = [h.chunk_id for h in retriever.search(query, 4, pair_id=pair_id, focus=focus)]
+        theirs = [h.chunk_id for h in beyond.search(query, 4, pair_id=pair_id, focus=focus)]
+        assert ours == theirs, query
+
+
+def test_knowledge_results_are_reused_until_the_knowledge_changes(retriever, fake_container):
+    embedder = fake_container.embedder
+    first = retriever.search("confidentiality in a session", 2)
+    calls = embedder.calls
+    assert retriever.search("confidentiality in a session", 2) == first
+    assert embedder.calls == calls  # neither re-embedded nor re-searched
+    fake_container.index.upsert([_chunk("conf2", "Confidentiality has limits: safety comes first.")])
+    assert "conf2" in {h.chunk_id for h in retriever.search("confidentiality in a session", 2)}

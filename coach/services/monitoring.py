@@ -125,13 +125,15 @@ class Monitor:
         return out
 
     def health(self, as_of: dt.date | None = None, *, pair_id: int | None = None,
-               programme_id: int | None = None, status: str | None = None) -> list[PairHealth]:
-        """Health of every active or paused pair, riskiest first."""
+               programme_id: int | None = None, status: str | None = None,
+               cached: bool = True) -> list[PairHealth]:
+        """Health of every active or paused pair, riskiest first. ``cached=False`` recomputes
+        even when nothing changed (benchmarks)."""
         as_of = as_of or dt.date.today()
         if pair_id is not None:
             pair = self.store.get_pair(pair_id)
             programme_id = pair.programme_id
-        if pair_id is None:
+        if pair_id is None and cached:
             return list(self._cached(("health", as_of, programme_id, status),
                                      lambda: self._health_now(as_of, None, programme_id, status)))
         return self._health_now(as_of, pair_id, programme_id, status)
