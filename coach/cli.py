@@ -380,6 +380,20 @@ def pairs_add(
     out.print(f"Created pair {created.pair.id}: {created.pair.label}.")
 
 
+@pairs_app.command("status")
+def pairs_status(
+    pair_id: Annotated[int, typer.Argument()],
+    status: Annotated[str, typer.Argument(help="active, paused or closed.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Pause, resume or close a pair."""
+    p = initialised().store.set_pair_status(pair_id, status)
+    if as_json:
+        emit_json({"id": p.id, "status": p.status})
+        return
+    out.print(f"Pair {p.id} ({p.label}) is now {p.status}.")
+
+
 # -- sessions ---------------------------------------------------------------------
 @sessions_app.command("log")
 def sessions_log(

@@ -77,6 +77,16 @@ def test_import_refuses_a_non_empty_store_and_bad_files(tmp_path, fresh_database
         import_store(source.db, data)
     with pytest.raises(InvalidInput, match="not a coach export"):
         import_store(source.db, {"tables": {}})
+    # an export from before the one-open-pair rule, holding a raced duplicate: refused whole
+    pairs = data["tables"]["pairs"]
+    twin = {**next(p for p in pairs if p["status"] != "closed"), "id": max(p["id"] for p in pairs) + 1}
+    empty = Container(make_settings(tmp_path / "empty", database_url=fresh_database_url()),
+                      embedder=HashingEmbedder(), index=InMemoryIndex())
+    worlds.append(empty)
+    empty.db.migrate()
+    with pytest.raises(InvalidInput, match="export's pairs break a rule of this store.*Nothing was"):
+        import_store(empty.db, {**data, "tables": {**data["tables"], "pairs": [*pairs, twin]}})
+    assert empty.store.counts()["pairs"] == 0 and not empty.store.list_people()
     bad = tmp_path / "bad.json"
     bad.write_text("{ not json")
     from coach.services.backup import read_export

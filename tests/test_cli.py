@@ -60,6 +60,12 @@ def test_users_pairs_sessions_commands(run):
     assert created["warnings"] and "IT" in created["warnings"][0]
     code, out, _ = run("sessions", "log", str(created["id"]), "--date", "2026-01-05", "--json")
     assert code == 0 and json.loads(out)["status"] == "held"
+    code, out, _ = run("pairs", "status", str(created["id"]), "paused")
+    assert code == 0 and "is now paused" in out
+    code, out, _ = run("pairs", "status", str(created["id"]), "closed", "--json")
+    assert code == 0 and json.loads(out) == {"id": created["id"], "status": "closed"}
+    code, _, err = run("pairs", "status", str(created["id"]), "finished")
+    assert code != 0 and "pair status" in err
 
 
 @pytest.mark.parametrize("args, message", [

@@ -9,7 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from coach.adapters.llama_cpp_chat import EmbeddedChatModel
+from coach.errors import Conflict
 from coach.services.reflection import ReflectionSummariser
+from tests.conftest import KNOWLEDGE
 
 WORDS = ["Amber", "Birch", "Cedar", "Dune", "Ember", "Fjord", "Garnet", "Harbor", "Iris", "Juniper",
          "Kestrel", "Lagoon", "Maple", "Nectar", "Onyx", "Pebble", "Quartz", "Raven", "Sierra", "Tundra"]
@@ -81,6 +83,59 @@ def test_concurrent_writes_all_land(fake_container, programme):
     assert len(loaded.action_items) == 160 and len(loaded.sessions) == 160
     assert len({a.text for a in loaded.action_items}) == 160
     assert len({a.id for a in loaded.action_items}) == 160
+
+
+def race(n, action):
+    """Run ``action`` in n threads released together; the results, or the errors raised."""
+    barrier = threading.Barrier(n)
+
+    def attempt(i):
+        barrier.wait(timeout=30)
+        try:
+            return action(i)
+        except Exception as exc:  # noqa: BLE001 - the test sorts outcomes
+            return exc
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(attempt, range(n)))
+
+
+def test_racing_sign_ups_with_one_email_give_one_person_and_conflicts(fake_container):
+    store = fake_container.store
+    store.create_programme("Pilot")
+    outcomes = race(6, lambda i: store.add_person(f"Ana {i}", "ana@example.org", "mentor"))
+    created = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(created) == 1, outcomes
+    assert all(isinstance(o, Conflict) and "already exists" in str(o)
+               for o in outcomes if o not in created), outcomes
+    assert [p.email for p in store.list_people()] == ["ana@example.org"]
+
+
+def test_racing_pairings_of_the_same_two_give_one_open_pair(fake_container, programme):
+    c = fake_container
+    _, p = programme
+    outcomes = race(6, lambda i: c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"]))
+    created = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(created) == 1, outcomes
+    assert all(isinstance(o, Conflict) and "already mentors" in str(o)
+               for o in outcomes if o not in created), outcomes
+    assert [q.id for q in c.store.list_pairs()] == [created[0].pair.id]
+
+
+def test_agendas_prepared_at_once_share_one_booked_session(fake_container, programme):
+    """A double-click, or two workers: the first agenda books the next session once."""
+    c = fake_container
+    c.ingestor.ingest([KNOWLEDGE])
+    _, p = programme
+    pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"],
+                                starts_on=dt.date(2026, 1, 5)).pair
+    c.store.log_session(pair.id, "2026-01-10", "held", today=dt.date(2026, 2, 1))
+    coach = c.coach("none")
+    outcomes = race(6, lambda i: coach.agenda(pair.id, today=dt.date(2026, 2, 1)))
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    booked = [s for s in c.store.get_pair(pair.id).sessions if s.status == "scheduled"]
+    assert len(booked) == 1 and booked[0].agenda is not None
+    assert {o["session_id"] for o in outcomes} == {booked[0].id}
 
 
 def test_concurrent_overviews_keep_one_snapshot_per_week(fake_container, programme):

@@ -67,7 +67,7 @@ def insert_self_pair(db: Database) -> None:
 def test_upgrade_downgrade_upgrade_on_an_empty_database(pg):
     assert current_revision(pg.engine) is None
     migrate(pg.engine)
-    assert current_revision(pg.engine) == head_revision() == "0003"
+    assert current_revision(pg.engine) == head_revision() == "0004"
     first = schema(pg.engine)
     assert set(first) == TABLES
     pairs = first["pairs"]
@@ -79,6 +79,7 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(pg):
     assert {"ck_session_status", "ck_session_minutes"} <= {n for n, _ in first["sessions"]["checks"]}
     assert ("uq_snapshot_week", ("programme_id", "week_ending")) in first["health_snapshots"]["unique"]
     assert ("ix_sessions_pair_date", ("pair_id", "date"), False) in first["sessions"]["indexes"]
+    assert ("uq_pairs_open", ("mentor_id", "mentee_id"), True) in pairs["indexes"]
     assert ("blocker_count", "INTEGER", False) in first["reflections"]["columns"]
     # the schema itself refuses a self-pairing, whatever the application does
     with pytest.raises(IntegrityError, match="ck_pair_not_self"):

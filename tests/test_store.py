@@ -102,6 +102,69 @@ def test_duplicate_active_pair_and_duplicate_email_conflict(fake_container, prog
         store.add_person("Mia Again", "MIA@example.org", "mentor")
 
 
+def test_a_closed_pair_reopens_only_when_no_other_pair_is_open(fake_container, programme):
+    store = fake_container.store
+    _, p = programme
+    first = store.add_pair(p["mia"].id, p["sam"].id, ["technology"]).pair
+    store.set_pair_status(first.id, "closed")
+    second = store.add_pair(p["mia"].id, p["sam"].id, ["inclusion"]).pair  # a new round is fine
+    with pytest.raises(Conflict, match=f"Pair {first.id} cannot be reopened.*Close that one"):
+        store.set_pair_status(first.id, "active")
+    assert store.get_pair(first.id).status == "closed", "the refused change left nothing behind"
+    store.set_pair_status(second.id, "closed")
+    assert store.set_pair_status(first.id, "paused").status == "paused"
+
+
+def test_the_database_itself_keeps_one_open_pair_per_mentor_and_mentee(fake_container, programme):
+    """The application's check can be raced; the partial unique index cannot."""
+    store = fake_container.store
+    _, p = programme
+    pair = store.add_pair(p["mia"].id, p["sam"].id, ["technology"]).pair
+    insert = text("INSERT INTO pairs (programme_id, mentor_id, mentee_id, focus, cadence_days, "
+                  "starts_on, status, created_at) VALUES (:g, :m, :e, '[]', 14, '2026-01-01', "
+                  ":s, CURRENT_TIMESTAMP)")
+    values = {"g": pair.programme_id, "m": p["mia"].id, "e": p["sam"].id}
+    with (pytest.raises(IntegrityError, match="uq_pairs_open|UNIQUE constraint failed"),
+          fake_container.db.engine.begin() as conn):
+        conn.execute(insert, {**values, "s": "paused"})
+    with fake_container.db.engine.begin() as conn:  # closed pairs of the same two are history
+        conn.execute(insert, {**values, "s": "closed"})
+        conn.execute(insert, {**values, "s": "closed"})
+    assert len(store.list_pairs(person_id=p["mia"].id)) == 3
+
+
+def test_migration_0004_names_duplicate_open_pairs_instead_of_picking_one(tmp_path, backend,
+                                                                           fresh_database_url):
+    from coach.store.db import Database, downgrade, migrate
+    from coach.store.repository import Store
+
+    db = Database(fresh_database_url() or f"sqlite:///{tmp_path / 'dup.db'}")
+    try:
+        migrate(db.engine, "0003")
+        store = Store(db)
+        store.create_programme("Pilot")
+        mia = store.add_person("Mia Chen", "mia@example.org", "mentor")
+        sam = store.add_person("Sam Okoro", "sam@example.org", "mentee")
+        store.add_pair(mia.id, sam.id, ["technology"])
+        with db.engine.begin() as conn:  # what a race before 0004 could leave behind
+            conn.execute(text("INSERT INTO pairs (programme_id, mentor_id, mentee_id, focus, "
+                              "cadence_days, starts_on, status, created_at) SELECT programme_id, "
+                              "mentor_id, mentee_id, focus, cadence_days, starts_on, 'paused', "
+                              "created_at FROM pairs"))
+        with pytest.raises(RuntimeError, match=f"mentor {mia.id} with mentee {sam.id} "
+                                               r"\(2 open pairs\).*coach pairs status"):
+            migrate(db.engine)
+        assert current_revision(db.engine) == "0003"
+        assert len(store.list_pairs()) == 2, "nothing was deleted"
+        store.set_pair_status(2, "closed")
+        migrate(db.engine)
+        assert current_revision(db.engine) == head_revision()
+        downgrade(db.engine, "0003")
+        assert current_revision(db.engine) == "0003"
+    finally:
+        db.dispose()
+
+
 def test_pair_history_round_trip(fake_container, programme):
     store = fake_container.store
     _, p = programme

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Date, DateTime, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from coach.errors import Conflict, InvalidInput
 from coach.store.db import Database
@@ -96,7 +97,13 @@ def import_store(db: Database, data: dict[str, Any]) -> dict[str, int]:
             except (TypeError, ValueError) as exc:
                 raise InvalidInput(f"Bad value in table {model.__table__.name}: {exc}.") from None
             if decoded:
-                conn.execute(insert(model.__table__), decoded)
+                try:
+                    conn.execute(insert(model.__table__), decoded)
+                except IntegrityError as exc:  # e.g. two open pairs of the same two people
+                    raise InvalidInput(
+                        f"The export's {model.__table__.name} break a rule of this store "
+                        f"({str(exc.orig).splitlines()[0]}). Nothing was imported; fix the "
+                        "file, or fix the source store and export again.") from None
             counts[model.__table__.name] = len(decoded)
         if conn.dialect.name == "postgresql":  # keep sequences past the imported ids
             for model in TABLES:

@@ -41,12 +41,8 @@ class Coach:
             minutes = self.store.get_programme(pair.programme_id).default_session_minutes
         result = self.planner.plan(pair, minutes, today=today).value
         if save:
-            session = self.store.next_session(pair_id, today=today)
-            if session is None:
-                session = self.store.log_session(pair_id, result["next_date"], "scheduled",
-                                                 minutes=minutes, today=today)
-            self.store.update_session(pair_id, session.id, agenda=result, minutes=minutes,
-                                      today=today)
+            session = self.store.save_agenda(pair_id, result, date=result["next_date"],
+                                             minutes=minutes, today=today)
             result["session_id"] = session.id
         return result
 

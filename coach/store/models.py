@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Text,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -96,6 +97,10 @@ class Pair(Base):
         CheckConstraint("mentor_id <> mentee_id", name="ck_pair_not_self"),
         CheckConstraint("status in ('active','paused','closed')", name="ck_pair_status"),
         CheckConstraint("cadence_days > 0", name="ck_pair_cadence"),
+        # One open pair per mentor and mentee, even when two writers race (migration 0004).
+        Index("uq_pairs_open", "mentor_id", "mentee_id", unique=True,
+              sqlite_where=text("status <> 'closed'"),
+              postgresql_where=text("status <> 'closed'")),
     )
 
 

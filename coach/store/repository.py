@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
@@ -183,7 +183,10 @@ class Store:
                 manager_id=manager_id,
             )
             s.add(person)
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError as exc:  # another writer added the same email since the check
+                raise Conflict(f"Someone with email {email} already exists.") from exc
             return _person(person)
 
     def set_manager(self, person: int | str, manager: int | str | None) -> PersonRecord:
@@ -268,7 +271,11 @@ class Store:
             )
             pair.goals = [Goal(text=t, status="open") for t in goal_texts]
             s.add(pair)
-            s.flush()
+            names = (mentor_p.name, mentee_p.name)
+            try:
+                s.flush()
+            except IntegrityError as exc:  # uq_pairs_open: a concurrent add won the race
+                raise Conflict(f"{names[0]} already mentors {names[1]} in an open pair.") from exc
             return PairCreated(_load_pair_record(s, pair.id), warnings)
 
     def get_pair(self, pair_id: int) -> PairRecord:
@@ -308,8 +315,15 @@ class Store:
         value = parse_enum(PairStatus, status, "pair status").value
         with self.db.session() as s:
             pair = _get_pair(s, pair_id)
+            names = (pair.mentor.name, pair.mentee.name)  # read now: a failed flush ends the unit
             pair.status = value
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError as exc:  # uq_pairs_open: reopening beside an open pair
+                raise Conflict(
+                    f"Pair {pair_id} cannot be reopened: {names[0]} already mentors {names[1]} "
+                    "in another open pair. Close that one first."
+                ) from exc
             return _load_pair_record(s, pair_id)
 
     def delete_pair(self, pair_id: int) -> None:
@@ -403,6 +417,39 @@ class Store:
                 session.minutes = minutes
             if agenda is not None:
                 session.agenda = agenda
+            s.flush()
+            return _session(session, pair)
+
+    def save_agenda(self, pair_id: int, agenda: dict, *, date: dt.date | str, minutes: int,
+                    today: dt.date | None = None) -> SessionRecord:
+        """Attach an agenda to the pair's next scheduled session, booking it on ``date`` if
+        there is none. One transaction that holds the pair's write lock from the start, so two
+        agendas prepared at once for the same pair share one session instead of booking two."""
+        today = today or dt.date.today()
+        day = parse_date(date, "session date")
+        if day is None:
+            raise InvalidInput("A session needs a date (YYYY-MM-DD).")
+        if not 5 <= minutes <= 480:
+            raise InvalidInput("Session minutes must be between 5 and 480.")
+        with self.db.session() as s:
+            # A no-op UPDATE is the portable lock: a row lock on PostgreSQL, and on SQLite it
+            # opens the write transaction before the read below.
+            s.execute(update(Pair).where(Pair.id == pair_id)
+                      .values(cadence_days=Pair.cadence_days))
+            pair = _get_pair(s, pair_id)
+            session = s.scalar(
+                select(Session)
+                .where(Session.pair_id == pair_id, Session.status == "scheduled",
+                       Session.date >= today)
+                .order_by(Session.date, Session.id)
+                .limit(1)
+            )
+            if session is None:
+                session = Session(pair_id=pair_id, date=day, status="scheduled", minutes=minutes,
+                                  notes="")
+                s.add(session)
+            session.minutes = minutes
+            session.agenda = agenda
             s.flush()
             return _session(session, pair)
 
