@@ -165,3 +165,33 @@ def test_knowledge_results_are_reused_until_the_knowledge_changes(retriever, fak
     assert embedder.calls == calls  # neither re-embedded nor re-searched
     fake_container.index.upsert([_chunk("conf2", "Confidentiality has limits: safety comes first.")])
     assert "conf2" in {h.chunk_id for h in retriever.search("confidentiality in a session", 2)}
+
+
+def test_searches_keep_answering_while_a_new_knowledge_snapshot_is_built(retriever, fake_container):
+    """A knowledge change is rebuilt by one thread; the others answer from the previous
+    snapshot meanwhile instead of waiting, and everyone sees the new one once it is in."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    index = fake_container.index
+    assert "conf" in {h.chunk_id for h in retriever.search("confidentiality", 3)}  # first build
+    building, release = threading.Event(), threading.Event()
+    real_get = index.get
+
+    def slow_get(where=None, include_text=True, include_vectors=False):
+        if where is not None and ("scope", ("global",)) in where.clauses:
+            building.set()
+            assert release.wait(timeout=30)
+        return real_get(where, include_text, include_vectors)
+
+    index.get = slow_get
+    index.upsert([_chunk("drill", "Guideline: rehearse a phishing drill with the pair.")])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        builder = pool.submit(retriever.search, "phishing drill", 3)
+        assert building.wait(timeout=30)
+        during = retriever.search("phishing drill", 3)  # returns now, from the old snapshot
+        assert "drill" not in {h.chunk_id for h in during}
+        assert not builder.done()
+        release.set()
+        assert "drill" in {h.chunk_id for h in builder.result(timeout=30)}
+    assert "drill" in {h.chunk_id for h in retriever.search("phishing drill", 3)}

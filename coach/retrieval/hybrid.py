@@ -67,7 +67,10 @@ class _Snapshot:
     """The shared knowledge held in memory: chunks, their BM25 index, and one vector matrix in
     which each section's question vectors point back to the section (multi-vector retrieval)."""
 
-    def __init__(self, everything: list[Chunk]):
+    def __init__(self, everything: list[Chunk], generation: str | None = None,
+                 exact: bool = True):
+        self.generation = generation
+        self.exact = exact  # vectors held: the vector side scans them instead of the index
         questions: dict[str, list[str]] = {}
         for c in everything:
             if c.metadata.get("role") == "question":
@@ -108,6 +111,10 @@ class HybridRetriever:
     and never misses. A pair's own records are fetched per pair and cached until pair records
     change. Past ``exact_limit`` vectors the snapshot would cost too much memory per worker, so
     vector search goes to the index (Chroma's HNSW) instead.
+
+    When the knowledge changes, one thread builds the new snapshot (2.6 s at 10k chunks, 34 s
+    at 100k) while the others keep answering from the previous one; the new one is swapped in
+    whole. Only the very first build makes searches wait.
     """
 
     def __init__(self, index: VectorIndex, embedder: Embedder | None = None, *,
@@ -117,10 +124,9 @@ class HybridRetriever:
         self.vector_weight = vector_weight
         self.candidates = candidates
         self.exact_limit = exact_limit
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the caches and the snapshot reference
+        self._build_lock = threading.Lock()  # one snapshot build at a time
         self._snapshot: _Snapshot | None = None
-        self._generation: str | None = None
-        self._exact = True
         self._pairs: OrderedDict[int, tuple[str, list[Chunk]]] = OrderedDict()
         # Features repeat the same queries (an agenda's guide and prep queries, a pair's goals):
         # their vectors, and whole results of knowledge-only queries, are kept per generation.
@@ -142,16 +148,26 @@ class HybridRetriever:
 
     def _knowledge(self) -> _Snapshot:
         generation = self.index.generation("global")
-        with self._lock:
-            if self._snapshot is None or generation != self._generation:
-                self._exact = self.embedder is not None and \
-                    self.index.count() <= self.exact_limit
-                everything = self.index.get(MetadataFilter.of(scope=["global"]),
-                                            include_vectors=self._exact)
-                self._snapshot = _Snapshot(everything)
-                self._generation = generation
+        current = self._snapshot
+        if current is not None and current.generation == generation:
+            return current
+        # Someone else is building: answer from the previous snapshot meanwhile.
+        if not self._build_lock.acquire(blocking=current is None):
+            return current
+        try:
+            current = self._snapshot
+            if current is not None and current.generation == generation:
+                return current  # built while this thread waited for the first one
+            exact = self.embedder is not None and self.index.count() <= self.exact_limit
+            everything = self.index.get(MetadataFilter.of(scope=["global"]),
+                                        include_vectors=exact)
+            fresh = _Snapshot(everything, generation, exact)
+            with self._lock:
+                self._snapshot = fresh
                 self._results.clear()
-            return self._snapshot
+            return fresh
+        finally:
+            self._build_lock.release()
 
     def _pair_records(self, pair_id: int) -> list[Chunk]:
         """One pair's goals and summaries (with vectors), cached until pair records change."""
@@ -170,8 +186,8 @@ class HybridRetriever:
 
     def _vector_side(self, query: str, n: int, where: MetadataFilter, snapshot: _Snapshot,
                      pair_chunks: list[Chunk]) -> list[tuple[Chunk, float]]:
-        if not self._exact or any(c.vector is None for c in pair_chunks):
-            return self._index_vector_side(query, n, where)
+        if not snapshot.exact or any(c.vector is None for c in pair_chunks):
+            return self._index_vector_side(query, n, where, snapshot)
         q = self._embed_query(query)
         ranked: list[tuple[Chunk, float]] = []
         if len(snapshot.vectors):
@@ -191,9 +207,9 @@ class HybridRetriever:
         ranked.sort(key=lambda item: (item[1], item[0].id))
         return ranked[:n]
 
-    def _index_vector_side(self, query: str, n: int,
-                           where: MetadataFilter) -> list[tuple[Chunk, float]]:
-        by_id = {c.id: c for c in self._snapshot.chunks} if self._snapshot else {}
+    def _index_vector_side(self, query: str, n: int, where: MetadataFilter,
+                           snapshot: _Snapshot) -> list[tuple[Chunk, float]]:
+        by_id = {c.id: c for c in snapshot.chunks}
         ranked, seen = [], set()
         for chunk, distance in self.index.search(query, 2 * n, where):
             if chunk.metadata.get("role") == "question":
@@ -225,7 +241,7 @@ class HybridRetriever:
         n = max(self.candidates, 3 * k)
 
         snapshot = self._knowledge()
-        key = (query, k, focus, tuple(kinds or ()), self._generation)
+        key = (query, k, focus, tuple(kinds or ()), snapshot.generation)
         if pair_id is None:
             with self._lock:
                 cached = self._results.get(key)
