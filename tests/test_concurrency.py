@@ -138,6 +138,46 @@ def test_agendas_prepared_at_once_share_one_booked_session(fake_container, progr
     assert {o["session_id"] for o in outcomes} == {booked[0].id}
 
 
+def test_two_writers_reindexing_one_pair_never_leave_the_index_stale(fake_container, programme):
+    """Worker A reads the pair, then worker B adds a goal and reindexes, then A syncs: from a
+    stale read A would delete B's entry. Holding the pair makes B wait for A instead."""
+    from coach.ports import MetadataFilter
+    from coach.retrieval.pair_index import pair_chunks, pair_scope
+
+    c = fake_container
+    _, p = programme
+    pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"], goals=["First"]).pair
+    index, real_get = c.index, c.index.get
+    a_reading, b_done = threading.Event(), threading.Event()
+    a_thread = []
+
+    def get(where=None, include_text=True, include_vectors=False):
+        if threading.current_thread() in a_thread:  # A has read the pair: let B go first
+            a_reading.set()
+            b_done.wait(timeout=1.5)  # B is done at once, or (held) waits for A
+        return real_get(where, include_text, include_vectors)
+
+    def worker_a():
+        a_thread.append(threading.current_thread())
+        c.programme.reindex(pair.id)
+
+    def worker_b():
+        assert a_reading.wait(timeout=30)
+        c.programme.add_goal(pair.id, "Second, added while A was syncing")
+        b_done.set()
+
+    index.get = get
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for future in [pool.submit(worker_a), pool.submit(worker_b)]:
+                future.result(timeout=60)
+    finally:
+        index.get = real_get
+    wanted = {ch.id for ch in pair_chunks(c.store.get_pair(pair.id))}
+    indexed = {ch.id for ch in index.get(MetadataFilter.of(scope=[pair_scope(pair.id)]))}
+    assert indexed == wanted
+
+
 def test_concurrent_overviews_keep_one_snapshot_per_week(fake_container, programme):
     """Workers computing the same past week race to save its snapshot: one row wins, and
     every worker still answers."""

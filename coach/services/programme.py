@@ -42,11 +42,15 @@ class ProgrammeService:
         self.pair_indexer.remove(pair_id)
 
     def reindex(self, pair_id: int) -> PairRecord:
-        pair = self.store.get_pair(pair_id)
-        self.pair_indexer.sync(pair)
+        # Held, so two workers syncing one pair take turns: a sync from a stale read would
+        # delete the entries the other just added.
+        with self.store.holding_pair(pair_id) as pair:
+            self.pair_indexer.sync(pair)
         return pair
 
     def reindex_all(self) -> int:
+        """Every pair from one batch read, holding none: for `coach import`, when nothing else
+        writes. Live repairs go pair by pair through reindex()."""
         pairs = self.store.all_pair_records()
         for pair in pairs:
             self.pair_indexer.sync(pair)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
@@ -278,6 +279,14 @@ class Store:
                 raise Conflict(f"{names[0]} already mentors {names[1]} in an open pair.") from exc
             return PairCreated(_load_pair_record(s, pair.id), warnings)
 
+    @contextmanager
+    def holding_pair(self, pair_id: int) -> Iterator[PairRecord]:
+        """The pair's record, read while holding the pair until the block ends, so whoever
+        keeps state derived from it (the pair's index entries) takes turns and never writes
+        from a stale read."""
+        with self.db.session() as s:
+            yield _load_pair_record(s, _lock_pair(s, pair_id).id)
+
     def get_pair(self, pair_id: int) -> PairRecord:
         with self.db.session() as s:
             return _load_pair_record(s, pair_id)
@@ -432,11 +441,7 @@ class Store:
         if not 5 <= minutes <= 480:
             raise InvalidInput("Session minutes must be between 5 and 480.")
         with self.db.session() as s:
-            # A no-op UPDATE is the portable lock: a row lock on PostgreSQL, and on SQLite it
-            # opens the write transaction before the read below.
-            s.execute(update(Pair).where(Pair.id == pair_id)
-                      .values(cadence_days=Pair.cadence_days))
-            pair = _get_pair(s, pair_id)
+            pair = _lock_pair(s, pair_id)
             session = s.scalar(
                 select(Session)
                 .where(Session.pair_id == pair_id, Session.status == "scheduled",
@@ -677,6 +682,13 @@ def _resolve_person(s: OrmSession, ref: int | str) -> Person:
     if person is None:
         raise NotFound(f"No person {ref!r}. List people with `coach users list`.")
     return person
+
+
+def _lock_pair(s: OrmSession, pair_id: int) -> Pair:
+    """The pair, locked until the transaction ends. A no-op UPDATE is the portable lock: a row
+    lock on PostgreSQL; on SQLite it opens the write transaction before anything is read."""
+    s.execute(update(Pair).where(Pair.id == pair_id).values(cadence_days=Pair.cadence_days))
+    return _get_pair(s, pair_id)
 
 
 def _get_pair(s: OrmSession, pair_id: int) -> Pair:
