@@ -375,9 +375,7 @@ class Store:
         notes: str = "",
         today: dt.date | None = None,
     ) -> SessionRecord:
-        day = parse_date(date, "session date")
-        if day is None:
-            raise InvalidInput("A session needs a date (YYYY-MM-DD).")
+        day = _session_day(date)
         status_value = parse_enum(SessionStatus, status, "session status").value
         today = today or dt.date.today()
         if status_value in ("held", "no_show") and day > today:
@@ -388,9 +386,8 @@ class Store:
         notes = clean_text(notes, "notes", max_chars=5000, required=False)
         with self.db.session() as s:
             pair = _get_pair(s, pair_id)
-            length = minutes if minutes is not None else pair.programme.default_session_minutes
-            if not 5 <= length <= 480:
-                raise InvalidInput("Session minutes must be between 5 and 480.")
+            length = _session_minutes(
+                minutes if minutes is not None else pair.programme.default_session_minutes)
             session = Session(
                 pair_id=pair_id, date=day, status=status_value, minutes=length, notes=notes
             )
@@ -421,9 +418,7 @@ class Store:
             if session.status in ("held", "no_show") and session.date > (today or dt.date.today()):
                 raise InvalidInput("A session in the future cannot be held or a no-show yet.")
             if minutes is not None:
-                if not 5 <= minutes <= 480:
-                    raise InvalidInput("Session minutes must be between 5 and 480.")
-                session.minutes = minutes
+                session.minutes = _session_minutes(minutes)
             if agenda is not None:
                 session.agenda = agenda
             s.flush()
@@ -435,20 +430,11 @@ class Store:
         there is none. One transaction that holds the pair's write lock from the start, so two
         agendas prepared at once for the same pair share one session instead of booking two."""
         today = today or dt.date.today()
-        day = parse_date(date, "session date")
-        if day is None:
-            raise InvalidInput("A session needs a date (YYYY-MM-DD).")
-        if not 5 <= minutes <= 480:
-            raise InvalidInput("Session minutes must be between 5 and 480.")
+        day = _session_day(date)
+        minutes = _session_minutes(minutes)
         with self.db.session() as s:
             pair = _lock_pair(s, pair_id)
-            session = s.scalar(
-                select(Session)
-                .where(Session.pair_id == pair_id, Session.status == "scheduled",
-                       Session.date >= today)
-                .order_by(Session.date, Session.id)
-                .limit(1)
-            )
+            session = _next_scheduled(s, pair_id, today)
             if session is None:
                 session = Session(pair_id=pair_id, date=day, status="scheduled", minutes=minutes,
                                   notes="")
@@ -462,13 +448,7 @@ class Store:
         today = today or dt.date.today()
         with self.db.session() as s:
             pair = _get_pair(s, pair_id)
-            session = s.scalar(
-                select(Session)
-                .where(Session.pair_id == pair_id, Session.status == "scheduled",
-                       Session.date >= today)
-                .order_by(Session.date)
-                .limit(1)
-            )
+            session = _next_scheduled(s, pair_id, today)
             return _session(session, pair) if session else None
 
     def get_session(self, pair_id: int, session_id: int) -> SessionRecord:
@@ -682,6 +662,29 @@ def _resolve_person(s: OrmSession, ref: int | str) -> Person:
     if person is None:
         raise NotFound(f"No person {ref!r}. List people with `coach users list`.")
     return person
+
+
+def _session_day(date: dt.date | str) -> dt.date:
+    day = parse_date(date, "session date")
+    if day is None:
+        raise InvalidInput("A session needs a date (YYYY-MM-DD).")
+    return day
+
+
+def _session_minutes(minutes: int) -> int:
+    if not 5 <= minutes <= 480:
+        raise InvalidInput("Session minutes must be between 5 and 480.")
+    return minutes
+
+
+def _next_scheduled(s: OrmSession, pair_id: int, today: dt.date) -> Session | None:
+    """The pair's earliest scheduled session from today on (the one an agenda is for)."""
+    return s.scalar(
+        select(Session)
+        .where(Session.pair_id == pair_id, Session.status == "scheduled", Session.date >= today)
+        .order_by(Session.date, Session.id)
+        .limit(1)
+    )
 
 
 def _lock_pair(s: OrmSession, pair_id: int) -> Pair:
