@@ -142,6 +142,22 @@ def programme(fake_container):
     return prog, people
 
 
+@pytest.fixture
+def run(fake_container, capsys):
+    """Run the CLI on the fake container: run(*argv) gives (exit code, stdout, stderr)."""
+    from coach import cli
+
+    cli.set_container(fake_container)
+
+    def invoke(*args):
+        code = cli.run(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    yield invoke
+    cli.set_container(None)
+
+
 @pytest.fixture(scope="session")
 def real_container(tmp_path_factory):
     """The real embedding model, embedded Chroma and SmolLM2 over knowledge/ and the demo."""

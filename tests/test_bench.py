@@ -6,23 +6,9 @@ import json
 
 import pytest
 
-from coach import cli
 from coach.bench import bench_cold_start, bench_generation, bench_retrieval, target_for
 
 FIELDS = {"name", "value", "unit", "baseline", "ratio"}
-
-
-@pytest.fixture
-def run(fake_container, capsys):
-    cli.set_container(fake_container)
-
-    def invoke(*args):
-        code = cli.run(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    yield invoke
-    cli.set_container(None)
 
 
 def test_bench_writes_figures_as_json_with_targets(run, tmp_path):

@@ -6,19 +6,6 @@ from coach import cli
 from coach.ports import MetadataFilter
 
 
-@pytest.fixture
-def run(fake_container, capsys):
-    cli.set_container(fake_container)
-
-    def invoke(*args):
-        code = cli.run(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    yield invoke
-    cli.set_container(None)
-
-
 def test_init_demo_then_pairs_and_search(run, fake_container):
     code, out, _ = run("init", "--demo", "--json")
     assert code == 0
