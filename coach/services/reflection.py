@@ -75,11 +75,16 @@ class ReflectionSummariser:
         trusted = [s for s in ex.sentences if not looks_like_instruction(s)]
         lexicon = sentiment_of(trusted)
         source_words = len(text.split())
+        lower = MIN_SUMMARY if len(trusted) >= MIN_SUMMARY else 1  # fewest summary sentences
+
+        def settle_sentiment(said: str, base: dict[str, Any]) -> str:
+            if abs(lexicon) >= 0.5 and said != label_sentiment(lexicon) and said != "neutral":
+                return base["sentiment"]  # the text's own words decide a clear case
+            return said
 
         def validate(result: dict[str, Any]) -> list[str]:
             problems = []
             sentences = split_sentences(result["summary"])
-            lower = MIN_SUMMARY if len(trusted) >= MIN_SUMMARY else 1
             if not lower <= len(sentences) <= MAX_SUMMARY:
                 problems.append(f"the summary has {len(sentences)} sentences, not {lower}-{MAX_SUMMARY}")
             for s in sentences:
@@ -96,20 +101,17 @@ class ReflectionSummariser:
             sentences = split_sentences(data["summary"])
             kept = [s for s in sentences
                     if not looks_like_instruction(s) and is_supported(s, trusted)][:MAX_SUMMARY]
-            lower = MIN_SUMMARY if len(trusted) >= MIN_SUMMARY else 1
             if len(kept) < lower:
                 raise Rejected(f"only {len(kept)} of {len(sentences)} summary sentences are "
                                "supported by the reflection")
             points = [p.strip() for p in data.get("key_points", [])
                       if p.strip() and not looks_like_instruction(p) and is_supported(p, trusted)]
-            sentiment = data["sentiment"]
-            if abs(lexicon) >= 0.5 and sentiment != label_sentiment(lexicon) and sentiment != "neutral":
-                sentiment = base["sentiment"]  # the text's own words decide a clear case
             return dict(base, summary=" ".join(kept), key_points=points[:4] or base["key_points"],
-                        sentiment=sentiment)
+                        sentiment=settle_sentiment(data["sentiment"], base))
 
         if self.mode == "choose":
-            result = self._choose(text, author_role, composed, trusted, lexicon, validate)
+            result = self._choose(author_role, composed, trusted, lower, source_words,
+                                  settle_sentiment, validate)
         else:
             result = self._phrase(text, author_role, composed, validate, merge)
         result.value["provenance"] = result.provenance.to_dict()
@@ -117,10 +119,8 @@ class ReflectionSummariser:
             result.value["provenance"]["ignored_instructions"] = len(ex.ignored)
         return result
 
-    def _choose(self, text, author_role, composed, trusted: list[str], lexicon: float,
-                validate) -> Guarded[dict[str, Any]]:
-        source_words = len(text.split())
-        lower = MIN_SUMMARY if len(trusted) >= MIN_SUMMARY else 1
+    def _choose(self, author_role, composed, trusted: list[str], lower: int, source_words: int,
+                settle_sentiment, validate) -> Guarded[dict[str, Any]]:
         numbered = "\n".join(f"{i}. {sentence}" for i, sentence in enumerate(trusted, 1))
 
         def merge(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
@@ -135,10 +135,8 @@ class ReflectionSummariser:
             if not lower <= len(picked) <= MAX_SUMMARY:
                 raise Rejected(f"{len(picked)} different sentences picked, not {lower}-{MAX_SUMMARY}")
             picked.sort()
-            sentiment = data["sentiment"]
-            if abs(lexicon) >= 0.5 and sentiment != label_sentiment(lexicon) and sentiment != "neutral":
-                sentiment = base["sentiment"]  # the text's own words decide a clear case
-            return dict(base, summary=" ".join(trusted[i - 1] for i in picked), sentiment=sentiment)
+            return dict(base, summary=" ".join(trusted[i - 1] for i in picked),
+                        sentiment=settle_sentiment(data["sentiment"], base))
 
         schema = {
             "type": "object",
