@@ -24,16 +24,16 @@ class BM25Index:
             lengths[doc_id] = sum(counts.values())
             for term, tf in counts.items():
                 postings[term].append((doc_id, tf))
-        avg = float(lengths.mean()) if self.size else 1.0
-        self._avg = avg or 1.0
-        self._norm = k1 * (1 - b + b * lengths / (avg or 1.0))
+        self._avg = (float(lengths.mean()) if self.size else 1.0) or 1.0
+        self._norm = k1 * (1 - b + b * lengths / self._avg)
         self._postings: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
         for term, plist in postings.items():
             docs = np.fromiter((d for d, _ in plist), dtype=np.int32, count=len(plist))
             tfs = np.fromiter((t for _, t in plist), dtype=np.float32, count=len(plist))
-            df = len(plist)
-            idf = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
-            self._postings[term] = (docs, tfs, idf)
+            self._postings[term] = (docs, tfs, self._idf(len(plist)))
+
+    def _idf(self, df: int) -> float:
+        return math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
     def top(
         self, query: str, n: int, allowed: Callable[[int], bool] | None = None
@@ -75,7 +75,7 @@ class BM25Index:
                 if not tf:
                     continue
                 entry = self._postings.get(term)
-                idf = entry[2] if entry is not None else math.log(1 + (self.size + 0.5) / 0.5)
+                idf = entry[2] if entry is not None else self._idf(0)
                 score += weight * idf * tf * (self.k1 + 1) / (tf + norm)
             scores.append(score)
         return scores

@@ -209,13 +209,13 @@ class HybridRetriever:
 
     def _index_vector_side(self, query: str, n: int, where: MetadataFilter,
                            snapshot: _Snapshot) -> list[tuple[Chunk, float]]:
-        by_id = {c.id: c for c in snapshot.chunks}
         ranked, seen = [], set()
         for chunk, distance in self.index.search(query, 2 * n, where):
             if chunk.metadata.get("role") == "question":
-                chunk = by_id.get(str(chunk.metadata.get("parent")), chunk)
-                if chunk.metadata.get("role") == "question":
+                parent = snapshot.position.get(str(chunk.metadata.get("parent")))
+                if parent is None:
                     continue  # parent not loaded yet (index changed mid-query)
+                chunk = snapshot.chunks[parent]
             if chunk.id not in seen:
                 seen.add(chunk.id)
                 ranked.append((chunk, distance))
