@@ -5,6 +5,7 @@ Runs in a throwaway data directory (knowledge base + demo programme), never on u
 
 from __future__ import annotations
 
+import re
 import statistics
 import tempfile
 import time
@@ -491,28 +492,27 @@ def bench_cold_start(container: Container, backend: str = "embedded",
             Figure(f"peak_rss.server.{backend}", peak, "MB")]
 
 
-# The targets from the performance issue, for this 2-core machine: (figure, field, bound).
+# The targets from the performance issue, for this 2-core machine: (figure name pattern,
+# field, comparison, bound). Retrieval is held to its target at about 10k chunks: the figure's
+# name carries the collection's count.
 TARGETS: list[tuple[str, str, str, float]] = [
-    ("retrieval.10", "ratio", "<=", 1.5),
-    ("ingest.chunks_per_second", "ratio", ">=", 0.8),
-    ("generation.tokens_per_second", "ratio", ">=", 0.9),
-    ("agenda.embedded.p50", "value", "<=", 3000),
-    ("agenda.none.p50", "value", "<=", 150),
-    ("summary.embedded.p50", "value", "<=", 2500),
-    ("health.10000_pairs.p50", "value", "<=", 2000),
-    ("dashboard.10000_pairs.p50", "value", "<=", 500),
-    ("cold_start.first_request", "value", "<=", 10_000),
-    ("peak_rss.server.embedded", "value", "<=", 1536),
+    (r"retrieval\.10\d{3}_chunks\.p50", "ratio", "<=", 1.5),
+    (r"ingest\.chunks_per_second", "ratio", ">=", 0.8),
+    (r"generation\.tokens_per_second", "ratio", ">=", 0.9),
+    (r"agenda\.embedded\.p50", "value", "<=", 3000),
+    (r"agenda\.none\.p50", "value", "<=", 150),
+    (r"summary\.embedded\.p50", "value", "<=", 2500),
+    (r"health\.10000_pairs\.p50", "value", "<=", 2000),
+    (r"dashboard\.10000_pairs\.p50", "value", "<=", 500),
+    (r"cold_start\.first_request", "value", "<=", 10_000),
+    (r"peak_rss\.server\.embedded", "value", "<=", 1536),
 ]
 
 
 def target_for(figure: dict[str, Any]) -> tuple[str, bool] | None:
     """The target a figure is held to, as text, and whether it is met."""
-    for prefix, field_name, op, bound in TARGETS:
-        name = figure["name"]
-        if name == prefix or (prefix == "retrieval.10" and name.startswith("retrieval.10")
-                              and name.endswith(".p50") and "_chunks" in name
-                              and 10_000 <= int(name.split(".")[1].split("_")[0]) < 11_000):
+    for pattern, field_name, op, bound in TARGETS:
+        if re.fullmatch(pattern, figure["name"]):
             value = figure[field_name]
             if value is None:
                 return None
