@@ -128,9 +128,7 @@ class Container:
         self.retriever.search("how to start a reverse-mentoring session", 3)
         self.catalogue.all()
         self.monitor.guide.guidance()
-        model = self.chat_model()
-        llm = getattr(model, "llm", None)  # the embedded model loads on first use
-        del llm
+        getattr(self.chat_model(), "llm", None)  # reading it loads the embedded model
         return time.perf_counter() - started
 
     def close(self) -> None:

@@ -341,3 +341,28 @@ def test_chat_never_sees_another_pairs_records(world):
 def test_chat_person_must_belong_to_the_pair(world):
     with pytest.raises(InvalidInput, match="not in pair"):
         list(world["c"].coach("none").chat(world["one"].id, world["eve"].id, "Hello?"))
+
+
+def test_warm_up_loads_the_index_and_the_chat_model_before_any_request(tmp_path):
+    class LazyModel(FakeChatModel):
+        loads = 0
+
+        @property
+        def llm(self):  # like the embedded adapter: the weights load on first read
+            LazyModel.loads += 1
+            return object()
+
+    embedder = HashingEmbedder()
+    index = InMemoryIndex(embedder)
+    c = Container(make_settings(tmp_path, llm_backend="embedded"), embedder=embedder, index=index,
+                  chat_model=LazyModel())
+    c.db.migrate()
+    c.ingestor.ingest([c.settings.knowledge_dir])
+    try:
+        assert c.warm_up() > 0
+        assert LazyModel.loads == 1
+        calls = embedder.calls
+        c.retriever.search("how to start a reverse-mentoring session", 3)
+        assert embedder.calls == calls  # the warm-up query's vector and result are kept
+    finally:
+        c.close()
