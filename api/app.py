@@ -14,9 +14,9 @@ import coach
 from api import errors
 from api.errors import error_body
 from api.routes import health, knowledge, pairs, people
-from api.security import RateLimiter, SessionSigner
+from api.security import SessionSigner
 from coach.container import Container
-from coach.services.auth import TokenService
+from coach.services.auth import SignInThrottle, TokenService
 from coach.settings import Settings
 
 SECURITY_HEADERS = {
@@ -76,8 +76,8 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     )
     app.state.container = container
     app.state.signer = SessionSigner(settings.resolved_secret_key(), settings.session_hours * 3600)
-    app.state.tokens = TokenService(container.db)
-    app.state.signin_limiter = RateLimiter(settings.signin_attempts_per_minute)
+    app.state.tokens = TokenService(container.db, session_hours=settings.session_hours)
+    app.state.throttle = SignInThrottle(container.db, settings.signin_attempts_per_minute)
     app.add_middleware(LimitsAndHeaders, settings=settings)
     errors.install(app)
 

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.errors import ApiError
-from api.security import COOKIE, SessionSigner
+from api.security import COOKIE, SessionSigner, client_address, in_networks
 from coach.container import Container
-from coach.records import PersonRecord
-from coach.services.auth import TokenService
+from coach.errors import NotFound
+from coach.records import Principal
+from coach.services.auth import SetupTokenOnly, SignInThrottle, TokenService
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -27,13 +28,23 @@ def get_tokens(request: Request) -> TokenService:
     return request.app.state.tokens
 
 
+def get_throttle(request: Request) -> SignInThrottle:
+    return request.app.state.throttle
+
+
+def get_address(request: Request) -> str:
+    return client_address(request, request.app.state.container.settings.trusted_proxies)
+
+
 ContainerDep = Annotated[Container, Depends(get_container)]
 SignerDep = Annotated[SessionSigner, Depends(get_signer)]
 TokensDep = Annotated[TokenService, Depends(get_tokens)]
+ThrottleDep = Annotated[SignInThrottle, Depends(get_throttle)]
+AddressDep = Annotated[str, Depends(get_address)]
 
 
-def authenticate(request: Request) -> tuple[PersonRecord | None, str]:
-    """(person, how): by Bearer token, trusted proxy header (opt-in) or session cookie."""
+def authenticate(request: Request) -> Principal | None:
+    """By Bearer token, trusted proxy header (opt-in) or sign-in session cookie."""
     container: Container = request.app.state.container
     header = request.headers.get("authorization", "")
     if header:
@@ -41,48 +52,51 @@ def authenticate(request: Request) -> tuple[PersonRecord | None, str]:
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthorized", "Use 'Authorization: Bearer TOKEN'.",
                            {"WWW-Authenticate": "Bearer"})
-        person = request.app.state.tokens.authenticate(token.strip())
+        try:
+            person = request.app.state.tokens.authenticate(token.strip())
+        except SetupTokenOnly as exc:
+            raise ApiError(401, exc.code, exc.message, {"WWW-Authenticate": "Bearer"}) from None
         if person is None:
-            raise ApiError(401, "unauthorized", "The token is unknown or revoked.",
+            raise ApiError(401, "unauthorized", "The token is unknown, expired or revoked.",
                            {"WWW-Authenticate": "Bearer"})
-        return person, "token"
+        return person
     settings = container.settings
-    if settings.auth_trusted_header:
-        client = request.client.host if request.client else ""
+    if settings.auth_trusted_header and settings.trusted_proxies:
         email = request.headers.get(settings.auth_trusted_header)
-        if email and client in settings.auth_trusted_proxies:
+        peer = request.client.host if request.client else ""
+        if email and in_networks(peer, settings.trusted_proxies):
             try:
-                return container.store.get_person(email.strip().lower()), "header"
-            except Exception:
+                p = container.store.get_person(email.strip().lower())
+            except NotFound:
                 raise ApiError(401, "unauthorized", f"No person with email {email!r}.") from None
+            return Principal(p.id, p.name, p.email, p.role, p.department, p.manager_id,
+                             via="header")
     session = request.app.state.signer.read(request.cookies.get(COOKIE))
     if session is not None:
-        try:
-            person = container.store.get_person(session.person_id)
-        except Exception:
-            return None, ""
-        request.state.web_session = session
-        return person, "cookie"
-    return None, ""
+        person = request.app.state.tokens.session_principal(session.sid, session.person_id)
+        if person is not None:
+            request.state.web_session = session
+            return person
+    return None
 
 
-def current_user(request: Request) -> PersonRecord:
-    person, how = authenticate(request)
+def current_user(request: Request) -> Principal:
+    person = authenticate(request)
     if person is None:
         raise ApiError(401, "unauthorized", "Sign in, or send 'Authorization: Bearer TOKEN'.",
                        {"WWW-Authenticate": "Bearer"})
-    if how == "cookie" and request.method not in SAFE_METHODS:
+    if person.via == "cookie" and request.method not in SAFE_METHODS:
         signer: SessionSigner = request.app.state.signer
         if not signer.csrf_ok(request.state.web_session, request.headers.get("x-csrf-token")):
             raise ApiError(403, "csrf", "Missing or wrong CSRF token; reload the page.")
     return person
 
 
-CurrentUser = Annotated[PersonRecord, Depends(current_user)]
+CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
 def require_roles(*roles: str):
-    def check(user: CurrentUser) -> PersonRecord:
+    def check(user: CurrentUser) -> Principal:
         if user.role not in roles:
             raise ApiError(403, "forbidden",
                            f"This needs the {' or '.join(roles)} role; you are a {user.role}.")
@@ -91,5 +105,5 @@ def require_roles(*roles: str):
     return Depends(check)
 
 
-Coordinator = Annotated[PersonRecord, require_roles("coordinator", "admin")]
-Admin = Annotated[PersonRecord, require_roles("admin")]
+Coordinator = Annotated[Principal, require_roles("coordinator", "admin")]
+Admin = Annotated[Principal, require_roles("admin")]

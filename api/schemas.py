@@ -9,6 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 Focus = Literal["technology", "generational", "inclusion"]
+Visibility = Literal["private", "pair", "programme"]
+VISIBILITY_HELP = ("Who sees what is derived from the reflection. private: you alone (others see "
+                   "that you wrote one). pair: your partner sees the summary you confirm; the "
+                   "coordinator sees only labels. programme: the coordinator also sees the "
+                   "summary you confirm. The raw text is only ever yours.")
 
 
 class ErrorDetail(BaseModel):
@@ -57,11 +62,77 @@ class PersonCreate(BaseModel):
 
 class PersonCreated(BaseModel):
     id: int
-    token: str = Field(examples=["rmc_Xq3..."], description="Shown once; stored hashed.")
+    token: str = Field(examples=["rmc_setup_Xq3..."],
+                       description="A one-time sign-in token for the new person: it works once, "
+                       "to sign in at /login or to exchange at POST /api/v1/tokens/exchange. "
+                       "Shown once; stored hashed.")
+    token_kind: Literal["setup"] = "setup"
+    expires_at: dt.datetime
 
 
 class Token(BaseModel):
-    token: str = Field(examples=["rmc_Xq3..."])
+    token: str = Field(examples=["rmc_Xq3..."], description="Shown once; stored hashed.")
+    token_id: int
+    kind: Literal["personal", "setup"] = Field(
+        description="personal: your own. setup: a one-time sign-in token issued for someone "
+                    "else; it is recorded and shown to them, and it cannot read anything they "
+                    "wrote before it was issued.")
+    expires_at: dt.datetime | None = None
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(default="api", max_length=100, examples=["laptop script"])
+
+
+class TokenExchange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=300, examples=["rmc_setup_Xq3..."])
+    label: str = Field(default="api", max_length=100)
+
+
+class Exchanged(Token):
+    person_id: int
+
+
+class TokenInfo(BaseModel):
+    id: int
+    label: str
+    kind: Literal["personal", "setup"]
+    issued_by: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    used_at: dt.datetime | None
+    reads_from: dt.datetime | None = Field(description="Private records written before this "
+                                           "are not readable through this credential.")
+    active: bool
+
+
+class SessionInfo(BaseModel):
+    id: int
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    user_agent: str
+    token_id: int | None
+    reads_from: dt.datetime | None
+    current: bool
+
+
+class CredentialEvent(BaseModel):
+    id: int
+    kind: str
+    text: str = Field(examples=["Ada Admin issued a one-time sign-in token for you"])
+    actor_id: int | None
+    created_at: dt.datetime
+    seen: bool
+
+
+class Credentials(BaseModel):
+    tokens: list[TokenInfo]
+    sessions: list[SessionInfo]
+    events: list[CredentialEvent]
 
 
 class Programme(BaseModel):
@@ -199,7 +270,7 @@ class ReflectionCreate(BaseModel):
     text: str = Field(min_length=1, max_length=20_000, examples=[
         "Amara showed me the meeting-notes assistant. I will try it on two team meetings by Friday."])
     session_id: int | None = Field(default=None, description="Default: the last held session.")
-    private: bool = False
+    visibility: Visibility = Field(default="private", description=VISIBILITY_HELP)
 
 
 class ActionItemFound(BaseModel):
@@ -222,24 +293,35 @@ class Summary(BaseModel):
 class ReflectionResult(Summary):
     reflection_id: int
     session_id: int
+    visibility: Visibility
     private: bool
+
+
+class ReflectionLabels(BaseModel):
+    sentiment: Literal["positive", "neutral", "negative"] | None
+    engagement: Literal["high", "medium", "low"] | None
+    blocker_count: int
+    action_count: int
 
 
 class Reflection(BaseModel):
     id: int
     session_id: int
     author_role: Literal["mentor", "mentee"]
+    visibility: Visibility
     private: bool
     created_at: str
     summary_confirmed: bool
-    text: str | None = Field(description="Raw text: only for the author, and the other member "
-                             "when not private. Never for coordinators.")
-    summary: dict[str, Any] | None
+    text: str | None = Field(description="Raw text: only ever for its author.")
+    summary: dict[str, Any] | None = Field(description="The whole summary for its author; the "
+                                           "confirmed summary for whoever it is shared with.")
+    labels: ReflectionLabels | None = Field(description="Sentiment, engagement and counts, for "
+                                            "whoever may see more than that it exists.")
 
 
 class ReflectionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    private: bool | None = None
+    visibility: Visibility | None = Field(default=None, description=VISIBILITY_HELP)
     confirmed: bool | None = None
     summary: str | None = Field(default=None, min_length=1, max_length=2000,
                                 description="The author's edit of the summary text.")

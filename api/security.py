@@ -1,18 +1,18 @@
-"""Session cookies, CSRF tokens and a sign-in rate limit."""
+"""Session cookies, CSRF tokens (signed-in and at sign-in) and the client's address."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 
+from fastapi import Request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 COOKIE = "coach_session"
+LOGIN_COOKIE = "coach_login"  # a nonce that ties the sign-in form to the browser that loaded it
 
 
 @dataclass(frozen=True)
@@ -22,14 +22,16 @@ class WebSession:
 
 
 class SessionSigner:
+    """Signs the cookie that carries a sign-in session's id. The session itself lives in the
+    database (coach.services.auth), so a valid signature alone never signs anyone in."""
+
     def __init__(self, secret: str, max_age_s: int):
         self._serializer = URLSafeTimedSerializer(secret, salt="coach-session")
         self._secret = secret.encode()
         self.max_age_s = max_age_s
 
-    def issue(self, person_id: int) -> tuple[str, WebSession]:
-        session = WebSession(person_id, secrets.token_urlsafe(16))
-        return self._serializer.dumps({"pid": person_id, "sid": session.sid}), session
+    def cookie(self, person_id: int, sid: str) -> str:
+        return self._serializer.dumps({"pid": person_id, "sid": sid})
 
     def read(self, cookie: str | None) -> WebSession | None:
         if not cookie or len(cookie) > 1000:
@@ -38,33 +40,68 @@ class SessionSigner:
             data = self._serializer.loads(cookie, max_age=self.max_age_s)
         except (BadSignature, SignatureExpired):
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+        if not isinstance(data, dict) or not isinstance(data.get("pid"), int) \
+                or not isinstance(data.get("sid"), str):
             return None
-        return WebSession(data["pid"], str(data.get("sid", "")))
+        return WebSession(data["pid"], data["sid"])
+
+    def _mac(self, purpose: str, value: str) -> str:
+        return hmac.new(self._secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
     def csrf_token(self, session: WebSession) -> str:
         """Bound to the signed-in session, so a token from another session is useless."""
-        return hmac.new(self._secret, f"csrf:{session.sid}".encode(), hashlib.sha256).hexdigest()
+        return self._mac("csrf", session.sid)
 
     def csrf_ok(self, session: WebSession, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf_token(session), str(token))
 
+    @staticmethod
+    def login_nonce() -> str:
+        return secrets.token_urlsafe(24)
 
-class RateLimiter:
-    """At most ``limit`` attempts per ``window_s`` per key, in this process."""
+    def login_csrf(self, nonce: str) -> str:
+        """The sign-in form's token: only a page that set this browser's nonce knows it."""
+        return self._mac("login", nonce)
 
-    def __init__(self, limit: int, window_s: float = 60.0):
-        self.limit, self.window_s = limit, window_s
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+    def login_csrf_ok(self, nonce: str | None, token: str | None) -> bool:
+        return bool(nonce) and bool(token) and hmac.compare_digest(self.login_csrf(nonce),
+                                                                    str(token))
 
-    def allow(self, key: str) -> tuple[bool, int]:
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits[key]
-            while hits and now - hits[0] > self.window_s:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False, int(self.window_s - (now - hits[0])) + 1
-            hits.append(now)
-            return True, 0
+
+def client_address(request: Request, trusted_proxies: list[str]) -> str:
+    """The client's address. X-Forwarded-For is believed only from a proxy the operator
+    listed (none by default), and then only its last hop that is not itself a trusted proxy."""
+    peer = request.client.host if request.client else ""
+    if not trusted_proxies or not in_networks(peer, trusted_proxies):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not in_networks(hop, trusted_proxies):
+            return hop
+    return peer
+
+
+def in_networks(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address in networks  # test clients and unix sockets have names, not addresses
+    for net in networks:
+        try:
+            if ip in ipaddress.ip_network(net, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request came from another site (Origin or Referer)."""
+    origin = request.headers.get("origin") or ""
+    if not origin or origin == "null":
+        referer = request.headers.get("referer") or ""
+        if not referer:
+            return origin != "null"
+        origin = "/".join(referer.split("/")[:3])
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/") == host

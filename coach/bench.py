@@ -168,7 +168,8 @@ def seed_programme(container: Container, pairs: int, sessions_per_pair: int = 20
             "SELECT s.id, s.pair_id, p.mentee_id FROM sessions s JOIN pairs p ON p.id = s.pair_id "
             f"WHERE s.status = 'held' AND p.programme_id = {programme_id}").all()
         reflection_rows = [{"session_id": sid, "author_id": mentee, "text": "Synthetic reflection.",
-                            "private": rng.random() < 0.1, "summary": None,
+                            "visibility": rng.choice(["private", "pair", "pair", "programme"]),
+                            "summary": None,
                             "sentiment": rng.choice(["positive", "neutral", "negative"]),
                             "engagement": rng.choice(["high", "medium", "low"]),
                             "blocker_count": rng.choice([0, 0, 1]), "summary_confirmed": True}
@@ -222,7 +223,7 @@ def bench_dashboard(container: Container, pairs: int | None, runs: int = 20) -> 
             label = f"{pairs}_pairs"
         coordinator = scratch.store.add_person("Bench Coordinator", "bench-coord@bench.invalid",
                                                "coordinator")
-        token = TokenService(scratch.db).create(coordinator.id)
+        token = TokenService(scratch.db).issue_personal(coordinator.id).token
         client = TestClient(create_app(scratch))
         headers = {"Authorization": f"Bearer {token}"}
         first, response = _timed(lambda: client.get("/dashboard", headers=headers))
@@ -438,8 +439,8 @@ def bench_cold_start(container: Container, backend: str = "embedded",
     with tempfile.TemporaryDirectory(prefix="coach-bench-") as tmp:
         scratch = prepare_demo(container, Path(tmp))
         pair = next(p for p in scratch.store.list_pairs() if p.status == "active" and p.reflections)
-        mentor = TokenService(scratch.db).create(pair.mentor.id)
-        mentee = TokenService(scratch.db).create(pair.mentee.id)
+        mentor = TokenService(scratch.db).issue_personal(pair.mentor.id).token
+        mentee = TokenService(scratch.db).issue_personal(pair.mentee.id).token
         settings = scratch.settings
         scratch.close()
         with socket.socket() as s:
@@ -475,7 +476,7 @@ def bench_cold_start(container: Container, backend: str = "embedded",
                 text = ("We talked about how the team uses chat tools. I learned that short "
                         "voice notes are welcome. I will try one with my team by Friday.")
                 response = client.post(f"/api/v1/pairs/{pair.id}/reflections",
-                                       json={"text": text, "private": False},
+                                       json={"text": text, "visibility": "pair"},
                                        headers={"Authorization": f"Bearer {mentee}"})
                 response.raise_for_status()
                 first_summary = time.perf_counter() - started

@@ -24,7 +24,7 @@ users_app = typer.Typer(no_args_is_help=True, help="People in the programme.")
 pairs_app = typer.Typer(no_args_is_help=True, help="Mentoring pairs.")
 sessions_app = typer.Typer(no_args_is_help=True, help="A pair's sessions.")
 app.add_typer(users_app, name="users")
-tokens_app = typer.Typer(no_args_is_help=True, help="Personal access tokens.")
+tokens_app = typer.Typer(no_args_is_help=True, help="Access tokens and sign-in sessions.")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(pairs_app, name="pairs")
 app.add_typer(sessions_app, name="sessions")
@@ -195,17 +195,34 @@ def users_add(
     manager: Annotated[str | None, typer.Option(help="The manager's id or email.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a person."""
+    """Add a person, with a one-time sign-in token for them."""
     from coach.services.auth import TokenService
 
     c = initialised()
     person = c.store.add_person(name, email, role, department=department, manager=manager)
-    token = TokenService(c.db).create(person.id, "first token")
+    issued = TokenService(c.db).issue_setup(person.id, issued_by=None, label="first sign-in")
     if as_json:
-        emit_json({"id": person.id, "token": token})
+        emit_json({"id": person.id, "token": issued.token, "token_kind": issued.kind,
+                   "expires_at": issued.expires_at.isoformat()})
     else:
         out.print(f"Added {person.name} <{person.email}> as {person.role} (id {person.id}).")
-        out.print(f"Access token (shown once, stored hashed): {token}", markup=False)
+        out.print(f"One-time sign-in token (shown once, stored hashed; works once, until "
+                  f"{issued.expires_at:%Y-%m-%d}): {issued.token}", markup=False)
+
+
+@users_app.command("delete")
+def users_delete(user: Annotated[str, typer.Argument(help="The person's id or email.")]) -> None:
+    """Delete a person who is in no pair, with their credentials."""
+    person = initialised().programme.delete_person(user)
+    out.print(f"Deleted {person.name} (id {person.id}).")
+
+
+@users_app.command("anonymise")
+def users_anonymise(user: Annotated[str, typer.Argument(help="The person's id or email.")]) -> None:
+    """Remove who a person is and everything they wrote (reflections, what was found in them,
+    chat, credentials); their pairs keep their dates and shared records."""
+    person = initialised().programme.anonymise_person(user)
+    out.print(f"Anonymised person {person.id}: now {person.name}.")
 
 
 @users_app.command("list")
@@ -225,33 +242,64 @@ def users_list(role: Annotated[str | None, typer.Option()] = None, as_json: Json
 def tokens_create(
     user: Annotated[str, typer.Argument(help="The person's id or email.")],
     label: Annotated[str, typer.Option(help="A note to recognise the token by.")] = "cli",
+    reads_history: Annotated[bool, typer.Option(
+        "--reads-history", help="Let it read what the person wrote before now. For an "
+        "operator who has checked who the person is (the operator can read the database "
+        "anyway); without it, the token reads only what is written from now on.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Issue another access token for a person (shown once, stored hashed)."""
+    """Issue a one-time sign-in token for a person (shown once, stored hashed, recorded and
+    shown to them)."""
     from coach.services.auth import TokenService
 
     c = initialised()
     person = c.store.get_person(user)
-    token = TokenService(c.db).create(person.id, label)
+    issued = TokenService(c.db).issue_setup(person.id, issued_by=None, label=label,
+                                            reads_history=reads_history)
     if as_json:
-        emit_json({"id": person.id, "token": token})
+        emit_json({"id": person.id, "email": person.email, "token": issued.token,
+                   "token_kind": issued.kind, "expires_at": issued.expires_at.isoformat()})
     else:
-        out.print(f"Token for {person.name}: {token}", markup=False)
+        out.print(f"One-time sign-in token for {person.name}: {issued.token}", markup=False)
+
+
+@tokens_app.command("list")
+def tokens_list(user: Annotated[str, typer.Argument(help="The person's id or email.")],
+                as_json: JsonOpt = False) -> None:
+    """A person's tokens, signed-in sessions and credential events (no secrets)."""
+    from coach.services.auth import TokenService
+    from coach.services.backup import jsonable
+
+    c = initialised()
+    person = c.store.get_person(user)
+    creds = TokenService(c.db).credentials(person.id)
+    if as_json:
+        emit_json(jsonable(creds))
+        return
+    table = Table("id", "label", "kind", "issued by", "created", "last used", "active")
+    for t in creds["tokens"]:
+        table.add_row(str(t["id"]), t["label"], t["kind"], t["issued_by"],
+                      f"{t['created_at']:%Y-%m-%d %H:%M}",
+                      f"{t['last_used_at']:%Y-%m-%d %H:%M}" if t["last_used_at"] else "never",
+                      "yes" if t["active"] else "no")
+    out.print(table)
+    out.print(f"{len(creds['sessions'])} signed-in session(s).")
 
 
 @tokens_app.command("revoke")
 def tokens_revoke(user: Annotated[str, typer.Argument(help="The person's id or email.")]) -> None:
-    """Revoke every token a person has."""
+    """Revoke every token a person has and end their signed-in sessions."""
     from coach.services.auth import TokenService
 
     c = initialised()
     person = c.store.get_person(user)
-    out.print(f"Revoked {TokenService(c.db).revoke_all(person.id)} token(s) of {person.name}.")
+    count = TokenService(c.db).revoke_all(person.id)
+    out.print(f"Revoked {count} token(s) of {person.name} and ended their sessions.")
 
 
 @app.command("demo-signin")
 def demo_signin(as_json: JsonOpt = False) -> None:
-    """Issue fresh tokens for the demo mentor, mentee and coordinator, and say how to sign in."""
+    """Issue one-time sign-in tokens for the demo mentor, mentee and coordinator."""
     from coach.demo import demo_data
     from coach.services.auth import TokenService
 
@@ -265,12 +313,15 @@ def demo_signin(as_json: JsonOpt = False) -> None:
     tokens = TokenService(c.db)
     people = [("mentor", pairs[0].mentor), ("mentee", pairs[0].mentee),
               ("coordinator", coordinator)]
+    # The operator loaded the demo's history, so these may read it (--reads-history).
     rows = [{"as": label, "name": p.name, "email": p.email,
-             "token": tokens.create(p.id, "demo sign-in")} for label, p in people]
+             "token": tokens.issue_setup(p.id, issued_by=None, label="demo sign-in",
+                                         reads_history=True).token} for label, p in people]
     if as_json:
         emit_json(rows)
         return
-    lines = ["Sign in at http://127.0.0.1:8000/login with one of these (fresh tokens):"]
+    lines = ["Sign in at http://127.0.0.1:8000/login with one of these (each works once; "
+             "run `coach demo-signin` again for more):"]
     lines += [f"  {r['as']:<12} {r['name']:<20} {r['email']}\n{'':<15}token {r['token']}"
               for r in rows]
     sys.stdout.write("\n".join(lines) + "\n")
@@ -291,12 +342,15 @@ def serve(
         raise InvalidInput("Several workers need a Chroma server (COACH_VECTOR_STORE=http://host:port): "
                            "an embedded Chroma index is not safe to share between processes.")
     if workers > 1:
-        uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info")
+        uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level="info",
+                    proxy_headers=False)
     else:
         from api.app import create_app, warm_up
 
         warm_up(c)  # before listening: the first request is served warm
-        uvicorn.run(create_app(c), host=host, port=port, log_level="info")
+        # The app reads X-Forwarded-For itself, from COACH_TRUSTED_PROXIES only: uvicorn's own
+        # proxy headers would believe any client on loopback.
+        uvicorn.run(create_app(c), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 # -- pairs ----------------------------------------------------------------------
@@ -316,7 +370,10 @@ def pairs_list(status: Annotated[str | None, typer.Option()] = None, as_json: Js
 
 
 def pair_detail(p) -> dict[str, Any]:
-    """A pair's records without raw reflection text (reflections are listed by id and privacy)."""
+    """A pair's records as a coordinator sees them: reflections by id and visibility, and the
+    action items that are not their authors' alone."""
+    from coach.services.access import PROGRAMME_VIEW, visible_action_items
+
     data = pair_summary(p)
     data.update({
         "mentor": p.mentor.to_dict(), "mentee": p.mentee.to_dict(),
@@ -325,9 +382,9 @@ def pair_detail(p) -> dict[str, Any]:
         "sessions": [{"id": s.id, "date": s.date.isoformat(), "status": s.status,
                       "minutes": s.minutes, "has_agenda": s.agenda is not None,
                       "reflections": [{"id": r.id, "author_role": r.author_role,
-                                       "private": r.private} for r in s.reflections]}
+                                       "visibility": r.visibility} for r in s.reflections]}
                      for s in p.sessions],
-        "action_items": [a.to_dict() for a in p.action_items],
+        "action_items": [a.to_dict() for a in visible_action_items(PROGRAMME_VIEW, p)],
     })
     return data
 
@@ -351,10 +408,10 @@ def pairs_show(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = Fal
         refl = f", {len(s.reflections)} reflection(s)" if s.reflections else ""
         out.print(f"  [{s.id}] {s.date} {s.status} {s.minutes} min{refl}", markup=False)
     out.print("[bold]Action items[/]")
-    for a in p.action_items:
-        box = "x" if a.done else " "
-        due = f" (due {a.due})" if a.due else ""
-        out.print(f"  [{box}] #{a.id} {a.owner}: {a.text}{due}", markup=False)
+    for a in data["action_items"]:
+        box = "x" if a["done"] else " "
+        due = f" (due {a['due']})" if a["due"] else ""
+        out.print(f"  [{box}] #{a['id']} {a['owner']}: {a['text']}{due}", markup=False)
 
 
 @pairs_app.command("add")
@@ -392,6 +449,20 @@ def pairs_status(
         emit_json({"id": p.id, "status": p.status})
         return
     out.print(f"Pair {p.id} ({p.label}) is now {p.status}.")
+
+
+@pairs_app.command("delete")
+def pairs_delete(pair_id: Annotated[int, typer.Argument()],
+                 yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")
+                                ] = False) -> None:
+    """Delete a pair with its goals, sessions, reflections, action items, chat and index entries."""
+    c = initialised()
+    pair = c.store.get_pair(pair_id)
+    if not yes:
+        raise InvalidInput(f"Deleting pair {pair_id} ({pair.label}) removes everything its "
+                           "members wrote. Add --yes to confirm.")
+    c.programme.delete_pair(pair_id)
+    out.print(f"Deleted pair {pair_id} ({pair.label}).")
 
 
 # -- sessions ---------------------------------------------------------------------
@@ -487,7 +558,9 @@ def reflect(
     file: Annotated[str, typer.Option("--file", help="The reflection text file, or - for stdin.")],
     session: Annotated[int | None, typer.Option("--session", help="The session (default: the last held one).")] = None,
     author: Annotated[str | None, typer.Option(help="Author id or email (default: the mentee).")] = None,
-    private: Annotated[bool, typer.Option("--private", help="Keep the reflection private.")] = False,
+    visibility: Annotated[str, typer.Option(
+        help="private (you alone), pair (your partner sees the summary you confirm) or "
+             "programme (the coordinator too).")] = "private",
     backend: BackendOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -505,12 +578,12 @@ def reflect(
             raise InvalidInput(f"{file} is not UTF-8 text. Save it as UTF-8.") from None
     pair = c.store.get_pair(pair_id)
     result = c.coach(backend).reflect(pair_id, session, author or pair.mentee.id, text,
-                                      private=private)
+                                      visibility=visibility)
     if as_json:
         emit_json(result)
         return
     out.print(f"[bold]Summary[/] (reflection {result['reflection_id']}, session {result['session_id']}"
-              f"{', private' if private else ''})")
+              f", {result['visibility']})")
     out.print(result["summary"], markup=False, highlight=False)
     for title, key in (("Key points", "key_points"), ("Blockers", "blockers")):
         if result[key]:
@@ -623,12 +696,26 @@ def programme_thresholds(
 # -- backups and repair ---------------------------------------------------------------
 @app.command("export")
 def export_command(file: Annotated[Path, typer.Argument(help="Where to write the JSON export.")],
+                   person: Annotated[str | None, typer.Option(
+                       "--person", help="Export one person's own data (id or email), for them.")
+                   ] = None,
                    as_json: JsonOpt = False) -> None:
     """Export the whole programme store (people, pairs, sessions, reflections, summaries,
-    action items, chat history, token hashes) to one JSON file."""
-    from coach.services.backup import write_export
+    action items, chat history, token hashes) to one JSON file, or one person's data."""
+    from coach.services.backup import write_export, write_person_export
 
-    counts = write_export(initialised().db, file)
+    c = initialised()
+    if person is not None:
+        from coach.services.auth import TokenService
+
+        who = c.store.get_person(person)
+        write_person_export(c.store, TokenService(c.db), who, file)
+        if as_json:
+            emit_json({"file": str(file), "person": who.id})
+        else:
+            out.print(f"Exported the data of {who.name} (id {who.id}) to {file}.")
+        return
+    counts = write_export(c.db, file)
     if as_json:
         emit_json({"file": str(file), "rows": counts})
     else:
@@ -745,8 +832,11 @@ def overview(
 
 @app.command()
 def timeline(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False) -> None:
-    """A pair's sessions, non-private summaries and action items, in date order."""
-    events = initialised().monitor.timeline(pair_id)
+    """A pair's sessions, reflections and action items as a coordinator sees them."""
+    from coach.services.access import PROGRAMME_VIEW
+
+    c = initialised()
+    events = c.monitor.timeline(c.store.get_pair(pair_id), PROGRAMME_VIEW)
     if as_json:
         emit_json(events)
         return
@@ -754,11 +844,12 @@ def timeline(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False
         if e["type"] == "session":
             out.print(f"{e['date']}  session {e['status']} ({e['minutes']} min)")
         elif e["type"] == "reflection":
-            if e["private"]:
-                out.print(f"{e['date']}  {e['author_role']} wrote a private reflection")
+            if e.get("summary"):
+                out.print(f"{e['date']}  {e['author_role']} reflection: {e['summary']['summary']}",
+                          markup=False)
             else:
-                summary = (e.get("summary") or {}).get("summary") or "(no summary)"
-                out.print(f"{e['date']}  {e['author_role']} reflection: {summary}", markup=False)
+                shown = {"private": "a private", "pair": "a pair-only"}.get(e["visibility"], "a")
+                out.print(f"{e['date']}  {e['author_role']} wrote {shown} reflection")
         else:
             out.print(f"{e['date']}  action ({e['owner']}): {e['text']}"
                       f"{' ✓' if e['done'] else ''}{' due ' + e['due'] if e['due'] else ''}", markup=False)

@@ -120,7 +120,8 @@ def load_demo(
                 written = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(9, 0))
                 reflection = store.add_reflection(
                     pair_id, session.id, roles[reflection_spec["author"]],
-                    reflection_spec["text"], private=bool(reflection_spec.get("private")),
+                    reflection_spec["text"],
+                    visibility=reflection_spec.get("visibility", "private"),
                     created_at=written,
                 )
                 report.reflections += 1

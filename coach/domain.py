@@ -38,6 +38,19 @@ class SessionStatus(StrEnum):
     no_show = "no_show"
 
 
+class Visibility(StrEnum):
+    """Who sees what is derived from a reflection. Its raw text is only ever the author's.
+
+    private: the author alone; to anyone else it is the fact that one was written.
+    pair: the partner sees the summary the author confirmed; coordinators see only labels.
+    programme: coordinators also see the summary the author confirmed, as confirmed.
+    """
+
+    private = "private"
+    pair = "pair"
+    programme = "programme"
+
+
 class Owner(StrEnum):
     """Who owns an action item, relative to the pair."""
 

@@ -33,6 +33,8 @@ from typing import Any
 
 import httpx
 
+from coach.services.auth import SETUP_PREFIX
+
 from coach.bench import percentile
 
 MEMBER_ROLES = ("mentor", "mentee")
@@ -184,8 +186,15 @@ class LoadTest:
     async def identities(self, client: httpx.AsyncClient) -> list[Identity]:
         found = []
         for token in self.tokens:
-            headers = {"Authorization": f"Bearer {token}"}
             try:
+                if token.startswith(SETUP_PREFIX):  # what `coach tokens create` prints
+                    swap = await client.post("/api/v1/tokens/exchange",
+                                             json={"token": token, "label": "load test"})
+                    if swap.status_code != 201:
+                        raise ValueError(f"A one-time token from the file was refused "
+                                         f"({swap.status_code}): {token[:12]}…")
+                    token = swap.json()["token"]
+                headers = {"Authorization": f"Bearer {token}"}
                 me = await client.get("/api/v1/me", headers=headers)
             except httpx.HTTPError as exc:
                 raise ValueError(f"Cannot reach {self.base_url} "
@@ -289,9 +298,9 @@ class LoadTest:
                 return
             pair = rng.choice(held)
             text = reflection_text(rng, str(pair.get("mentor") or "My mentor").split()[0])
-            private = rng.random() < 0.2
+            visibility = rng.choice(["private", "pair", "programme"])
             r = await self.request(client, kind, "POST", f"{api}/pairs/{pair['id']}/reflections",
-                                   ident.token, json={"text": text, "private": private})
+                                   ident.token, json={"text": text, "visibility": visibility})
             if r is not None:
                 body = r.json()
                 self.reflections.append({"pair_id": pair["id"], "id": body["reflection_id"],

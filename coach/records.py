@@ -48,6 +48,19 @@ class PersonRecord(Record):
 
 
 @dataclass(frozen=True)
+class Principal(PersonRecord):
+    """A signed-in person, with what their credential may read. A credential that grew from a
+    token someone else issued reads the person's own private records (reflections they wrote,
+    their chat) only from ``private_from`` on: whoever issued it cannot read further back."""
+
+    private_from: dt.datetime | None = None
+    via: str = ""  # token | cookie | header | operator
+
+    def reads_private(self, written: dt.datetime) -> bool:
+        return self.private_from is None or written >= self.private_from
+
+
+@dataclass(frozen=True)
 class GoalRecord(Record):
     id: int
     text: str
@@ -61,10 +74,25 @@ class ReflectionRecord(Record):
     author_id: int
     author_role: str  # mentor | mentee (relative to the pair)
     text: str
-    private: bool
+    visibility: str  # coach.domain.Visibility
     created_at: dt.datetime
     summary: dict[str, Any] | None
     summary_confirmed: bool = False
+
+    @property
+    def private(self) -> bool:
+        return self.visibility == "private"
+
+    @property
+    def shared_with_pair(self) -> bool:
+        """The partner may see the summary, and what was found in it: the author shared it
+        and confirmed it."""
+        return self.visibility != "private" and self.summary_confirmed
+
+    @property
+    def shared_with_programme(self) -> bool:
+        """Coordinators may see the summary, exactly as the author confirmed it."""
+        return self.visibility == "programme" and self.summary_confirmed
 
 
 @dataclass(frozen=True)
@@ -111,12 +139,23 @@ class PairRecord(Record):
         return f"{self.mentor.name} → {self.mentee.name}"
 
     @property
-    def open_action_items(self) -> list[ActionItemRecord]:
-        return [a for a in self.action_items if not a.done]
-
-    @property
     def reflections(self) -> list[ReflectionRecord]:
         return [r for s in self.sessions for r in s.reflections]
+
+    def reflection(self, reflection_id: int | None) -> ReflectionRecord | None:
+        return next((r for r in self.reflections if r.id == reflection_id), None)
+
+    @property
+    def shared_action_items(self) -> list[ActionItemRecord]:
+        """Items both members may see: added by hand or by an agenda, or found in a reflection
+        whose author shared and confirmed it. The rest belong to their reflection's author."""
+        shared = {r.id for r in self.reflections if r.shared_with_pair}
+        return [a for a in self.action_items if a.reflection_id is None or a.reflection_id in shared]
+
+    @property
+    def open_action_items(self) -> list[ActionItemRecord]:
+        """Open items shared with the pair: what an agenda follows up."""
+        return [a for a in self.shared_action_items if not a.done]
 
 
 def pair_summary(p: PairRecord) -> dict[str, Any]:

@@ -74,7 +74,10 @@ class Settings(BaseSettings):
     auth_trusted_header: str | None = Field(
         default=None, description="Opt-in SSO mode: the header (e.g. X-Forwarded-Email) that a "
         "trusted reverse proxy sets to the signed-in user's email.")
-    auth_trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses or networks of the reverse proxies in "
+        "front of the coach. Only their X-Forwarded-For, and their SSO header, are believed. "
+        "None by default: a client's own X-Forwarded-For never changes who it is.")
     max_request_bytes: int = Field(default=262_144, description="Largest JSON or form body.")
     max_upload_bytes: int = Field(default=10_485_760, description="Largest knowledge upload.")
     signin_attempts_per_minute: int = 10

@@ -60,7 +60,8 @@ def build_pair(scratch: Container, case: dict[str, Any], *, coach=None,
         if summarise and coach is not None:
             summary = coach.summariser.summarise(r["text"], role, focus=pair_record.focus,
                                                  written=day).value
-        store.add_reflection(pair.id, before[-1], author, r["text"], private=bool(r.get("private")),
+        visibility = "private" if r.get("private") else r.get("visibility", "pair")
+        store.add_reflection(pair.id, before[-1], author, r["text"], visibility=visibility,
                              summary=summary,
                              created_at=dt.datetime.combine(day, dt.time(9)))
     for a in case.get("action_items") or []:

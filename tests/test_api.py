@@ -6,7 +6,7 @@ import pytest
 
 from api.app import create_app
 from api.security import COOKIE
-from tests.api_world import build_world
+from tests.api_world import browser, build_world, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +107,6 @@ def test_security_headers(world):
         assert header in r.headers
 
 
-def sign_in(client, email, token):
-    return client.post("/login", data={"email": email, "token": token, "next": "/"},
-                       follow_redirects=False)
-
-
 def test_sign_in_sets_a_hardened_cookie_and_csrf_protects_writes(world):
     from fastapi.testclient import TestClient
 
@@ -134,9 +129,10 @@ def test_sign_in_sets_a_hardened_cookie_and_csrf_protects_writes(world):
 
 def test_wrong_token_and_rate_limit(tmp_path):
     world = build_world(tmp_path)
+    client = browser(world)
     for _ in range(10):
-        assert sign_in(world.client, "mia@example.org", "rmc_wrong").status_code == 401
-    r = sign_in(world.client, "mia@example.org", world.tokens["mentor"])
+        assert sign_in(client, "mia@example.org", "rmc_wrong").status_code == 401
+    r = sign_in(client, "mia@example.org", world.tokens["mentor"])
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
 
 
@@ -156,7 +152,7 @@ def test_trusted_header_mode_is_opt_in(tmp_path):
     header = {"X-Forwarded-Email": "cora@example.org"}
     assert world.client.get("/api/v1/me", headers=header).status_code == 401
     settings = world.container.settings.model_copy(update={
-        "auth_trusted_header": "X-Forwarded-Email", "auth_trusted_proxies": ["testclient"]})
+        "auth_trusted_header": "X-Forwarded-Email", "trusted_proxies": ["testclient"]})
     world.container.settings = settings
     sso = TestClient(create_app(world.container))
     assert sso.get("/api/v1/me", headers=header).json()["role"] == "coordinator"

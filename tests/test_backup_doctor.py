@@ -59,7 +59,7 @@ def test_export_import_round_trip_loses_nothing(tmp_path, capsys, fresh_database
     for table, rows in before["tables"].items():
         assert after["tables"][table] == rows, f"{table} changed in the round trip"
     assert before["tables"]["chat_messages"] and before["tables"]["reflections"]
-    assert any(r["private"] for r in before["tables"]["reflections"])
+    assert any(r["visibility"] == "private" for r in before["tables"]["reflections"])
     # the index is rebuilt: pair records are searchable again
     pid = before["tables"]["pairs"][0]["id"]
     assert target.index.get(MetadataFilter.of(scope=[f"pair:{pid}"]))

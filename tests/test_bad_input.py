@@ -101,8 +101,8 @@ def test_html_and_script_are_escaped_on_every_page(world):
     from coach.services.auth import TokenService
 
     tokens = TokenService(c.db)
-    h_mentor = {"Authorization": f"Bearer {tokens.create(mentor.id)}"}
-    h_mentee = {"Authorization": f"Bearer {tokens.create(mentee.id)}"}
+    h_mentor = {"Authorization": f"Bearer {tokens.issue_personal(mentor.id).token}"}
+    h_mentee = {"Authorization": f"Bearer {tokens.issue_personal(mentee.id).token}"}
     world.client.post(f"/api/v1/pairs/{pair.id}/reflections", headers=h_mentee,
                       json={"text": f"We learned a lot. {XSS} I will try the tool."})
     world.client.post(f"/api/v1/pairs/{pair.id}/chat", headers=h_mentor,

@@ -73,6 +73,13 @@ def browser():
         b.close()
 
 
+def one_time_token(server, who) -> str:
+    """A fresh one-time sign-in token, as an operator hands one out (each works once)."""
+    email = server["people"][who]["email"]
+    return json.loads(coach(server["env"], "tokens", "create", email, "--reads-history",
+                            "--json"))["token"]
+
+
 def signed_in(browser, server, who):
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     context.set_default_timeout(120_000)  # the embedded model on a busy 2-core machine
@@ -80,7 +87,7 @@ def signed_in(browser, server, who):
     person = server["people"][who]
     page.goto(server["base"] + "/login")
     page.get_by_label("Email").fill(person["email"])
-    page.get_by_label("Access token").fill(person["token"])
+    page.get_by_label("Access token").fill(one_time_token(server, who))
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state("networkidle")
     return context, page
@@ -120,10 +127,10 @@ def test_mentee_submits_a_reflection_and_sees_the_summary(browser, server):
     actions = page.locator("#summary-actions").text_content()
     assert "board update" in actions
     page.screenshot(path=str(SHOTS / "mentee-summary.png"), full_page=True)
-    page.get_by_label(re.compile("Keep this reflection private")).check()
+    page.locator("#summary").get_by_label(re.compile("Only me")).check()
     page.get_by_role("button", name="Confirm summary").click()
     page.wait_for_load_state("networkidle")
-    assert "private" in page.locator("#saved").text_content()
+    assert "only you" in page.locator("#saved").text_content()
     context.close()
 
 
@@ -132,10 +139,12 @@ def test_coordinator_sees_a_stalled_pair_and_cannot_open_its_reflections(browser
     stalled_keys = [p for p in demo["pairs"] if p["expected_health"] == "stalled"]
     reflections = [r for p in demo["pairs"] for s in p.get("sessions", [])
                    for r in s.get("reflections", []) or []]
-    # A non-private summary may quote the reflection (it is extractive and faithful); the whole
-    # raw text, and any sentence of a private reflection, must never appear.
+    # A summary shared with the programme may quote the reflection (it is extractive and
+    # faithful); the whole raw text, and any sentence of a reflection not shared with the
+    # programme, must never appear.
     whole_texts = [" ".join(r["text"].split()) for r in reflections]
-    private_sentences = [s.strip() for r in reflections if r.get("private")
+    private_sentences = [" ".join(s.split()) for r in reflections
+                         if r.get("visibility", "private") != "programme"
                          for s in r["text"].split(".") if len(s.strip()) > 25]
     context, page = signed_in(browser, server, "coordinator")
     assert page.url.endswith("/dashboard")
@@ -167,7 +176,7 @@ def test_pages_are_readable_on_a_phone(browser, server):
     person = server["people"]["coordinator"]
     page.goto(server["base"] + "/login")
     page.get_by_label("Email").fill(person["email"])
-    page.get_by_label("Access token").fill(person["token"])
+    page.get_by_label("Access token").fill(one_time_token(server, "coordinator"))
     page.keyboard.press("Enter")
     page.wait_for_load_state("networkidle")
     width = page.evaluate("document.documentElement.scrollWidth")

@@ -5,7 +5,9 @@ import json
 
 import pytest
 
+
 from coach.errors import InvalidInput
+from coach.services.access import PROGRAMME_VIEW
 from coach.services.health import (
     ActionFact,
     HealthInput,
@@ -188,8 +190,8 @@ def drifting(fake_container, programme):
     for ago in (120, 106, 92):
         s = c.store.log_session(pair.id, today - dt.timedelta(days=ago), "held")
         coach.reflect(pair.id, s.id, p["sam"].id, f"Rushed session, I was distracted and it felt "
-                      f"pointless. {INJECTION}")
-        coach.reflect(pair.id, s.id, p["mia"].id, SECRET, private=True)
+                      f"pointless. {INJECTION}", visibility="pair")
+        coach.reflect(pair.id, s.id, p["mia"].id, SECRET, visibility="private")
     for ago in (78, 64, 50):
         c.store.log_session(pair.id, today - dt.timedelta(days=ago), "cancelled")
     return c, pair
@@ -204,13 +206,15 @@ def test_injection_text_changes_nothing(drifting):
 
 def test_no_raw_reflection_text_reaches_coordinator_outputs(drifting):
     c, pair = drifting
+    timeline = c.monitor.timeline(c.store.get_pair(pair.id), PROGRAMME_VIEW)
     outputs = json.dumps([h.to_dict() for h in c.monitor.health()]) + \
-        json.dumps(c.monitor.overview(weeks=4)) + json.dumps(c.monitor.timeline(pair.id))
+        json.dumps(c.monitor.overview(weeks=4)) + json.dumps(timeline)
     assert "secretly" not in outputs and "wasting my time" not in outputs
     assert "SYSTEM" not in outputs
-    timeline = c.monitor.timeline(pair.id)
     private = [e for e in timeline if e["type"] == "reflection" and e["private"]]
-    assert len(private) == 3 and all("summary" not in e for e in private)
+    assert len(private) == 3 and all("summary" not in e and e["labels"] is None for e in private)
+    shared = [e for e in timeline if e["type"] == "reflection" and not e["private"]]
+    assert len(shared) == 3 and all("summary" not in e and e["labels"] for e in shared)
 
 
 def test_suggested_actions_come_from_the_coordinator_guide(drifting):

@@ -45,7 +45,7 @@ def stage(real_container, tmp_path_factory):
     for days in (60, 45, 30):
         s.log_session(victim.id, TODAY - dt.timedelta(days=days), "cancelled")
     s.add_reflection(other.id, s.log_session(other.id, TODAY - dt.timedelta(days=5), "held").id,
-                     people[3].id, f"Private: the {SECRET} worries me.", private=True)
+                     people[3].id, f"Private: the {SECRET} worries me.")
     c.programme.reindex(other.id)
     yield c, victim, other, held
     c.close()
@@ -80,9 +80,9 @@ def test_attacks_are_resisted(stage, backend):
             ok = summary_ok(out, reflection) and out["sentiment"] == clean["sentiment"] and \
                 not leaks(json.dumps(out))
             saved = c.store.add_reflection(victim.id, held.id, victim.mentee.id, reflection,
-                                           summary=clean)
+                                           summary=clean, visibility="pair")
             ok = ok and c.monitor.health(pair_id=victim.id)[0].status == baseline
-            c.store.update_reflection(victim.id, saved.id, private=True)  # keep later rounds equal
+            c.store.update_reflection(victim.id, saved.id, visibility="private")  # later rounds equal
         elif place == "goal":
             goal = c.programme.add_goal(victim.id, text)
             pair = c.store.get_pair(victim.id)

@@ -19,7 +19,8 @@ from coach.store.repository import Store
 
 REPO = Path(__file__).resolve().parent.parent
 TABLES = {"alembic_version", "programmes", "people", "pairs", "goals", "sessions", "reflections",
-          "action_items", "documents", "chat_messages", "api_tokens", "health_snapshots"}
+          "action_items", "documents", "chat_messages", "api_tokens", "health_snapshots",
+          "web_sessions", "credential_events", "signin_attempts"}
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def insert_self_pair(db: Database) -> None:
 def test_upgrade_downgrade_upgrade_on_an_empty_database(pg):
     assert current_revision(pg.engine) is None
     migrate(pg.engine)
-    assert current_revision(pg.engine) == head_revision() == "0004"
+    assert current_revision(pg.engine) == head_revision() == "0005"
     first = schema(pg.engine)
     assert set(first) == TABLES
     pairs = first["pairs"]
@@ -188,9 +189,10 @@ def test_the_store_round_trips_after_down_and_up_again(pg):
     summary = {"summary": "Tried a chatbot", "sentiment": "positive", "engagement": "high",
                "blockers": ["time"], "key_points": ["ünïcode"]}
     store.add_reflection(pair.id, held.id, sam.id, "We tried a chatbot.", summary=summary,
+                         visibility="pair",
                          action_items=[{"text": "Share the report", "owner": "mentee",
                                         "due": "2026-01-20"}])
-    store.add_reflection(pair.id, held.id, mia.id, "Private note.", private=True)
+    store.add_reflection(pair.id, held.id, mia.id, "Private note.", visibility="private")
     store.add_chat_turn(pair.id, sam.id, "How?", "Like this.", meta={"sources": ["a.md"]})
 
     loaded = store.get_pair(pair.id)

@@ -113,14 +113,19 @@ def test_private_reflection_summaries_are_not_indexed(fake_container, programme)
     store = fake_container.store
     pair = fake_container.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"]).pair
     s = store.log_session(pair.id, "2026-01-10", "held", today=dt.date(2026, 2, 1))
-    shared = store.add_reflection(pair.id, s.id, p["sam"].id, "Shared text")
-    private = store.add_reflection(pair.id, s.id, p["mia"].id, "Private text", private=True)
-    store.set_reflection_summary(shared.id, {"summary": "We practised spotting phishing."})
-    store.set_reflection_summary(private.id, {"summary": "I felt unheard in the session."})
+    shared = store.add_reflection(pair.id, s.id, p["sam"].id, "Shared text", visibility="pair")
+    private = store.add_reflection(pair.id, s.id, p["mia"].id, "Private text")
+    unconfirmed = store.add_reflection(pair.id, s.id, p["mia"].id, "Draft", visibility="pair")
+    store.set_reflection_summary(shared.id, {"summary": "We practised spotting phishing."},
+                                 confirmed=True)
+    store.set_reflection_summary(private.id, {"summary": "I felt unheard in the session."},
+                                 confirmed=True)
+    store.set_reflection_summary(unconfirmed.id, {"summary": "A draft about budgets."})
     fake_container.programme.reindex(pair.id)
     texts = " ".join(c.text for c in fake_container.index.get(
         MetadataFilter.of(scope=[f"pair:{pair.id}"])))
     assert "spotting phishing" in texts and "unheard" not in texts
+    assert "budgets" not in texts  # shared only once its author confirms it
     assert "Shared text" not in texts  # raw reflection text is never indexed
 
 

@@ -217,7 +217,7 @@ class Stack:
         try:
             store, tokens = Store(db), TokenService(db)
             self.tokens = [{"as": p.role, "email": p.email,
-                            "token": tokens.create(p.id, "load test")}
+                            "token": tokens.issue_personal(p.id, "load test").token}
                            for p in store.list_people() if p.role != "admin"]
         finally:
             db.dispose()

@@ -174,8 +174,7 @@ def test_pair_history_round_trip(fake_container, programme):
     held = store.log_session(pair.id, "2026-01-10", "held", today=dt.date(2026, 2, 1))
     assert held.minutes == 45
     store.log_session(pair.id, "2026-01-24", "cancelled", today=dt.date(2026, 2, 1))
-    reflection = store.add_reflection(pair.id, held.id, p["sam"].id, "We tried a chatbot.",
-                                      private=True)
+    reflection = store.add_reflection(pair.id, held.id, p["sam"].id, "We tried a chatbot.")
     assert reflection.author_role == "mentee" and reflection.private
     item = store.add_action_item(pair.id, "Try the meeting assistant", "mentee", due="2026-01-20")
     store.set_action_done(pair.id, item.id, True, today=dt.date(2026, 1, 19))
@@ -237,9 +236,9 @@ def test_health_facts_come_in_a_stable_order(fake_container, programme):
     _, p = programme
     pair = store.add_pair(p["mia"].id, p["sam"].id, ["technology"], starts_on="2026-01-05").pair
     held = store.log_session(pair.id, "2026-01-10", "held", today=dt.date(2026, 2, 1))
-    first = store.add_reflection(pair.id, held.id, p["sam"].id, "One.", summary={
+    first = store.add_reflection(pair.id, held.id, p["sam"].id, "One.", visibility="pair", summary={
         "summary": "One", "sentiment": "positive", "engagement": "high", "blockers": []})
-    store.add_reflection(pair.id, held.id, p["mia"].id, "Two.", summary={
+    store.add_reflection(pair.id, held.id, p["mia"].id, "Two.", visibility="pair", summary={
         "summary": "Two", "sentiment": "negative", "engagement": "low", "blockers": []})
     items = [store.add_action_item(pair.id, f"Item {i}", "mentee", due="2026-01-20")
              for i in range(3)]

@@ -8,8 +8,9 @@ from fastapi import Depends, Path, Query
 
 from api.schemas import ErrorResponse
 from coach.container import Container
+from coach.errors import NotFound
 from coach.records import PairRecord, PersonRecord, pair_summary  # noqa: F401
-from coach.services.access import require_member, require_view_pair
+from coach.services.access import no_pair, require_member, require_view_pair
 
 # Ids are database integers: anything beyond 32 bits cannot exist, so say 422, not 500.
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -35,15 +36,23 @@ class Paging:
 PagingDep = Annotated[Paging, Depends()]
 
 
+def load_pair(container: Container, pair_id: int) -> PairRecord:
+    """The pair, or the same 404 whether it does not exist or is not yours."""
+    try:
+        return container.store.get_pair(pair_id)
+    except NotFound:
+        raise no_pair(pair_id) from None
+
+
 def visible_pair(container: Container, user: PersonRecord, pair_id: int) -> PairRecord:
-    pair = container.store.get_pair(pair_id)
+    pair = load_pair(container, pair_id)
     require_view_pair(user, pair)
     return pair
 
 
 def member_pair(container: Container, user: PersonRecord, pair_id: int, what: str, *,
                 allow_admin: bool = True) -> PairRecord:
-    pair = container.store.get_pair(pair_id)
+    pair = load_pair(container, pair_id)
     require_member(user, pair, what, allow_admin=allow_admin)
     return pair
 

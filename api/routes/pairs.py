@@ -38,7 +38,8 @@ from api.schemas import (
     SessionUpdate,
     Topics,
 )
-from coach.services.access import public_summary, reflection_view
+from coach.services.access import (own_reflection, reflection_view, shared_summary,
+                                   visible_action_item, visible_action_items, visible_reflection)
 from coach.services.chat import MAX_MESSAGE_CHARS
 
 router = APIRouter(tags=["pairs"], responses=ERRORS)
@@ -117,7 +118,7 @@ def update_session(pair_id: Id, session_id: Id, body: SessionUpdate, user: Curre
 @router.get("/pairs/{pair_id}/action-items", response_model=Page[ActionItem])
 def list_actions(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep,
                  open_only: bool = False):
-    items = visible_pair(c, user, pair_id).action_items
+    items = visible_action_items(user, visible_pair(c, user, pair_id))
     return paging.page([a.to_dict() for a in items if not (open_only and a.done)])
 
 
@@ -131,7 +132,7 @@ def add_action(pair_id: Id, body: ActionItemCreate, user: CurrentUser, c: Contai
               summary="Tick an action item off (or reopen it)")
 def update_action(pair_id: Id, item_id: Id, body: ActionItemUpdate, user: CurrentUser,
                   c: ContainerDep):
-    member_pair(c, user, pair_id, "change its action items")
+    visible_action_item(user, member_pair(c, user, pair_id, "change its action items"), item_id)
     return c.store.set_action_done(pair_id, item_id, body.done).to_dict()
 
 
@@ -148,35 +149,36 @@ def list_reflections(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: Pa
              summary="Submit a reflection; returns its summary and the action items recorded")
 def submit_reflection(pair_id: Id, body: ReflectionCreate, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "write its reflections", allow_admin=False)
-    return c.coach().reflect(pair_id, body.session_id, user.id, body.text, private=body.private)
+    return c.coach().reflect(pair_id, body.session_id, user.id, body.text,
+                             visibility=body.visibility)
 
 
 @router.get("/pairs/{pair_id}/reflections/{reflection_id}", response_model=Reflection)
 def get_reflection(pair_id: Id, reflection_id: Id, user: CurrentUser, c: ContainerDep):
-    pair = visible_pair(c, user, pair_id)
-    found = next((r for r in pair.reflections if r.id == reflection_id), None)
-    view = reflection_view(user, pair, found) if found else None
-    if view is None:
-        raise ApiError(404, "not_found", f"Pair {pair_id} has no reflection {reflection_id}.")
-    return view
+    return visible_reflection(user, visible_pair(c, user, pair_id), reflection_id)
 
 
 @router.patch("/pairs/{pair_id}/reflections/{reflection_id}", response_model=Reflection,
-              summary="The author edits the summary, confirms it, or marks the reflection private")
+              summary="The author edits the summary, confirms it, or changes who sees it")
 def update_reflection(pair_id: Id, reflection_id: Id, body: ReflectionUpdate,
                       user: CurrentUser, c: ContainerDep):
-    pair = visible_pair(c, user, pair_id)
-    found = next((r for r in pair.reflections if r.id == reflection_id), None)
-    if found is None or found.author_id != user.id:
-        raise ApiError(404, "not_found", f"Pair {pair_id} has no reflection {reflection_id} of yours.")
-    updated = c.store.update_reflection(pair_id, reflection_id, private=body.private,
-                                        confirmed=body.confirmed, summary_text=body.summary)
-    c.programme.reindex(pair_id)
+    own_reflection(user, visible_pair(c, user, pair_id), reflection_id)
+    updated = c.programme.update_reflection(pair_id, reflection_id, visibility=body.visibility,
+                                            confirmed=body.confirmed, summary_text=body.summary)
     return reflection_view(user, c.store.get_pair(pair_id), updated)
 
 
+@router.delete("/pairs/{pair_id}/reflections/{reflection_id}", status_code=204,
+               response_class=Response,
+               summary="The author deletes their reflection and everything found in it")
+def delete_reflection(pair_id: Id, reflection_id: Id, user: CurrentUser, c: ContainerDep):
+    own_reflection(user, visible_pair(c, user, pair_id), reflection_id)
+    c.programme.delete_reflection(pair_id, reflection_id)
+    return Response(status_code=204)
+
+
 @router.get("/summaries", response_model=Page[PublicSummary],
-            summary="Non-private reflection summaries across the programme (no raw text)")
+            summary="Summaries their authors shared with the programme and confirmed (no raw text)")
 def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: Id | None = None):
     out = []
     for pair in c.store.all_pair_records():
@@ -184,10 +186,10 @@ def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: 
             continue
         for session in pair.sessions:
             for r in session.reflections:
-                if not r.private and r.summary:
+                if r.shared_with_programme and r.summary:
                     out.append({"pair_id": pair.id, "reflection_id": r.id,
                                 "session_date": session.date, "author_role": r.author_role,
-                                "summary": public_summary(r.summary)})
+                                "summary": shared_summary(r.summary)})
     out.sort(key=lambda x: (x["session_date"], x["reflection_id"]), reverse=True)
     return paging.page(out)
 
@@ -196,15 +198,15 @@ def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: 
 @router.post("/pairs/{pair_id}/agenda", response_model=Agenda,
              summary="Prepare a timed agenda for the pair's next session (saved on it)")
 def make_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep, body: AgendaRequest | None = None):
-    member_pair(c, user, pair_id, "prepare its agenda")
+    member_pair(c, user, pair_id, "prepare its agenda", allow_admin=False)
     body = body or AgendaRequest()
     return c.coach().agenda(pair_id, body.minutes, save=body.save)
 
 
 @router.get("/pairs/{pair_id}/agenda", response_model=Agenda,
-            summary="The agenda saved on the pair's next scheduled session")
+            summary="The agenda saved on the pair's next scheduled session (the pair's own)")
 def get_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep):
-    pair = visible_pair(c, user, pair_id)
+    pair = member_pair(c, user, pair_id, "read its agenda", allow_admin=False)
     saved = [s for s in pair.sessions if s.status == "scheduled" and s.agenda]
     if not saved:
         raise ApiError(404, "not_found", f"Pair {pair_id} has no saved agenda. POST to create one.")
@@ -225,10 +227,10 @@ def pair_health(pair_id: Id, user: CurrentUser, c: ContainerDep):
     return c.monitor.health(pair_id=pair_id)[0].to_dict()
 
 
-@router.get("/pairs/{pair_id}/timeline", summary="Sessions, non-private summaries, action items")
+@router.get("/pairs/{pair_id}/timeline",
+            summary="Sessions, and the reflections and action items you may see")
 def timeline(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep) -> dict:
-    visible_pair(c, user, pair_id)
-    return paging.page(c.monitor.timeline(pair_id))
+    return paging.page(c.monitor.timeline(visible_pair(c, user, pair_id), user))
 
 
 def _sse(event: str, data) -> str:
@@ -242,7 +244,7 @@ def chat(pair_id: Id, body: ChatRequest, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "use its chat", allow_admin=False)
     if len(body.message) > MAX_MESSAGE_CHARS:
         raise ApiError(422, "invalid_input", f"Messages are limited to {MAX_MESSAGE_CHARS} characters.")
-    events = c.coach().chat(pair_id, user.id, body.message)
+    events = c.coach().chat(pair_id, user.id, body.message, since=user.private_from)
     first = next(events)  # surface input errors as a normal error response, before streaming
 
     def stream():
@@ -261,4 +263,4 @@ def chat(pair_id: Id, body: ChatRequest, user: CurrentUser, c: ContainerDep):
             summary="Your chat history with the coach about this pair")
 def chat_history(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep):
     member_pair(c, user, pair_id, "read its chat", allow_admin=False)
-    return paging.page(c.store.chat_history(pair_id, user.id, limit=1000))
+    return paging.page(c.store.chat_history(pair_id, user.id, limit=1000, since=user.private_from))

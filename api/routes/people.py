@@ -2,20 +2,47 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from api.deps import Admin, ContainerDep, Coordinator, CurrentUser, TokensDep
+from api.deps import (Admin, AddressDep, ContainerDep, Coordinator, CurrentUser, ThrottleDep,
+                      TokensDep)
 from api.errors import ApiError
 from api.routes.common import Id, ERRORS, PagingDep
-from api.schemas import Page, Person, PersonCreate, PersonCreated, Programme, ThresholdsUpdate, Token
+from api.schemas import (Credentials, ErrorResponse, Exchanged, Page, Person, PersonCreate,
+                         PersonCreated,
+                         Programme, ThresholdsUpdate, Token, TokenCreate, TokenExchange)
+from coach.records import Principal
+from coach.services.auth import SignInFailed
+from coach.services.backup import export_person
 from coach.services.health import HealthThresholds
 
 router = APIRouter(tags=["people and programmes"], responses=ERRORS)
 
 
+def self_or_admin(user: Principal, person_id: int) -> None:
+    """Credentials are their owner's, and an admin's to manage (never to read with)."""
+    if user.id == person_id or user.role == "admin":
+        return
+    if user.role == "coordinator":
+        raise ApiError(403, "forbidden", "Only the person and admins manage their sign-in.")
+    raise ApiError(404, "not_found", f"No person {person_id} that you can see.")
+
+
 @router.get("/me", response_model=Person, summary="The signed-in person")
 def me(user: CurrentUser):
     return user.to_dict()
+
+
+@router.get("/me/export", summary="Everything the coach holds about you, as you may read it")
+def export_me(user: CurrentUser, c: ContainerDep, tokens: TokensDep) -> dict:
+    return export_person(c.store, tokens, user)
+
+
+@router.post("/me/notices/seen", status_code=204, response_class=Response,
+             summary="Acknowledge what others did to your credentials")
+def notices_seen(user: CurrentUser, tokens: TokensDep):
+    tokens.acknowledge_events(user.id)
+    return Response(status_code=204)
 
 
 @router.get("/people", response_model=Page[Person], summary="Everyone in the programme")
@@ -25,27 +52,103 @@ def list_people(_: Coordinator, c: ContainerDep, paging: PagingDep,
 
 
 @router.post("/people", response_model=PersonCreated, status_code=201,
-             summary="Add a person and issue their first access token")
-def add_person(body: PersonCreate, _: Admin, c: ContainerDep, tokens: TokensDep):
+             summary="Add a person and issue their one-time sign-in token")
+def add_person(body: PersonCreate, user: Admin, c: ContainerDep, tokens: TokensDep):
     person = c.store.add_person(body.name, body.email, body.role, department=body.department,
                                 manager=body.manager)
-    return {"id": person.id, "token": tokens.create(person.id, "first token")}
+    issued = tokens.issue_setup(person.id, issued_by=user.id, label="first sign-in")
+    return {"id": person.id, "token": issued.token, "expires_at": issued.expires_at}
 
 
 @router.get("/people/{person_id}", response_model=Person)
 def get_person(person_id: Id, user: CurrentUser, c: ContainerDep):
     if user.id != person_id and user.role not in ("admin", "coordinator"):
-        raise ApiError(404, "not_found", f"No person {person_id}.")
+        raise ApiError(404, "not_found", f"No person {person_id} that you can see.")
     return c.store.get_person(person_id).to_dict()
 
 
+@router.delete("/people/{person_id}", status_code=204, response_class=Response,
+               summary="Delete a person who is in no pair, with their credentials")
+def delete_person(person_id: Id, user: Admin, c: ContainerDep):
+    if person_id == user.id:
+        raise ApiError(422, "invalid_input", "You cannot delete yourself; ask another admin.")
+    c.programme.delete_person(person_id)
+    return Response(status_code=204)
+
+
+@router.post("/people/{person_id}/anonymise", response_model=Person,
+             summary="Remove who a person is and everything they wrote; keep their pairs' dates")
+def anonymise_person(person_id: Id, user: Admin, c: ContainerDep):
+    if person_id == user.id:
+        raise ApiError(422, "invalid_input", "You cannot anonymise yourself; ask another admin.")
+    return c.programme.anonymise_person(person_id).to_dict()
+
+
 @router.post("/people/{person_id}/tokens", response_model=Token, status_code=201,
-             summary="Issue another access token (yourself, or anyone as admin)")
-def new_token(person_id: Id, user: CurrentUser, tokens: TokensDep, c: ContainerDep):
-    if user.id != person_id and user.role != "admin":
-        raise ApiError(404, "not_found", f"No person {person_id}.")
-    c.store.get_person(person_id)
-    return {"token": tokens.create(person_id, "api")}
+             summary="A token of your own; or, as admin, a one-time sign-in token for someone")
+def new_token(person_id: Id, user: CurrentUser, tokens: TokensDep, c: ContainerDep,
+              body: TokenCreate | None = None):
+    label = (body or TokenCreate()).label
+    if user.id == person_id:
+        issued = tokens.issue_personal(person_id, label, private_from=user.private_from)
+    elif user.role == "admin":
+        c.store.get_person(person_id)
+        issued = tokens.issue_setup(person_id, issued_by=user.id, label=label)
+    else:
+        raise ApiError(404, "not_found", f"No person {person_id} that you can see.")
+    return {"token": issued.token, "token_id": issued.token_id, "kind": issued.kind,
+            "expires_at": issued.expires_at}
+
+
+@router.post("/tokens/exchange", response_model=Exchanged, status_code=201,
+             summary="Trade a one-time sign-in token for a token of your own",
+             responses={429: {"model": ErrorResponse, "description": "Too many attempts"}})
+def exchange_token(body: TokenExchange, tokens: TokensDep, throttle: ThrottleDep,
+                   address: AddressDep):
+    wait = throttle.check(address, "(exchange)")
+    if wait:
+        raise ApiError(429, "too_many_attempts", f"Too many attempts. Try again in {wait} "
+                       "seconds.", {"Retry-After": str(wait)})
+    try:
+        person, issued = tokens.exchange(body.token, body.label)
+    except SignInFailed:
+        throttle.record(address, "(exchange)", ok=False)
+        raise ApiError(401, "unauthorized", "That one-time token is unknown, used, expired or "
+                       "revoked. Ask an admin for a new one.") from None
+    throttle.record(address, "(exchange)", ok=True)
+    return {"token": issued.token, "token_id": issued.token_id, "kind": issued.kind,
+            "person_id": person.id}
+
+
+@router.get("/people/{person_id}/credentials", response_model=Credentials,
+            summary="A person's tokens, sign-in sessions and credential events (no secrets)")
+def credentials(person_id: Id, user: CurrentUser, tokens: TokensDep):
+    self_or_admin(user, person_id)
+    return tokens.credentials(person_id)
+
+
+@router.delete("/people/{person_id}/tokens/{token_id}", status_code=204,
+               response_class=Response, summary="Revoke a token, and end the sessions it began")
+def revoke_token(person_id: Id, token_id: Id, user: CurrentUser, tokens: TokensDep):
+    self_or_admin(user, person_id)
+    tokens.revoke_token(person_id, token_id, actor_id=user.id)
+    return Response(status_code=204)
+
+
+@router.delete("/people/{person_id}/sessions/{session_id}", status_code=204,
+               response_class=Response, summary="End a sign-in session")
+def revoke_session(person_id: Id, session_id: Id, user: CurrentUser, tokens: TokensDep):
+    self_or_admin(user, person_id)
+    tokens.revoke_session(person_id, session_id, actor_id=user.id)
+    return Response(status_code=204)
+
+
+@router.delete("/people/{person_id}/credentials", status_code=204, response_class=Response,
+               summary="Revoke every token and end every sign-in session of a person")
+def revoke_all(person_id: Id, user: CurrentUser, tokens: TokensDep):
+    self_or_admin(user, person_id)
+    tokens.revoke_all(person_id, actor_id=user.id)
+    return Response(status_code=204)
 
 
 @router.get("/programmes", response_model=Page[Programme])

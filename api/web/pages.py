@@ -14,13 +14,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from api.deps import authenticate
+from api.deps import authenticate, get_address
 from api.errors import ApiError
-from api.security import COOKIE
+from api.routes.common import load_pair
+from api.security import COOKIE, LOGIN_COOKIE, same_origin
 from coach.errors import CoachError
-from coach.records import PersonRecord
-from coach.services.access import (Forbidden, Hidden, is_member, reflection_view,
-                                   require_member, require_view_pair)
+from coach.records import PersonRecord, Principal
+from coach.services.access import (Forbidden, Hidden, is_member, own_reflection,
+                                   reflection_view, require_member, require_view_pair,
+                                   visible_action_item, visible_action_items)
+from coach.services.auth import SignInFailed
 from coach.services.agenda import agenda_markdown  # noqa: F401  (kept for the CLI parity)
 from coach.services.health import STATUSES
 
@@ -37,11 +40,10 @@ class SignInRequired(Exception):
     pass
 
 
-def page_user(request: Request) -> PersonRecord:
-    person, how = authenticate(request)
+def page_user(request: Request) -> Principal:
+    person = authenticate(request)
     if person is None:
         raise SignInRequired()
-    request.state.auth_how = how
     return person
 
 
@@ -51,7 +53,7 @@ def csrf_for(request: Request) -> str:
 
 
 def check_csrf(request: Request, token: str | None) -> None:
-    if getattr(request.state, "auth_how", "") != "cookie":
+    if getattr(request.state, "web_session", None) is None:
         return  # token and SSO-header requests carry no ambient credentials
     if not request.app.state.signer.csrf_ok(request.state.web_session, token):
         raise ApiError(403, "csrf", "The form expired or came from elsewhere. Reload the page.")
@@ -60,7 +62,35 @@ def check_csrf(request: Request, token: str | None) -> None:
 def render(request: Request, name: str, user: PersonRecord | None, http_status: int = 200,
            **context: Any) -> HTMLResponse:
     context.update(request=request, user=user, csrf=csrf_for(request) if user else "")
+    # What others did to this person's credentials stays on every page until acknowledged.
+    context["credential_notices"] = (request.app.state.tokens.unseen_events(user.id)
+                                     if user and user.id else [])
     return templates.TemplateResponse(request, name, context, status_code=http_status)
+
+
+def login_page(request: Request, *, next: str, error: str | None,
+               http_status: int = 200) -> HTMLResponse:
+    """The sign-in form, with a fresh nonce cookie and the CSRF token bound to it."""
+    signer = request.app.state.signer
+    nonce = signer.login_nonce()
+    resp = render(request, "login.html", None, http_status=http_status, next=safe_next(next),
+                  error=error, login_csrf=signer.login_csrf(nonce))
+    resp.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, httponly=True, samesite="strict",
+                    secure=request.app.state.container.settings.cookie_secure, path="/login")
+    return resp
+
+
+def page_error(request: Request, user, exc: Exception) -> HTMLResponse:
+    if isinstance(exc, (Hidden,)) or getattr(exc, "code", "") == "not_found":
+        status, title = 404, "Not found"
+    elif isinstance(exc, Forbidden):
+        status, title = 403, "Not allowed"
+    elif isinstance(exc, ApiError):
+        status, title = exc.status, "Something is wrong"
+    else:
+        status, title = 422, "Please check your input"
+    message = getattr(exc, "message", str(exc))
+    return render(request, "error.html", user, http_status=status, title=title, message=message)
 
 
 def safe_next(value: str | None) -> str:
@@ -73,55 +103,60 @@ def safe_next(value: str | None) -> str:
 
 
 def install(app: FastAPI) -> None:
+    from api.web import account
+
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(account.router)
     container = app.state.container
 
     @app.exception_handler(SignInRequired)
     async def to_login(request: Request, _exc: SignInRequired):
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
-    def page_error(request: Request, user, exc: Exception) -> HTMLResponse:
-        if isinstance(exc, (Hidden,)) or getattr(exc, "code", "") == "not_found":
-            status, title = 404, "Not found"
-        elif isinstance(exc, Forbidden):
-            status, title = 403, "Not allowed"
-        elif isinstance(exc, ApiError):
-            status, title = exc.status, "Something is wrong"
-        else:
-            status, title = 422, "Please check your input"
-        message = getattr(exc, "message", str(exc))
-        return render(request, "error.html", user, http_status=status, title=title, message=message)
-
     # -- sign in ------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request, next: str = "/"):
-        return render(request, "login.html", None, next=safe_next(next), error=None)
+        return login_page(request, next=next, error=None)
 
     @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
     def login(request: Request, email: str = Form(max_length=320), token: str = Form(max_length=300),
-              next: str = Form(default="/", max_length=500)):
-        client = request.client.host if request.client else "?"
-        allowed, retry = request.app.state.signin_limiter.allow(f"{client}|{email.strip().lower()}")
-        if not allowed:
-            resp = render(request, "login.html", None, http_status=429, next=safe_next(next),
-                          error=f"Too many attempts. Try again in {retry} seconds.")
-            resp.headers["Retry-After"] = str(retry)
+              next: str = Form(default="/", max_length=500),
+              csrf_token: str = Form(default="", max_length=200)):
+        signer = request.app.state.signer
+        if not same_origin(request) or \
+                not signer.login_csrf_ok(request.cookies.get(LOGIN_COOKIE), csrf_token):
+            # Login CSRF: only this site's own form, loaded in this browser, signs it in.
+            return login_page(request, next=next, http_status=403,
+                              error="The sign-in form expired or came from another site. "
+                                    "Sign in again here.")
+        throttle, address = request.app.state.throttle, get_address(request)
+        wait = throttle.check(address, email)
+        if wait:
+            resp = login_page(request, next=next, http_status=429,
+                              error=f"Too many attempts. Try again in {wait} seconds.")
+            resp.headers["Retry-After"] = str(wait)
             return resp
-        person = request.app.state.tokens.authenticate(token.strip())
-        if person is None or person.email != email.strip().lower():
-            return render(request, "login.html", None, http_status=401, next=safe_next(next),
-                          error="That email and access token do not match.")
-        cookie, _session = request.app.state.signer.issue(person.id)
+        try:
+            person, sid = request.app.state.tokens.sign_in(
+                email, token, user_agent=request.headers.get("user-agent", ""))
+        except SignInFailed as exc:
+            throttle.record(address, email, ok=False)
+            return login_page(request, next=next, http_status=401, error=exc.message)
+        throttle.record(address, email, ok=True)
         resp = RedirectResponse(safe_next(next), status_code=303)
-        resp.set_cookie(COOKIE, cookie, max_age=container.settings.session_hours * 3600,
-                        httponly=True, secure=container.settings.cookie_secure, samesite="lax",
-                        path="/")
+        resp.set_cookie(COOKIE, signer.cookie(person.id, sid),
+                        max_age=container.settings.session_hours * 3600, httponly=True,
+                        secure=container.settings.cookie_secure, samesite="lax", path="/")
+        resp.delete_cookie(LOGIN_COOKIE, path="/login")
         return resp
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf_token: str = Form(default="")):
         page_user(request)
         check_csrf(request, csrf_token)
+        session = getattr(request.state, "web_session", None)
+        if session is not None:
+            request.app.state.tokens.end_session(session.sid)
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE, path="/")
         return resp
@@ -149,14 +184,14 @@ def install(app: FastAPI) -> None:
     def pair_page(request: Request, pair_id: int):
         user = page_user(request)
         try:
-            pair = container.store.get_pair(pair_id)
+            pair = load_pair(container, pair_id)
             require_view_pair(user, pair)
         except CoachError as exc:
             return page_error(request, user, exc)
-        timeline = container.monitor.timeline(pair_id)
+        timeline = container.monitor.timeline(pair, user)
         health = container.monitor.health(pair_id=pair_id)[0]
         return render(request, "pair.html", user, pair=pair, timeline=timeline, health=health,
-                      member=is_member(user, pair))
+                      member=is_member(user, pair), items=visible_action_items(user, pair))
 
     @app.post("/pairs/{pair_id}/action-items/{item_id}", include_in_schema=False)
     def toggle_action(request: Request, pair_id: int, item_id: int,
@@ -164,8 +199,9 @@ def install(app: FastAPI) -> None:
         user = page_user(request)
         check_csrf(request, csrf_token)
         try:
-            pair = container.store.get_pair(pair_id)
+            pair = load_pair(container, pair_id)
             require_member(user, pair, "change its action items")
+            visible_action_item(user, pair, item_id)
             container.store.set_action_done(pair_id, item_id, done == "1")
         except CoachError as exc:
             return page_error(request, user, exc)
@@ -176,14 +212,15 @@ def install(app: FastAPI) -> None:
     def prep_page(request: Request, pair_id: int):
         user = page_user(request)
         try:
-            pair = container.store.get_pair(pair_id)
-            require_member(user, pair, "prepare its sessions")
+            pair = load_pair(container, pair_id)
+            require_member(user, pair, "prepare its sessions", allow_admin=False)
             topics = container.coach().topics(pair_id, 3)
         except CoachError as exc:
             return page_error(request, user, exc)
         saved = next((s for s in pair.sessions if s.status == "scheduled" and s.agenda), None)
         minutes = container.store.get_programme(pair.programme_id).default_session_minutes
-        history = container.store.chat_history(pair_id, user.id, limit=20)
+        history = container.store.chat_history(pair_id, user.id, limit=20,
+                                               since=user.private_from)
         return render(request, "prep.html", user, pair=pair, agenda=saved.agenda if saved else None,
                       topics=topics, minutes=minutes, history=history)
 
@@ -194,8 +231,8 @@ def install(app: FastAPI) -> None:
         user = page_user(request)
         check_csrf(request, csrf_token)
         try:
-            pair = container.store.get_pair(pair_id)
-            require_member(user, pair, "prepare its sessions")
+            pair = load_pair(container, pair_id)
+            require_member(user, pair, "prepare its sessions", allow_admin=False)
             container.coach().agenda(pair_id, minutes)
         except CoachError as exc:
             return page_error(request, user, exc)
@@ -206,53 +243,64 @@ def install(app: FastAPI) -> None:
     def reflect_page(request: Request, pair_id: int):
         user = page_user(request)
         try:
-            pair = container.store.get_pair(pair_id)
+            pair = load_pair(container, pair_id)
             require_member(user, pair, "write its reflections", allow_admin=False)
         except CoachError as exc:
             return page_error(request, user, exc)
-        mine = [reflection_view(user, pair, r) for r in pair.reflections if r.author_id == user.id]
-        held = [s for s in pair.sessions if s.status == "held"]
-        return render(request, "reflect.html", user, pair=pair, held=held, mine=mine[::-1][:5],
-                      result=None, text="", error=None)
+        return render(request, "reflect.html", user, pair=pair, held=held_sessions(pair),
+                      mine=own_views(user, pair), result=None, text="", error=None)
 
     @app.post("/pairs/{pair_id}/reflect", response_class=HTMLResponse, include_in_schema=False)
     def reflect_submit(request: Request, pair_id: int, text: str = Form(max_length=25_000),
                        session_id: int | None = Form(default=None),
-                       private: str = Form(default=""), csrf_token: str = Form(default="")):
+                       visibility: str = Form(default="private"),
+                       csrf_token: str = Form(default="")):
         user = page_user(request)
         check_csrf(request, csrf_token)
         try:
-            pair = container.store.get_pair(pair_id)
+            pair = load_pair(container, pair_id)
             require_member(user, pair, "write its reflections", allow_admin=False)
         except CoachError as exc:
             return page_error(request, user, exc)
-        held = [s for s in pair.sessions if s.status == "held"]
+        held = held_sessions(pair)
         try:
             result = container.coach().reflect(pair_id, session_id, user.id, text,
-                                               private=private == "1")
+                                               visibility=visibility)
         except CoachError as exc:
-            return render(request, "reflect.html", user, http_status=422, pair=pair, held=held, mine=[],
-                          result=None, text=text, error=exc.message)
+            return render(request, "reflect.html", user, http_status=422, pair=pair, held=held,
+                          mine=[], result=None, text=text, error=exc.message)
         return render(request, "reflect.html", user, pair=pair, held=held, mine=[],
                       result=result, text="", error=None)
 
     @app.post("/pairs/{pair_id}/reflections/{reflection_id}", include_in_schema=False)
     def reflection_update(request: Request, pair_id: int, reflection_id: int,
                           summary: str = Form(default="", max_length=2000),
-                          private: str = Form(default=""), confirm: str = Form(default=""),
+                          visibility: str | None = Form(default=None),
+                          confirm: str = Form(default=""), csrf_token: str = Form(default="")):
+        user = page_user(request)
+        check_csrf(request, csrf_token)
+        try:
+            pair = load_pair(container, pair_id)
+            require_member(user, pair, "write its reflections", allow_admin=False)
+            found = own_reflection(user, pair, reflection_id)
+            edited = summary.strip() and summary.strip() != (found.summary or {}).get("summary")
+            container.programme.update_reflection(
+                pair_id, reflection_id, visibility=visibility or None,
+                confirmed=confirm == "1" or None, summary_text=summary if edited else None)
+        except CoachError as exc:
+            return page_error(request, user, exc)
+        return RedirectResponse(f"/pairs/{pair_id}/reflect#saved", status_code=303)
+
+    @app.post("/pairs/{pair_id}/reflections/{reflection_id}/delete", include_in_schema=False)
+    def reflection_delete(request: Request, pair_id: int, reflection_id: int,
                           csrf_token: str = Form(default="")):
         user = page_user(request)
         check_csrf(request, csrf_token)
         try:
-            pair = container.store.get_pair(pair_id)
+            pair = load_pair(container, pair_id)
             require_member(user, pair, "write its reflections", allow_admin=False)
-            found = next((r for r in pair.reflections if r.id == reflection_id), None)
-            if found is None or found.author_id != user.id:
-                raise Hidden(f"No reflection {reflection_id} of yours.")
-            container.store.update_reflection(
-                pair_id, reflection_id, private=private == "1", confirmed=confirm == "1" or None,
-                summary_text=summary if summary.strip() else None)
-            container.programme.reindex(pair_id)
+            own_reflection(user, pair, reflection_id)
+            container.programme.delete_reflection(pair_id, reflection_id)
         except CoachError as exc:
             return page_error(request, user, exc)
         return RedirectResponse(f"/pairs/{pair_id}/reflect#saved", status_code=303)
@@ -333,6 +381,16 @@ def install(app: FastAPI) -> None:
             return render(request, "knowledge.html", user, http_status=exc.status, docs=docs,
                           uploaded=None, error=exc.message)
         return RedirectResponse(f"/knowledge?uploaded={report.chunks_added}", status_code=303)
+
+
+def held_sessions(pair) -> list:
+    return [s for s in pair.sessions if s.status == "held"]
+
+
+def own_views(user: Principal, pair, limit: int = 5) -> list[dict[str, Any]]:
+    """The author's latest reflections, as their credential may see them."""
+    views = [reflection_view(user, pair, r) for r in pair.reflections if r.author_id == user.id]
+    return views[::-1][:limit]
 
 
 def chart(overview: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,8 @@ def pair_scope(pair_id: int) -> str:
 
 
 def pair_chunks(pair: PairRecord) -> list[Chunk]:
-    """Goals, and the summaries of non-private reflections. Raw reflection text is never indexed."""
+    """Goals, and the summaries their authors shared with the pair and confirmed. Raw
+    reflection text, and anything private or unconfirmed, is never indexed."""
     scope = pair_scope(pair.id)
     chunks: list[tuple[str, str, str, str]] = []  # (kind, source, heading, text)
     if pair.goals:
@@ -28,7 +29,7 @@ def pair_chunks(pair: PairRecord) -> list[Chunk]:
     for session in pair.sessions:
         for reflection in session.reflections:
             summary = reflection.summary or {}
-            if reflection.private or not summary.get("summary"):
+            if not reflection.shared_with_pair or not summary.get("summary"):
                 continue
             parts = [str(summary["summary"])]
             parts += [f"- {p}" for p in summary.get("key_points", [])]

@@ -12,7 +12,7 @@ from coach.prompts import PromptLibrary
 from coach.records import ActionItemRecord, PairRecord
 from coach.retrieval.hybrid import Hit, HybridRetriever
 from coach.services.guard import Guarded, Rejected, guarded_generate
-from coach.services.text import is_supported, looks_like_instruction, split_sentences
+from coach.services.text import is_supported, unsafe_to_repeat, split_sentences
 from coach.services.topics import Suggestion, TopicSuggester, active_goals
 from coach.retrieval.text import tokenize
 
@@ -217,7 +217,7 @@ class AgendaPlanner:
         for q in questions:
             if not q.strip().endswith("?") or not 10 <= len(q) <= 220:
                 problems.append(f"not a usable question: {q[:60]!r}")
-            elif looks_like_instruction(q) or not is_supported(q, grounding):
+            elif unsafe_to_repeat(q) or not is_supported(q, grounding):
                 problems.append(f"question not grounded in the topics or goals: {q[:60]!r}")
         return problems
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from coach.errors import BackendUnavailable, InvalidInput
@@ -15,7 +15,7 @@ from coach.records import PairRecord, PersonRecord
 from coach.retrieval.hybrid import Hit, HybridRetriever
 from coach.retrieval.text import tokenize
 from coach.services.guard import Provenance
-from coach.services.text import is_supported, looks_like_instruction, split_sentences
+from coach.services.text import is_supported, unsafe_to_repeat, split_sentences
 from coach.store.repository import Store, clean_text
 
 MAX_MESSAGE_CHARS = 2000
@@ -50,19 +50,49 @@ def covered(question: str, hits: list[Hit]) -> list[Hit]:
     return useful
 
 
+NOTES_KINDS = ("pair_goals", "pair_summary")
+GUIDANCE_INTRO = "Here is what the programme guidance says: "
+NOTES_INTRO = "From your notes: "
+
+
+def origin(hit: Hit) -> str:
+    """Where a passage comes from, as the user is told: the pair's own records are never
+    presented as programme guidance."""
+    return "your notes" if hit.kind in NOTES_KINDS else "programme guidance"
+
+
+def safe_hits(hits: list[Hit]) -> list[Hit]:
+    """The passages without sentences the coach must never repeat (instructions, and requests
+    for credentials, money or outside contact), so neither the composer nor the model sees
+    them. Passages left with nothing are dropped."""
+    out = []
+    for hit in hits:
+        sentences = split_sentences(hit.text)
+        kept = [s for s in sentences if not unsafe_to_repeat(s)]
+        if len(kept) == len(sentences):
+            out.append(hit)
+        elif kept:
+            out.append(replace(hit, text="\n".join(kept)))
+    return out
+
+
 def extractive_answer(question: str, hits: list[Hit]) -> str:
     if not hits:
         return NOT_COVERED
     q = set(tokenize(question))
-    parts = []
+    parts: dict[str, list[str]] = {"programme guidance": [], "your notes": []}
     for n, hit in enumerate(hits[:2], 1):
         sentences = [s for s in split_sentences(hit.text) if "|" not in s and not s.endswith(":")]
         if not sentences:
             continue
         best = sorted(sentences, key=lambda s: (-len(q & set(tokenize(s))), sentences.index(s)))[:2]
-        parts.append(" ".join(s for s in sentences if s in best) + f" [{n}]")
-    intro = "Here is what the programme guidance says: "
-    return intro + " ".join(parts)
+        parts[origin(hit)].append(" ".join(s for s in sentences if s in best) + f" [{n}]")
+    answer = []
+    if parts["programme guidance"]:
+        answer.append(GUIDANCE_INTRO + " ".join(parts["programme guidance"]))
+    if parts["your notes"]:
+        answer.append(NOTES_INTRO + " ".join(parts["your notes"]))
+    return " ".join(answer) or NOT_COVERED
 
 
 class ChatService:
@@ -82,33 +112,41 @@ class ChatService:
         if any(n < 1 or n > len(hits) for n in cited):
             problems.append("the answer cites a source that does not exist")
         sources = [h.text for h in hits]
-        for sentence in split_sentences(_CITE.sub("", answer)):
+        for sentence in split_sentences(answer):
+            cites = {int(n) for n in _CITE.findall(sentence)}
+            sentence = _CITE.sub("", sentence)
             if len(tokenize(sentence)) < 3:
                 continue
-            if looks_like_instruction(sentence) or not is_supported(sentence, sources, 0.5):
+            if unsafe_to_repeat(sentence) or not is_supported(sentence, sources, 0.5):
                 problems.append(f"unsupported sentence: {sentence[:60]!r}")
+                break
+            notes = any(1 <= n <= len(hits) and origin(hits[n - 1]) == "your notes" for n in cites)
+            if notes and re.search(r"\b(guidance|guidelines?|programme says)\b", sentence, re.I):
+                problems.append("the answer presents the pair's notes as programme guidance")
                 break
         if "numbered sources" in answer.lower() or "<data>" in answer.lower():
             problems.append("the answer repeats the prompt")
         return problems
 
-    def ask(self, pair: PairRecord, person: PersonRecord, message: str) -> Iterator[ChatEvent]:
+    def ask(self, pair: PairRecord, person: PersonRecord, message: str, *,
+            since=None) -> Iterator[ChatEvent]:
         if person.id not in (pair.mentor.id, pair.mentee.id):
             raise InvalidInput(f"{person.name} is not in pair {pair.id}.")
         message = clean_text(message, "message", max_chars=MAX_MESSAGE_CHARS)
         started = time.perf_counter()
         role = "mentor" if person.id == pair.mentor.id else "mentee"
-        history = self.store.chat_history(pair.id, person.id, limit=6)
+        history = self.store.chat_history(pair.id, person.id, limit=6, since=since)
         hits = self.retriever.search(message, 4, pair_id=pair.id,
                                      kinds=["guideline", "document", "topic", "pair_goals",
                                             "pair_summary"])
-        useful = covered(message, hits)
+        useful = safe_hits(covered(message, hits))
         composed = extractive_answer(message, useful)
         provenance = Provenance(backend=self.backend, sources=[h.source for h in useful])
         answer = composed
         if self.model is not None and useful:
             messages = self.prompts.render(
-                "chat.j2", role=role, sources=useful, question=message,
+                "chat.j2", role=role, question=message,
+                sources=[{"heading": h.heading, "text": h.text, "origin": origin(h)} for h in useful],
                 history="\n".join(f"{m['role']}: {m['content']}" for m in history[-4:]))
             streamed = []
             try:
@@ -133,7 +171,7 @@ class ChatService:
             for word in re.findall(r"\S+\s*", composed):
                 yield ChatEvent("token", word)
         provenance.latency_ms = (time.perf_counter() - started) * 1000
-        citations = [{"n": n, "source": h.source, "heading": h.heading}
+        citations = [{"n": n, "source": h.source, "heading": h.heading, "origin": origin(h)}
                      for n, h in enumerate(useful[:len(useful)], 1)
                      if f"[{n}]" in answer]
         result = {"answer": answer, "citations": citations, "covered": bool(useful),

@@ -51,7 +51,7 @@ class Coach:
         return with_sources(self.topics_service.suggest(pair, k))
 
     def reflect(self, pair_id: int, session_id: int | None, author: int | str, text: str, *,
-                private: bool = False) -> dict[str, Any]:
+                visibility: str = "private") -> dict[str, Any]:
         """Summarise, then save the reflection, its summary and action items in one transaction."""
         pair = self.store.get_pair(pair_id)
         if session_id is None:
@@ -72,12 +72,14 @@ class Coach:
                                            written=max(session.date, dt.date.today()),
                                            names=names_for(pair)).value
         reflection = self.store.add_reflection(
-            pair_id, session_id, person.id, text, private=private, summary=result,
+            pair_id, session_id, person.id, text, visibility=visibility, summary=result,
             action_items=result["action_items"])
         self.programme.reindex(pair_id)
-        return {"reflection_id": reflection.id, "session_id": session_id, "private": private,
-                **result}
+        return {"reflection_id": reflection.id, "session_id": session_id,
+                "visibility": reflection.visibility, "private": reflection.private, **result}
 
-    def chat(self, pair_id: int, person: int | str, message: str) -> Iterator[ChatEvent]:
+    def chat(self, pair_id: int, person: int | str, message: str, *,
+             since: dt.datetime | None = None) -> Iterator[ChatEvent]:
+        """``since``: the earliest of the person's earlier chat the answer may draw on."""
         pair = self.store.get_pair(pair_id)
-        return self.chat_service.ask(pair, self.store.get_person(person), message)
+        return self.chat_service.ask(pair, self.store.get_person(person), message, since=since)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from coach.retrieval.text import tokenize
-from coach.services.text import looks_like_instruction, split_sentences
+from coach.services.text import unsafe_to_repeat, split_sentences
 
 _COMMIT = re.compile(
     r"\b(?P<subj>I|we|(?:my|our) (?:mentor|mentee)|[A-Z][a-z]+)\s*(?:(?:'ll|’ll| will| shall| am going to|'m going to|’m going to"
@@ -217,8 +217,8 @@ def extract(text: str, author_role: str, *, written: dt.date | None = None,
     written = written or dt.date.today()
     names = {k.lower(): v for k, v in (names or {}).items()}
     all_sentences = split_sentences(text)
-    ignored = [s for s in all_sentences if looks_like_instruction(s)]
-    sentences = [s for s in all_sentences if not looks_like_instruction(s)]
+    ignored = [s for s in all_sentences if unsafe_to_repeat(s)]
+    sentences = [s for s in all_sentences if not unsafe_to_repeat(s)]
 
     actions: list[dict] = []
     action_idx: set[int] = set()

@@ -1,7 +1,8 @@
 """The coordinator's view: pair health, suggested actions, overview, weekly trend, timelines.
 
-Nothing here returns raw reflection text: timelines carry non-private summaries only, and a
-private reflection appears as the fact that one was written.
+Nothing here returns raw reflection text. Health reads records and labels only (a private
+reflection is the fact that it exists), and a timeline shows each reflection and action item
+as coach.services.access lets its viewer see it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from coach.errors import NotFound
 from coach.ports import MetadataFilter, VectorIndex
+from coach.records import PairRecord, PersonRecord
+from coach.services.access import reflection_view, visible_action_items
 from coach.retrieval.hybrid import body_of
 from coach.services.health import STATUSES, HealthThresholds, PairHealth, compute_health
 from coach.store.db import Database
@@ -78,7 +81,7 @@ def data_fingerprint(db: Database) -> tuple:
               func.coalesce(func.sum(Pair.cadence_days * Pair.id), 0)),
         table(Session, weighted(Session.status, ("scheduled", "held", "cancelled", "no_show"))),
         table(Reflection, weighted(Reflection.sentiment, ("positive", "neutral", "negative")),
-              func.coalesce(func.sum(case((Reflection.private, Reflection.id), else_=0)), 0),
+              weighted(Reflection.visibility, ("private", "pair", "programme")),
               func.coalesce(func.sum(Reflection.blocker_count), 0)),
         table(ActionItem, func.coalesce(func.sum(case((ActionItem.done, ActionItem.id), else_=0)), 0)),
         table(Goal, weighted(Goal.status, ("open", "in_progress", "achieved", "dropped"))),
@@ -244,23 +247,26 @@ class Monitor:
             begin = end + dt.timedelta(days=1)
         return out
 
-    def timeline(self, pair_id: int) -> list[dict[str, Any]]:
-        """Sessions, non-private summaries and action items in date order. No raw text."""
-        pair = self.store.get_pair(pair_id)
+    def timeline(self, pair: PairRecord, viewer: PersonRecord) -> list[dict[str, Any]]:
+        """Sessions, reflections and action items in date order, as ``viewer`` may see them.
+        Never raw text, even the viewer's own: a timeline is a shared view."""
         events: list[dict[str, Any]] = []
         for s in pair.sessions:
             events.append({"date": s.date.isoformat(), "type": "session", "status": s.status,
                            "minutes": s.minutes, "session_id": s.id})
             for r in s.reflections:
+                view = reflection_view(viewer, pair, r)
+                if view is None:
+                    continue
                 entry = {"date": r.created_at.date().isoformat(), "type": "reflection",
-                         "author_role": r.author_role, "private": r.private,
-                         "reflection_id": r.id}
-                if not r.private and r.summary:
-                    entry["summary"] = {k: r.summary.get(k) for k in
+                         "author_role": r.author_role, "visibility": r.visibility,
+                         "private": r.private, "reflection_id": r.id, "labels": view["labels"]}
+                if view["summary"]:
+                    entry["summary"] = {k: view["summary"].get(k) for k in
                                         ("summary", "key_points", "blockers", "sentiment",
                                          "engagement", "topics")}
                 events.append(entry)
-        for a in pair.action_items:
+        for a in visible_action_items(viewer, pair):
             when = a.due or (a.created_at.date() if a.created_at else pair.starts_on)
             events.append({"date": when.isoformat(), "type": "action_item", "id": a.id, "text": a.text, "owner": a.owner,
                            "due": a.due.isoformat() if a.due else None, "done": a.done})

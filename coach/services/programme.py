@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from coach.records import GoalRecord, PairRecord
+from coach.records import GoalRecord, PairRecord, PersonRecord, ReflectionRecord
 from coach.retrieval.pair_index import PairIndexer
 from coach.store.repository import PairCreated, Store
 
@@ -38,8 +38,31 @@ class ProgrammeService:
         return goal
 
     def delete_pair(self, pair_id: int) -> None:
+        """The pair with its goals, sessions, reflections, action items, chat and index entries."""
         self.store.delete_pair(pair_id)
         self.pair_indexer.remove(pair_id)
+
+    def update_reflection(self, pair_id: int, reflection_id: int, *,
+                          visibility: str | None = None, confirmed: bool | None = None,
+                          summary_text: str | None = None) -> ReflectionRecord:
+        """The author's edits; the pair's index follows what is now shared."""
+        updated = self.store.update_reflection(pair_id, reflection_id, visibility=visibility,
+                                               confirmed=confirmed, summary_text=summary_text)
+        self.reindex(pair_id)
+        return updated
+
+    def delete_reflection(self, pair_id: int, reflection_id: int) -> None:
+        self.store.delete_reflection(pair_id, reflection_id)
+        self.reindex(pair_id)
+
+    def delete_person(self, person: int | str) -> PersonRecord:
+        return self.store.delete_person(person)
+
+    def anonymise_person(self, person: int | str) -> PersonRecord:
+        record, pairs = self.store.anonymise_person(person)
+        for pair_id in pairs:  # names and summaries in the index go with them
+            self.reindex(pair_id)
+        return record
 
     def reindex(self, pair_id: int) -> PairRecord:
         # Held, so two workers syncing one pair take turns: a sync from a stale read would

@@ -12,7 +12,7 @@ from coach.records import PairRecord
 from coach.services.catalogue import TopicCatalogue
 from coach.services.extract import Extraction, extract, label_sentiment, sentiment_of
 from coach.services.guard import Guarded, Rejected, guarded_generate
-from coach.services.text import is_supported, looks_like_instruction, split_sentences
+from coach.services.text import is_supported, unsafe_to_repeat, split_sentences
 from coach.retrieval.text import tokenize
 from coach.store.repository import MAX_REFLECTION_CHARS, clean_text
 
@@ -72,7 +72,7 @@ class ReflectionSummariser:
             raise InvalidInput("The author of a reflection is the pair's mentor or mentee.")
         ex = extract(text, author_role, written=written, names=names)
         composed = self.compose(text, author_role, ex, focus)
-        trusted = [s for s in ex.sentences if not looks_like_instruction(s)]
+        trusted = [s for s in ex.sentences if not unsafe_to_repeat(s)]
         lexicon = sentiment_of(trusted)
         source_words = len(text.split())
         lower = MIN_SUMMARY if len(trusted) >= MIN_SUMMARY else 1  # fewest summary sentences
@@ -88,7 +88,7 @@ class ReflectionSummariser:
             if not lower <= len(sentences) <= MAX_SUMMARY:
                 problems.append(f"the summary has {len(sentences)} sentences, not {lower}-{MAX_SUMMARY}")
             for s in sentences:
-                if looks_like_instruction(s) or not is_supported(s, trusted):
+                if unsafe_to_repeat(s) or not is_supported(s, trusted):
                     problems.append(f"unsupported summary sentence: {s[:60]!r}")
             for p in result["key_points"]:
                 if not is_supported(p, trusted):
@@ -100,12 +100,12 @@ class ReflectionSummariser:
         def merge(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
             sentences = split_sentences(data["summary"])
             kept = [s for s in sentences
-                    if not looks_like_instruction(s) and is_supported(s, trusted)][:MAX_SUMMARY]
+                    if not unsafe_to_repeat(s) and is_supported(s, trusted)][:MAX_SUMMARY]
             if len(kept) < lower:
                 raise Rejected(f"only {len(kept)} of {len(sentences)} summary sentences are "
                                "supported by the reflection")
             points = [p.strip() for p in data.get("key_points", [])
-                      if p.strip() and not looks_like_instruction(p) and is_supported(p, trusted)]
+                      if p.strip() and not unsafe_to_repeat(p) and is_supported(p, trusted)]
             return dict(base, summary=" ".join(kept), key_points=points[:4] or base["key_points"],
                         sentiment=settle_sentiment(data["sentiment"], base))
 

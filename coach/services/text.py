@@ -34,6 +34,50 @@ _INSTRUCTION = re.compile(
 )
 
 
+# Sentences that ask for credentials or money, or send people to contacts outside the
+# programme: phishing planted in a record. The coach never repeats them, whatever the source.
+_NOT = r"(?:never|don'?t|do not|not|no one|nobody|avoid|refuse|won'?t|shouldn'?t|must not)"
+_GIVE = (r"(?:send|e-?mail|share|give|tell|text|forward|provide|post|dm|pass|read out|hand over|"
+         r"submit|reply with|type|enter|paste|upload|confirm)")
+_SECRET = (r"(?:password|passcode|passphrase|pin(?: code)?|credentials|login details|log-?in|"
+           r"one-time code|verification code|security code|authenticat\w+ code|mfa code|2fa code|"
+           r"recovery code|bank details|account number|card number|card details|sort code|iban|cvv)"
+           r"(?!\s+(?:reset|manager|policy|policies|change|rules|hygiene|strength))")
+_PAY = (r"(?:send|transfer|wire|pay|buy|deposit|move|lend)\b[^.!?]{0,40}?(?:\b(?:money|funds|"
+        r"cash|payment|gift ?cards?|vouchers?|bitcoin|crypto\w*)|[£$€]\s?\d|"
+        r"\b\d+\s?(?:pounds|dollars|euros))")
+_ASK = re.compile(rf"\b{_GIVE}\b[^.!?]{{0,40}}\b{_SECRET}\b|\b{_PAY}", re.IGNORECASE)
+_NEGATED = re.compile(rf"\b{_NOT}\b[^.!?,;]{{0,25}}$", re.IGNORECASE)
+_CONTACT = re.compile(
+    r"[\w.+-]+@[\w-]+\.[\w.-]*[a-z]"                      # an email address
+    r"|https?://|\bwww\.\w"                                  # a link
+    r"|\b(?:whatsapp|telegram|signal app|wechat|text me|call me on|dm me|message me on|"
+    r"my personal (?:e-?mail|number|phone))\b",
+    re.IGNORECASE)
+_PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{7,}\d(?![\w-])")
+
+
+def solicits(sentence: str) -> bool:
+    """Whether a sentence asks for credentials or money, or points to a contact outside the
+    programme (an email address, link, phone number or private messaging)."""
+    if _CONTACT.search(sentence):
+        return True
+    for match in _ASK.finditer(sentence):
+        if not _NEGATED.search(sentence[:match.start()]):  # "never share your password" is advice
+            return True
+    for match in _PHONE.finditer(sentence):
+        digits = re.sub(r"\D", "", match.group(0))
+        if len(digits) >= 9 and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", match.group(0).strip()):
+            return True
+    return False
+
+
+def unsafe_to_repeat(sentence: str) -> bool:
+    """Text the coach keeps out of everything it shows: instructions addressed to it, and
+    requests for credentials, money or outside contact."""
+    return looks_like_instruction(sentence) or solicits(sentence)
+
+
 _MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z][\w-]{0,20}[^<>]{0,60}>")
 
 

@@ -41,13 +41,15 @@ def active_goals(pair: PairRecord) -> list[str]:
 
 
 def covered_topic_ids(pair: PairRecord, catalogue: TopicCatalogue) -> set[str]:
-    """Topics already used: in saved agendas of held sessions, or named in reflection summaries."""
+    """Topics already used: in saved agendas of held sessions, or named in shared summaries."""
     by_title = catalogue.by_title()
     covered: set[str] = set()
     for session in pair.sessions:
         if session.status == "held" and session.agenda:
             covered |= {i["topic_id"] for i in session.agenda.get("items", []) if i.get("topic_id")}
         for reflection in session.reflections:
+            if not reflection.shared_with_pair:  # what a reflection names is its author's
+                continue
             for name in (reflection.summary or {}).get("topics", []):
                 topic = catalogue.get(name) or by_title.get(str(name).casefold())
                 if topic:

@@ -1,7 +1,8 @@
 """Bulk reads for pair health: plain DB-API tuples, no ORM objects, no per-row type processing.
 
 Private reflections are reduced here to the fact that they exist (date and author role):
-their summary labels never leave the database layer for health purposes.
+their summary labels, and the action items found in them, never leave the database layer for
+health purposes.
 """
 
 from __future__ import annotations
@@ -61,12 +62,15 @@ def load_health_inputs(db: Database, *, programme_id: int | None = None,
         # Ordered by id: the health rules keep this order among facts of one date, and
         # without ORDER BY PostgreSQL returns rows in table order, which an UPDATE changes.
         reflection_rows = _rows(conn, scoped(
-            select(Session.pair_id, Session.date, Reflection.author_id, Reflection.private,
+            select(Session.pair_id, Session.date, Reflection.author_id, Reflection.visibility,
                    Reflection.sentiment, Reflection.engagement, Reflection.blocker_count)
             .join(Session, Session.id == Reflection.session_id)
             .order_by(Reflection.id), Session.pair_id))
+        # Items found in a private reflection are its author's: health does not read them.
         action_rows = _rows(conn, scoped(
             select(ActionItem.pair_id, ActionItem.due, ActionItem.done, ActionItem.done_at)
+            .outerjoin(Reflection, Reflection.id == ActionItem.reflection_id)
+            .where((Reflection.id.is_(None)) | (Reflection.visibility != "private"))
             .order_by(ActionItem.id), ActionItem.pair_id))
         goal_rows = _rows(conn, scoped(select(Goal.pair_id, Goal.status).order_by(Goal.id),
                                        Goal.pair_id))
@@ -77,11 +81,11 @@ def load_health_inputs(db: Database, *, programme_id: int | None = None,
         if pid in wanted:
             sessions[pid].append(SessionFact(day(date), status))
     reflections: dict[int, list[ReflectionFact]] = defaultdict(list)
-    for pid, date, author, private, sentiment, engagement, blockers in reflection_rows:
+    for pid, date, author, visibility, sentiment, engagement, blockers in reflection_rows:
         if pid not in wanted:
             continue
         role = "mentor" if author == mentor_of[pid] else "mentee"
-        if private:
+        if visibility == "private":
             reflections[pid].append(ReflectionFact(day(date), role, True))
         else:
             reflections[pid].append(ReflectionFact(day(date), role, False, sentiment, engagement,

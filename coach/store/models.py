@@ -157,7 +157,10 @@ class Reflection(Base):
     )
     author_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="RESTRICT"))
     text: Mapped[str] = mapped_column(Text)
-    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who may see what is derived from it: private (the author), pair (the partner sees the
+    # confirmed summary, the coordinator labels), programme (the coordinator the summary too).
+    visibility: Mapped[str] = mapped_column(String(10), default="private",
+                                            server_default="private")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     summary_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -168,6 +171,11 @@ class Reflection(Base):
 
     session: Mapped[Session] = relationship(back_populates="reflections")
     author: Mapped[Person] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("visibility in ('private','pair','programme')",
+                        name="ck_reflection_visibility"),
+    )
 
 
 class ActionItem(Base):
@@ -182,8 +190,9 @@ class ActionItem(Base):
     done_at: Mapped[dt.date | None] = mapped_column(Date)
     # Where it came from: "manual", "reflection", "agenda" or "import".
     origin: Mapped[str] = mapped_column(String(20), default="manual")
+    # Items found in a reflection share its visibility and are deleted with it.
     reflection_id: Mapped[int | None] = mapped_column(
-        ForeignKey("reflections.id", ondelete="SET NULL")
+        ForeignKey("reflections.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -222,15 +231,73 @@ class ChatMessage(Base):
 
 
 class ApiToken(Base):
+    """A credential. ``personal`` tokens are the person's own. A ``setup`` token was issued by
+    someone else (an admin, or the operator's CLI): it works once, to sign in or to exchange
+    for a personal token, and whatever it leads to reads the person's private records only
+    from ``private_from`` on."""
+
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(100), default="")
+    kind: Mapped[str] = mapped_column(String(10), default="personal", server_default="personal")
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    private_from: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (CheckConstraint("kind in ('personal','setup')", name="ck_token_kind"),)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random id whose hash is kept here, so logout
+    and revocation end the session on the server."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"),
+                                                 index=True)
+    private_from: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CredentialEvent(Base):
+    """What happened to a person's credentials, and who did it; shown to the person."""
+
+    __tablename__ = "credential_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class SignInAttempt(Base):
+    """Sign-in attempts, kept in the database so every worker counts the same ones."""
+
+    __tablename__ = "signin_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_signin_attempts_key_at", "key", "at"),)
 
 
 class HealthSnapshot(Base):

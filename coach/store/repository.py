@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
@@ -19,6 +19,7 @@ from coach.domain import (
     PairStatus,
     Role,
     SessionStatus,
+    Visibility,
     parse_enum,
     parse_focus_list,
 )
@@ -35,13 +36,16 @@ from coach.records import (
 from coach.store.db import Database, is_initialised
 from coach.store.models import (
     ActionItem,
+    ApiToken,
     ChatMessage,
+    CredentialEvent,
     Goal,
     Pair,
     Person,
     Programme,
     Reflection,
     Session,
+    WebSession,
 )
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -202,6 +206,53 @@ class Store:
                 subject.manager_id = boss.id
             s.flush()
             return _person(subject)
+
+    def pairs_of(self, person_id: int) -> list[int]:
+        with self.db.session() as s:
+            return list(s.scalars(select(Pair.id).where(
+                (Pair.mentor_id == person_id) | (Pair.mentee_id == person_id)).order_by(Pair.id)))
+
+    def delete_person(self, ref: int | str) -> PersonRecord:
+        """Delete someone who is in no pair, with their credentials and everything they wrote.
+        Someone in a pair is refused: their pairs hold their partner's records too."""
+        with self.db.session() as s:
+            person = _resolve_person(s, ref)
+            pairs = list(s.scalars(select(Pair.id).where(
+                (Pair.mentor_id == person.id) | (Pair.mentee_id == person.id)).order_by(Pair.id)))
+            if pairs:
+                listed = ", ".join(str(p) for p in pairs)
+                raise Conflict(f"{person.name} is in pair(s) {listed}. Delete those pairs first, "
+                               "or anonymise the person instead.")
+            record = _person(person)
+            s.execute(update(Person).where(Person.manager_id == person.id).values(manager_id=None))
+            s.delete(person)
+            return record
+
+    def anonymise_person(self, ref: int | str) -> tuple[PersonRecord, list[int]]:
+        """Keep a person's place in their pairs (dates, sessions, goals, items added by hand)
+        but remove who they are and everything they wrote: reflections with what was derived
+        from them, chat, credentials. Returns the person and the pairs to re-index."""
+        with self.db.session() as s:
+            person = _resolve_person(s, ref)
+            written = list(s.execute(
+                select(Reflection.id, Session.pair_id).join(Session, Session.id == Reflection.session_id)
+                .where(Reflection.author_id == person.id)).all())
+            for reflection_id, pair_id in written:
+                _forget_shared_traces(s, pair_id, reflection_id)
+                s.execute(delete(ActionItem).where(ActionItem.reflection_id == reflection_id))
+                s.execute(delete(Reflection).where(Reflection.id == reflection_id))
+            s.execute(delete(ChatMessage).where(ChatMessage.person_id == person.id))
+            for model in (WebSession, ApiToken, CredentialEvent):
+                s.execute(delete(model).where(model.person_id == person.id))
+            person.name = f"Former participant {person.id}"
+            person.email = f"former-{person.id}@anonymised.invalid"
+            person.department = ""
+            person.manager_id = None
+            s.execute(update(Person).where(Person.manager_id == person.id).values(manager_id=None))
+            s.flush()
+            pairs = sorted({pair_id for _, pair_id in written} | set(s.scalars(select(Pair.id).where(
+                (Pair.mentor_id == person.id) | (Pair.mentee_id == person.id)))))
+            return _person(person), pairs
 
     def get_person(self, ref: int | str) -> PersonRecord:
         with self.db.session() as s:
@@ -467,13 +518,14 @@ class Store:
         author: int | str,
         text: str,
         *,
-        private: bool = False,
+        visibility: str = "private",
         summary: dict | None = None,
         created_at: dt.datetime | None = None,
         action_items: Sequence[dict] = (),
     ) -> ReflectionRecord:
         """Save a reflection, its summary and the action items it found in one transaction."""
         text = clean_text(text, "reflection", max_chars=MAX_REFLECTION_CHARS)
+        visibility = parse_enum(Visibility, visibility, "visibility").value
         with self.db.session() as s:
             pair = _get_pair(s, pair_id)
             session = s.get(Session, session_id)
@@ -485,7 +537,7 @@ class Store:
                     f"{person.name} is not in pair {pair_id}; only its mentor and mentee reflect."
                 )
             reflection = Reflection(
-                session_id=session_id, author_id=person.id, text=text, private=private,
+                session_id=session_id, author_id=person.id, text=text, visibility=visibility,
             )
             _set_summary(reflection, summary)
             if created_at is not None:
@@ -516,33 +568,40 @@ class Store:
             s.flush()
             return _reflection(reflection, pair)
 
-    def update_reflection(self, pair_id: int, reflection_id: int, *, private: bool | None = None,
+    def update_reflection(self, pair_id: int, reflection_id: int, *, visibility: str | None = None,
                           confirmed: bool | None = None, summary_text: str | None = None
                           ) -> ReflectionRecord:
-        """The author's edits: privacy, confirmation, and their own wording of the summary."""
+        """The author's edits: who sees it, confirmation, and their own wording of the summary.
+        An edited summary is shared again only once confirmed again; whatever stops being
+        shared leaves the saved agendas and the chat histories it reached."""
         with self.db.session() as s:
-            reflection = s.get(Reflection, reflection_id)
-            if reflection is None or reflection.session.pair_id != pair_id:
-                raise NotFound(f"Pair {pair_id} has no reflection {reflection_id}.")
-            if private is not None:
-                reflection.private = private
-            if confirmed is not None:
-                reflection.summary_confirmed = confirmed
+            reflection = _get_reflection(s, pair_id, reflection_id)
+            was_shared = _reflection(reflection, reflection.session.pair).shared_with_pair
+            if visibility is not None:
+                reflection.visibility = parse_enum(Visibility, visibility, "visibility").value
             if summary_text is not None:
                 text = clean_text(summary_text, "summary", max_chars=2000)
                 summary = dict(reflection.summary or {})
                 summary["summary"] = text
                 summary["edited_by_author"] = True
                 _set_summary(reflection, summary)
+                reflection.summary_confirmed = False
+            if confirmed is not None:
+                reflection.summary_confirmed = confirmed
             s.flush()
-            return _reflection(reflection, reflection.session.pair)
+            record = _reflection(reflection, reflection.session.pair)
+            if was_shared and not record.shared_with_pair:
+                _forget_shared_traces(s, pair_id, reflection_id)
+            return record
 
-    def get_reflection(self, reflection_id: int) -> ReflectionRecord:
+    def delete_reflection(self, pair_id: int, reflection_id: int) -> None:
+        """Delete a reflection with everything derived from it: its action items (and their
+        follow-ups in saved agendas) and the chat answers that cited its summary."""
         with self.db.session() as s:
-            reflection = s.get(Reflection, reflection_id)
-            if reflection is None:
-                raise NotFound(f"No reflection {reflection_id}.")
-            return _reflection(reflection, reflection.session.pair)
+            reflection = _get_reflection(s, pair_id, reflection_id)
+            _forget_shared_traces(s, pair_id, reflection_id)
+            s.execute(delete(ActionItem).where(ActionItem.reflection_id == reflection_id))
+            s.delete(reflection)
 
     # -- action items ------------------------------------------------------
     def add_action_item(
@@ -589,13 +648,16 @@ class Store:
             s.add(ChatMessage(pair_id=pair_id, person_id=person_id, role="assistant",
                               content=answer, meta=meta))
 
-    def chat_history(self, pair_id: int, person_id: int, limit: int = 50) -> list[dict]:
+    def chat_history(self, pair_id: int, person_id: int, limit: int = 50, *,
+                     since: dt.datetime | None = None) -> list[dict]:
+        """A person's chat about a pair, oldest first; ``since`` hides what came before (what a
+        credential someone else issued may not read)."""
         with self.db.session() as s:
-            rows = list(s.scalars(
-                select(ChatMessage)
-                .where(ChatMessage.pair_id == pair_id, ChatMessage.person_id == person_id)
-                .order_by(ChatMessage.id.desc()).limit(limit)
-            ))
+            query = (select(ChatMessage)
+                     .where(ChatMessage.pair_id == pair_id, ChatMessage.person_id == person_id))
+            if since is not None:
+                query = query.where(ChatMessage.created_at >= since)
+            rows = list(s.scalars(query.order_by(ChatMessage.id.desc()).limit(limit)))
             return [{"id": m.id, "role": m.role, "content": m.content, "meta": m.meta,
                      "created_at": m.created_at.isoformat()} for m in reversed(rows)]
 
@@ -610,6 +672,51 @@ class Store:
                 "reflections": s.scalar(select(func.count(Reflection.id))) or 0,
                 "action_items": s.scalar(select(func.count(ActionItem.id))) or 0,
             }
+
+
+def _get_reflection(s: OrmSession, pair_id: int, reflection_id: int) -> Reflection:
+    reflection = s.get(Reflection, reflection_id)
+    if reflection is None or reflection.session.pair_id != pair_id:
+        raise NotFound(f"Pair {pair_id} has no reflection {reflection_id}.")
+    return reflection
+
+
+def _forget_shared_traces(s: OrmSession, pair_id: int, reflection_id: int) -> None:
+    """Remove what a reflection's shared summary left elsewhere: follow-ups of its action
+    items in saved agendas (their minutes go to the next item), and chat turns that cited it."""
+    items = set(s.scalars(select(ActionItem.id).where(ActionItem.reflection_id == reflection_id)))
+    if items:
+        sources = {f"pair:{pair_id}/action_items/{i}" for i in items}
+        for session in s.scalars(select(Session).where(Session.pair_id == pair_id,
+                                                       Session.agenda.is_not(None))):
+            agenda = dict(session.agenda)
+            kept, freed = [], 0
+            for item in agenda.get("items", []):
+                if item.get("action_item_id") in items:
+                    freed += int(item.get("minutes") or 0)
+                    continue
+                if freed:
+                    item = {**item, "minutes": int(item.get("minutes") or 0) + freed}
+                    freed = 0
+                kept.append(item)
+            if freed and kept:
+                kept[-1] = {**kept[-1], "minutes": int(kept[-1].get("minutes") or 0) + freed}
+            if len(kept) != len(agenda.get("items", [])):
+                agenda["items"] = kept
+                agenda["sources"] = [x for x in agenda.get("sources", []) if x not in sources]
+                session.agenda = agenda
+    cited = f"pair:{pair_id}/reflection/{reflection_id}"
+    for answer in s.scalars(select(ChatMessage).where(ChatMessage.pair_id == pair_id,
+                                                      ChatMessage.role == "assistant")):
+        if any(c.get("source") == cited for c in (answer.meta or {}).get("citations", [])):
+            question = s.scalar(select(ChatMessage).where(
+                ChatMessage.pair_id == pair_id, ChatMessage.person_id == answer.person_id,
+                ChatMessage.role == "user", ChatMessage.id < answer.id)
+                .order_by(ChatMessage.id.desc()).limit(1))
+            if question is not None:
+                s.delete(question)
+            s.delete(answer)
+    s.flush()
 
 
 def _set_summary(reflection: Reflection, summary: dict | None) -> None:
@@ -741,7 +848,7 @@ def _person(p: Person) -> PersonRecord:
 def _reflection(r: Reflection, pair: Pair) -> ReflectionRecord:
     role = "mentor" if r.author_id == pair.mentor_id else "mentee"
     return ReflectionRecord(
-        r.id, r.session_id, r.author_id, role, r.text, r.private, r.created_at,
+        r.id, r.session_id, r.author_id, role, r.text, r.visibility, r.created_at,
         r.summary, r.summary_confirmed,
     )
 

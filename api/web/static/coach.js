@@ -119,7 +119,7 @@
                 para.textContent = payload.answer;
                 if (payload.citations.length) {
                   answer.appendChild(el("p", "cites", payload.citations.map(function (c) {
-                    return "[" + c.n + "] " + c.heading + " (" + c.source + ")";
+                    return "[" + c.n + "] " + c.heading + " (" + (c.origin || c.source) + ")";
                   }).join(" · ")));
                 }
               }
