@@ -694,18 +694,16 @@ def health(
         raise InvalidInput(f"Unknown format {fmt!r}. Use table, json or csv.")
     if status and status not in STATUSES:
         raise InvalidInput(f"Unknown status {status!r}. Use one of: {', '.join(STATUSES)}.")
-    results = initialised().monitor.health(_as_of(as_of), pair_id=pair, status=status)
+    c = initialised()
+    results = c.monitor.health(_as_of(as_of), pair_id=pair, status=status)
     if fmt == "json":
         emit_json([h.to_dict() for h in results])
-    elif fmt == "csv":
-        import csv
+    elif fmt == "csv":  # the dashboard's CSV export, same columns and escaping
+        from coach.services.csv_export import HEALTH_COLUMNS, health_row, write_csv
 
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["pair_id", "status", "score", "reasons", "suggested_actions"])
-        for h in results:
-            writer.writerow([h.pair_id, h.status, h.score,
-                             "; ".join(f"{r['signal']}: {r['detail']}" for r in h.reasons),
-                             "; ".join(a["label"] for a in h.suggested_actions)])
+        labels = c.store.pair_labels()
+        write_csv(sys.stdout, HEALTH_COLUMNS,
+                  (health_row(h.to_dict(), labels.get(h.pair_id, {})) for h in results))
     else:
         table = Table("pair", "status", "score", "reasons", "suggested actions")
         colour = {"healthy": "green", "at_risk": "yellow", "stalled": "red"}

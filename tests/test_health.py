@@ -250,7 +250,8 @@ def test_health_cli_formats(drifting, capsys):
         assert set(rows[0]) == {"pair_id", "status", "score", "reasons", "suggested_actions"}
         assert set(rows[0]["reasons"][0]) == {"signal", "detail"}
         assert cli.run(["health", "--format", "csv"]) == 0
-        assert capsys.readouterr().out.splitlines()[0] == "pair_id,status,score,reasons,suggested_actions"
+        assert capsys.readouterr().out.splitlines()[0] == \
+            "pair_id,mentor,mentee,focus,status,score,reasons,suggested_actions"
         assert cli.run(["health", "--as-of", "2026-02-30"]) == 1
         assert "not a valid date" in capsys.readouterr().err
         assert cli.run(["health", "--format", "xml"]) == 1
