@@ -77,7 +77,13 @@ class Programme(BaseModel):
 
 class ThresholdsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    health_thresholds: dict[str, float | int] = Field(examples=[{"gap_warn_ratio": 2.0}])
+    # Values pass through as sent (pydantic would turn true into 1): the core checks each one.
+    health_thresholds: dict[str, Any] = Field(
+        examples=[{"gap_warn_ratio": 2.0}],
+        description="Threshold name to number. Each threshold has a range, and warnings "
+                    "come no later than alarms; a refusal (422) names the threshold and the "
+                    "values it allows.",
+        json_schema_extra={"additionalProperties": {"type": "number"}})
 
 
 class Goal(BaseModel):

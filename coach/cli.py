@@ -582,7 +582,9 @@ def programme_show(as_json: JsonOpt = False) -> None:
     programmes = []
     for p in c.store.list_programmes():
         data = p.to_dict()
-        data["effective_thresholds"] = HealthThresholds.from_overrides(p.health_thresholds).to_dict()
+        effective, refused = HealthThresholds.from_stored(p.health_thresholds)
+        data["effective_thresholds"] = effective.to_dict()
+        data["ignored_thresholds"] = refused
         programmes.append(data)
     if as_json:
         emit_json(programmes)
@@ -592,7 +594,9 @@ def programme_show(as_json: JsonOpt = False) -> None:
                   f"days, {p['default_session_minutes']} minutes; {p['starts_on']} to {p['ends_on']}")
         for key, value in p["effective_thresholds"].items():
             mark = " (set)" if key in p["health_thresholds"] else ""
-            out.print(f"  {key} = {value}{mark}")
+            if key in p["ignored_thresholds"]:
+                mark = f" (stored {p['health_thresholds'][key]!r} ignored: reset it with {key}=)"
+            out.print(f"  {key} = {value}{mark}", markup=False)
 
 
 @programme_app.command("thresholds")

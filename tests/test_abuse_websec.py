@@ -93,3 +93,93 @@ def test_every_formula_start_is_escaped_and_numbers_are_left_alone():
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[1] == ["'\tx", "'\r=1+1", "plain - text", "-3"]
     assert rows[2] == ["'=1", "'@x", "'+1", "0"]
+
+
+# -- 10. thresholds that are not finite numbers, or make no sense ------------------------------
+THRESHOLDS = "/api/v1/programmes/1/thresholds"
+REFUSED = [
+    ('{"gap_warn_ratio": Infinity}', "gap_warn_ratio must be a number above 0 and at most 20"),
+    ('{"gap_warn_ratio": -Infinity}', "gap_warn_ratio must be a number above 0 and at most 20"),
+    ('{"gap_stalled_ratio": NaN}', "gap_stalled_ratio must be a number above 0 and at most 20"),
+    ('{"negative_share_warn": NaN}', "negative_share_warn must be a number from 0 to 1"),
+    ('{"missed_stalled": Infinity}', "missed_stalled must be a whole number from 1 to 20"),
+    ('{"gap_warn_ratio": 1e400}', "gap_warn_ratio must be a number above 0"),
+    ('{"gap_warn_ratio": 0}', "gap_warn_ratio must be a number above 0"),
+    ('{"gap_warn_ratio": 1000}', "gap_warn_ratio must be a number above 0 and at most 20"),
+    ('{"missed_warn": true}', "missed_warn must be a whole number from 1 to 20; got True"),
+    ('{"missed_warn": 2.5}', "missed_warn must be a whole number"),
+    ('{"missed_warn": 0}', "missed_warn must be a whole number from 1 to 20"),
+    ('{"reflection_window": 100000}', "reflection_window must be a whole number from 1 to 20"),
+    ('{"gap_stalled_min_days": -5}', "gap_stalled_min_days must be a whole number from 1 to 365"),
+    ('{"negative_share_warn": 1.5}', "negative_share_warn must be a number from 0 to 1"),
+    ('{"at_risk_below": 101}', "at_risk_below must be a whole number from 0 to 100"),
+    ('{"gap_warn_ratio": 2.5}', "gap_warn_ratio (2.5) must be at most gap_alarm_ratio (2)"),
+    ('{"gap_alarm_ratio": 6, "gap_stalled_ratio": 4}',
+     "gap_alarm_ratio (6) must be at most gap_stalled_ratio (4)"),
+    ('{"missed_warn": 5}', "missed_warn (5) must be at most missed_stalled (3)"),
+    ('{"stalled_below": 80}', "stalled_below (80) must be below at_risk_below (75)"),
+]
+
+
+@pytest.fixture
+def world(tmp_path):
+    return build_world(tmp_path)
+
+
+@pytest.mark.parametrize("raw, message", REFUSED, ids=[r for r, _ in REFUSED])
+def test_api_refuses_thresholds_that_are_not_finite_or_make_no_sense(world, raw, message):
+    response = world.client.put(THRESHOLDS, content=f'{{"health_thresholds": {raw}}}',
+                                headers={**world.headers("admin"), "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input" and message in error["message"]
+    assert "\n" not in error["message"]
+    programme = world.client.get("/api/v1/programmes/1", headers=world.headers("admin")).json()
+    assert programme["health_thresholds"] == {}  # nothing half-stored
+
+
+CLI_REFUSED = [("gap_warn_ratio=inf", "gap_warn_ratio must be a number above 0 and at most 20"),
+               ("gap_warn_ratio=Infinity", "gap_warn_ratio must be a number above 0 and at most 20"),
+               ("gap_alarm_ratio=nan", "gap_alarm_ratio must be a number above 0 and at most 20"),
+               ("missed_warn=1e999", "missed_warn must be a whole number from 1 to 20"),
+               ("missed_warn=true", "missed_warn must be a whole number from 1 to 20"),
+               ("negative_share_warn=-0.5", "negative_share_warn must be a number from 0 to 1"),
+               ("gap_warn_ratio=9", "gap_warn_ratio (9) must be at most gap_alarm_ratio (2)"),
+               ("stalled_below=75", "stalled_below (75) must be below at_risk_below (75)")]
+
+
+@pytest.mark.parametrize("setting, message", CLI_REFUSED, ids=[s for s, _ in CLI_REFUSED])
+def test_cli_refuses_the_same_thresholds(world, capsys, setting, message):
+    code, _out, err = run_cli(world, capsys, "programme", "thresholds", setting)
+    assert code == 1 and err.startswith("error: ") and message in err
+    assert world.container.store.get_programme(1).health_thresholds == {}
+    code, _out, _err = run_cli(world, capsys, "programme", "thresholds", "gap_warn_ratio=2",
+                               "missed_warn=3", "negative_share_warn=1")
+    assert code == 0  # sensible values still go through
+    assert world.container.store.get_programme(1).health_thresholds == {
+        "gap_warn_ratio": 2.0, "missed_warn": 3, "negative_share_warn": 1.0}
+
+
+def test_stored_thresholds_the_rules_refuse_are_ignored_and_reported_by_doctor(world, capsys, caplog):
+    """Overrides saved before the rules (Infinity silenced the inactivity alerts) no longer
+    count: health uses the defaults for them, logs why, and `coach doctor` reports them."""
+    from coach.services.doctor import run_doctor
+
+    c = world.container
+    a_month_on = (TODAY + dt.timedelta(days=30)).isoformat()  # 37 days since the last session
+    c.store.update_programme_thresholds(1, {"gap_warn_ratio": float("inf"), "missed_warn": 3})
+    with caplog.at_level("WARNING", logger="coach.services.monitoring"):
+        response = world.client.get(f"/api/v1/health?as_of={a_month_on}",
+                                    headers=world.headers("coordinator"))
+    assert response.status_code == 200
+    pair = next(h for h in response.json()["items"] if h["pair_id"] == world.ids["pair"])
+    assert pair["status"] == "at_risk" and "inactivity" in {r["signal"] for r in pair["reasons"]}
+    assert "gap_warn_ratio is ignored" in caplog.text
+    report = run_doctor(c)
+    assert [f.check for f in report.findings] == ["thresholds"]
+    assert "gap_warn_ratio must be a number above 0" in report.findings[0].detail
+    code, out, _err = run_cli(world, capsys, "programme", "show")
+    assert code == 0 and "ignored" in out
+    run_doctor(c, repair=True)
+    assert c.store.get_programme(1).health_thresholds == {"missed_warn": 3}
+    assert run_doctor(c).findings == []

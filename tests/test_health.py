@@ -158,7 +158,7 @@ def test_thresholds_are_per_programme_and_validated():
     assert compute_health(p, AS_OF, relaxed).status == "healthy"
     with pytest.raises(InvalidInput, match="Unknown health threshold"):
         HealthThresholds.from_overrides({"vibes": 1})
-    with pytest.raises(InvalidInput, match="must be a number"):
+    with pytest.raises(InvalidInput, match="missed_warn must be a whole number from 1 to 20"):
         HealthThresholds.from_overrides({"missed_warn": "two"})
 
 
