@@ -7,6 +7,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coach.services.guard import FallbackReason
+
 T = TypeVar("T")
 Focus = Literal["technology", "generational", "inclusion"]
 
@@ -31,7 +33,11 @@ class Provenance(BaseModel):
     model_config = ConfigDict(extra="allow")
     backend: str = Field(examples=["embedded"])
     fallback: bool
-    fallback_reason: str | None = Field(default=None, examples=[None])
+    fallback_reason: str | None = Field(
+        default=None, examples=[None],
+        description="Why the checked fallback was used: "
+                    + "; ".join(f'"{r.value}"' for r in FallbackReason)
+                    + ". The model's own words are never repeated here.")
     latency_ms: float = Field(examples=[2473.9])
     tokens: int = Field(examples=[575])
     sources: list[str] = Field(examples=[["knowledge/session-structure.md", "pair:1/goals"]])

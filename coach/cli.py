@@ -555,9 +555,6 @@ def chat(
             if event.type == "token" and not as_json:
                 sys.stdout.write(event.data)
                 sys.stdout.flush()
-            elif event.type == "replace" and not as_json:
-                sys.stdout.write("\n[the answer above failed its checks; the guidelines say:]\n"
-                                 + event.data)
             elif event.type == "done":
                 done = event.data
         if as_json:

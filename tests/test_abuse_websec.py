@@ -9,12 +9,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 
 from coach import cli
+from coach.fakes import FakeChatModel
+from coach.services.guard import FallbackReason
 from tests.api_world import build_world
 
 TODAY = dt.date.today()
@@ -183,3 +186,106 @@ def test_stored_thresholds_the_rules_refuse_are_ignored_and_reported_by_doctor(w
     run_doctor(c, repair=True)
     assert c.store.get_programme(1).health_thresholds == {"missed_warn": 3}
     assert run_doctor(c).findings == []
+
+
+# -- 11c. users never see what the model said when its answer was refused ---------------------
+MARKER = "ZQX7-REJECTED-MODEL-WORDS"
+
+
+class MarkerModel(FakeChatModel):
+    """Answers every request with MARKER where the coach's checks refuse it, or, when it
+    crashes, in the exception's message: a reason that quoted the model would show it."""
+
+    def __init__(self, crash: bool):
+        super().__init__()
+        self.crash = crash
+
+    def reply_for(self, schema: dict | None) -> str | Exception:
+        if self.crash:
+            return RuntimeError(f"{MARKER} lost its context")
+        wanted = (schema or {}).get("properties", {})
+        if "topic_ids" in wanted:  # agenda and topics: ids that are not candidates
+            ids = [f"{MARKER}-{i}" for i in range(wanted["topic_ids"]["minItems"])]
+            questions = {"opening_questions": []} if "opening_questions" in wanted else {}
+            return json.dumps({"topic_ids": ids, **questions})
+        if "sentences" in wanted:  # the summary, choosing sentences by number
+            return json.dumps({"sentences": [1], "sentiment": MARKER})
+        if "summary" in wanted:  # the summary, phrased by the model
+            return json.dumps({"summary": f"{MARKER} went well.", "key_points": [],
+                               "sentiment": MARKER})
+        return f"{MARKER} says the pair should skip every session and expense a boat. [1]"
+
+    def complete(self, messages, *, json_schema=None, max_tokens=None):
+        self.queue(self.reply_for(json_schema))
+        return super().complete(messages, json_schema=json_schema, max_tokens=max_tokens)
+
+    def stream(self, messages, *, max_tokens=None):
+        self.queue(self.reply_for(None))
+        return super().stream(messages, max_tokens=max_tokens)
+
+
+@pytest.fixture(params=["refused", "crashed"])
+def marker_world(request, tmp_path):
+    return build_world(tmp_path, chat_model=MarkerModel(crash=request.param == "crashed"))
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def assert_fell_back_quietly(provenance: dict, *responses, log: str) -> None:
+    assert provenance["fallback"] is True
+    assert provenance["fallback_reason"] in {r.value for r in FallbackReason}
+    for response in responses:
+        assert response.status_code in (200, 201), response.text[:300]
+        assert MARKER not in response.text, f"{response.request.url} shows the model's words"
+    assert MARKER in log  # the details are in the server log
+
+
+def test_agenda_fallback_never_shows_the_models_words(marker_world, caplog):
+    w, pair = marker_world, marker_world.ids["pair"]
+    made = w.client.post(f"/api/v1/pairs/{pair}/agenda", json={"minutes": 45},
+                         headers=w.headers("mentor"))
+    saved = w.client.get(f"/api/v1/pairs/{pair}/agenda", headers=w.headers("mentor"))
+    browser = sign_in(w, "mentor")
+    prep = browser.get(f"/pairs/{pair}/prep")
+    regenerated = browser.post(f"/pairs/{pair}/prep", data={"minutes": "30",
+                                                           "csrf_token": csrf_of(prep.text)})
+    assert "checked fallback" in regenerated.text
+    assert_fell_back_quietly(made.json()["provenance"], made, saved, prep, regenerated,
+                             log=caplog.text)
+
+
+def test_topics_fallback_never_shows_the_models_words(marker_world, caplog):
+    w, pair = marker_world, marker_world.ids["pair"]
+    topics = w.client.get(f"/api/v1/pairs/{pair}/topics?k=3", headers=w.headers("mentor"))
+    prep = sign_in(w, "mentor").get(f"/pairs/{pair}/prep")
+    assert_fell_back_quietly(topics.json()["provenance"], topics, prep, log=caplog.text)
+
+
+def test_summary_fallback_never_shows_the_models_words(marker_world, caplog):
+    w, pair = marker_world, marker_world.ids["pair"]
+    text = ("We practised spotting phishing emails together. I will forward two suspicious "
+            "emails to Mia by Friday. The invoice scam surprised me.")
+    made = w.client.post(f"/api/v1/pairs/{pair}/reflections", json={"text": text},
+                         headers=w.headers("mentee"))
+    listed = w.client.get(f"/api/v1/pairs/{pair}/reflections", headers=w.headers("mentee"))
+    browser = sign_in(w, "mentee")
+    form = browser.get(f"/pairs/{pair}/reflect")
+    submitted = browser.post(f"/pairs/{pair}/reflect", data={"text": text,
+                                                            "csrf_token": csrf_of(form.text)})
+    again = browser.get(f"/pairs/{pair}/reflect")
+    assert_fell_back_quietly(made.json()["provenance"], made, listed, submitted, again,
+                             log=caplog.text)
+
+
+def test_chat_fallback_never_shows_the_models_words(marker_world, caplog):
+    w, pair = marker_world, marker_world.ids["pair"]
+    asked = w.client.post(f"/api/v1/pairs/{pair}/chat", headers=w.headers("mentor"),
+                          json={"message": "Which ground rules about confidentiality should we "
+                                           "agree in the first session?"})
+    done = json.loads(re.findall(r"^event: done\ndata: (.*)$", asked.text, flags=re.M)[0])
+    history = w.client.get(f"/api/v1/pairs/{pair}/chat", headers=w.headers("mentor"))
+    prep = sign_in(w, "mentor").get(f"/pairs/{pair}/prep")
+    assert done["answer"].startswith("Here is what the programme guidance says")
+    assert_fell_back_quietly(done["provenance"], asked, history, prep, log=caplog.text)
