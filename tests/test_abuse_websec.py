@@ -15,6 +15,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from coach import cli
 from coach.fakes import FakeChatModel
 from coach.services.guard import FallbackReason
@@ -289,3 +290,22 @@ def test_chat_fallback_never_shows_the_models_words(marker_world, caplog):
     prep = sign_in(w, "mentor").get(f"/pairs/{pair}/prep")
     assert done["answer"].startswith("Here is what the programme guidance says")
     assert_fell_back_quietly(done["provenance"], asked, history, prep, log=caplog.text)
+
+
+# -- 11d. HSTS whenever cookies are Secure ----------------------------------------------------
+def test_hsts_is_sent_exactly_when_cookies_are_secure(tmp_path):
+    world = build_world(tmp_path)
+    for cookie_secure in (True, False):
+        world.container.settings.cookie_secure = cookie_secure  # COACH_COOKIE_SECURE
+        client = TestClient(create_app(world.container), base_url="https://testserver")
+        responses = [client.get("/login"), client.get("/healthz"), client.get("/static/coach.js"),
+                     client.get("/api/v1/me", headers=world.headers("mentor")),
+                     client.get("/api/v1/me"), client.get("/dashboard", follow_redirects=False),
+                     client.post("/login", data={"email": "x@example.org", "token": "rmc_wrong"}),
+                     client.post("/api/v1/pairs/1/reflections", headers=world.headers("mentee"),
+                                 json={"text": "word " * 300_000})]  # refused before it is read
+        assert responses[-1].status_code == 413
+        for response in responses:
+            hsts = response.headers.get("Strict-Transport-Security")
+            expected = "max-age=31536000; includeSubDomains" if cookie_secure else None
+            assert hsts == expected, f"{response.request.url} with cookie_secure={cookie_secure}"
