@@ -109,8 +109,8 @@ def run_doctor(container, *, repair: bool = False) -> DoctorReport:
         checked, refused = HealthThresholds.from_stored(programme.health_thresholds)
         if not refused:
             continue
-        thresholds_to_keep[programme.id] = {k: getattr(checked, k)
-                                            for k in programme.health_thresholds if k not in refused}
+        thresholds_to_keep[programme.id] = {
+            k: getattr(checked, k) for k in programme.health_thresholds if k not in refused}
         by_reason: dict[str, list[str]] = {}
         for name, reason in refused.items():
             by_reason.setdefault(reason, []).append(name)

@@ -123,7 +123,8 @@ class HealthThresholds:
         return cls(**overrides)
 
     @classmethod
-    def from_stored(cls, overrides: dict[str, Any] | None) -> tuple[HealthThresholds, dict[str, str]]:
+    def from_stored(cls, overrides: dict[str, Any] | None
+                    ) -> tuple[HealthThresholds, dict[str, str]]:
         """Stored overrides the rules refuse (saved before the rules existed, or edited by hand)
         must not stop health: they are left out, and returned with the reason so callers can
         log them and `coach doctor` can report them."""

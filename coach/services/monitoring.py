@@ -122,14 +122,14 @@ class Monitor:
 
     def _thresholds(self, programme_id: int | None) -> dict[int, HealthThresholds]:
         out = {}
-        for programme in self.store.list_programmes():
-            if programme_id is None or programme.id == programme_id:
-                out[programme.id], refused = HealthThresholds.from_stored(programme.health_thresholds)
+        for p in self.store.list_programmes():
+            if programme_id is None or p.id == programme_id:
+                out[p.id], refused = HealthThresholds.from_stored(p.health_thresholds)
                 for name, reason in refused.items():
-                    if (programme.id, name, reason) not in self._refusals_logged:
-                        self._refusals_logged.add((programme.id, name, reason))
+                    if (p.id, name, reason) not in self._refusals_logged:
+                        self._refusals_logged.add((p.id, name, reason))
                         log.warning("Programme %s: stored health threshold %s is ignored: %s "
-                                    "(`coach doctor --repair` drops it)", programme.id, name, reason)
+                                    "(`coach doctor --repair` drops it)", p.id, name, reason)
         return out
 
     def health(self, as_of: dt.date | None = None, *, pair_id: int | None = None,
