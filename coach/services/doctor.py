@@ -119,9 +119,9 @@ def run_doctor(container, *, repair: bool = False) -> DoctorReport:
                                            f"Health ignores {', '.join(names)} until it is reset."))
 
     if repair:
-        _repair(container, report, stale + orphans, gone, dead, out_of_step, missing, duplicates)
         for programme_id, kept in thresholds_to_keep.items():
             container.store.update_programme_thresholds(programme_id, kept)
+        _repair(container, report, stale + orphans, gone, dead, out_of_step, missing, duplicates)
     return report
 
 
