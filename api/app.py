@@ -29,6 +29,9 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+# Sent when session cookies are Secure, i.e. the coach is served over HTTPS: browsers then
+# refuse plain HTTP to it for a year, so the cookie cannot be stripped by a downgrade.
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 class LimitsAndHeaders(BaseHTTPMiddleware):
@@ -39,6 +42,19 @@ class LimitsAndHeaders(BaseHTTPMiddleware):
         self.settings = settings
 
     async def dispatch(self, request: Request, call_next):
+        started = time.perf_counter()
+        response = self.refused(request) or await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        if self.settings.cookie_secure:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if request.url.path.startswith("/api/") or request.url.path == "/login":
+            response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+    def refused(self, request: Request) -> JSONResponse | None:
+        """The answer to a body that is too large or of unknown length, before it is read."""
         limit = self.settings.max_request_bytes
         if request.url.path.endswith("/knowledge/documents") or request.url.path == "/knowledge":
             limit = self.settings.max_upload_bytes + 65_536
@@ -52,14 +68,7 @@ class LimitsAndHeaders(BaseHTTPMiddleware):
         elif request.method in ("POST", "PUT", "PATCH") and \
                 request.headers.get("transfer-encoding", "").lower() == "chunked":
             return JSONResponse(error_body("length_required", "Send a Content-Length."), 411)
-        started = time.perf_counter()
-        response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        if request.url.path.startswith("/api/") or request.url.path == "/login":
-            response.headers.setdefault("Cache-Control", "no-store")
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
-        return response
+        return None
 
 
 def create_app(container: Container | None = None, settings: Settings | None = None) -> FastAPI:

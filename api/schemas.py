@@ -7,6 +7,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coach.services.guard import FallbackReason
+
 T = TypeVar("T")
 Focus = Literal["technology", "generational", "inclusion"]
 Visibility = Literal["private", "pair", "programme"]
@@ -36,7 +38,11 @@ class Provenance(BaseModel):
     model_config = ConfigDict(extra="allow")
     backend: str = Field(examples=["embedded"])
     fallback: bool
-    fallback_reason: str | None = Field(default=None, examples=[None])
+    fallback_reason: str | None = Field(
+        default=None, examples=[None],
+        description="Why the checked fallback was used: "
+                    + "; ".join(f'"{r.value}"' for r in FallbackReason)
+                    + ". The model's own words are never repeated here.")
     latency_ms: float = Field(examples=[2473.9])
     tokens: int = Field(examples=[575])
     sources: list[str] = Field(examples=[["knowledge/session-structure.md", "pair:1/goals"]])
@@ -148,7 +154,13 @@ class Programme(BaseModel):
 
 class ThresholdsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    health_thresholds: dict[str, float | int] = Field(examples=[{"gap_warn_ratio": 2.0}])
+    # Values pass through as sent (pydantic would turn true into 1): the core checks each one.
+    health_thresholds: dict[str, Any] = Field(
+        examples=[{"gap_warn_ratio": 2.0}],
+        description="Threshold name to number. Each threshold has a range, and warnings "
+                    "come no later than alarms; a refusal (422) names the threshold and the "
+                    "values it allows.",
+        json_schema_extra={"additionalProperties": {"type": "number"}})
 
 
 class Goal(BaseModel):

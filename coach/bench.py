@@ -96,7 +96,7 @@ def bench_features(container: Container, backends: list[str], runs: int = 20,
                 first = None
                 done: dict[str, Any] = {}
                 for event in coach.chat(pair.id, pair.mentor.id, CHAT_QUESTIONS[i % len(CHAT_QUESTIONS)]):
-                    if first is None and event.type in ("token", "replace"):
+                    if first is None and event.type == "token":
                         first = (time.perf_counter() - started) * 1000
                     if event.type == "done":
                         done = event.data

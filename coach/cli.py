@@ -628,9 +628,6 @@ def chat(
             if event.type == "token" and not as_json:
                 sys.stdout.write(event.data)
                 sys.stdout.flush()
-            elif event.type == "replace" and not as_json:
-                sys.stdout.write("\n[the answer above failed its checks; the guidelines say:]\n"
-                                 + event.data)
             elif event.type == "done":
                 done = event.data
         if as_json:
@@ -655,7 +652,9 @@ def programme_show(as_json: JsonOpt = False) -> None:
     programmes = []
     for p in c.store.list_programmes():
         data = p.to_dict()
-        data["effective_thresholds"] = HealthThresholds.from_overrides(p.health_thresholds).to_dict()
+        effective, refused = HealthThresholds.from_stored(p.health_thresholds)
+        data["effective_thresholds"] = effective.to_dict()
+        data["ignored_thresholds"] = refused
         programmes.append(data)
     if as_json:
         emit_json(programmes)
@@ -665,7 +664,9 @@ def programme_show(as_json: JsonOpt = False) -> None:
                   f"days, {p['default_session_minutes']} minutes; {p['starts_on']} to {p['ends_on']}")
         for key, value in p["effective_thresholds"].items():
             mark = " (set)" if key in p["health_thresholds"] else ""
-            out.print(f"  {key} = {value}{mark}")
+            if key in p["ignored_thresholds"]:
+                mark = f" (stored {p['health_thresholds'][key]!r} ignored: reset it with {key}=)"
+            out.print(f"  {key} = {value}{mark}", markup=False)
 
 
 @programme_app.command("thresholds")
@@ -781,18 +782,16 @@ def health(
         raise InvalidInput(f"Unknown format {fmt!r}. Use table, json or csv.")
     if status and status not in STATUSES:
         raise InvalidInput(f"Unknown status {status!r}. Use one of: {', '.join(STATUSES)}.")
-    results = initialised().monitor.health(_as_of(as_of), pair_id=pair, status=status)
+    c = initialised()
+    results = c.monitor.health(_as_of(as_of), pair_id=pair, status=status)
     if fmt == "json":
         emit_json([h.to_dict() for h in results])
-    elif fmt == "csv":
-        import csv
+    elif fmt == "csv":  # the dashboard's CSV export, same columns and escaping
+        from coach.services.csv_export import HEALTH_COLUMNS, health_row, write_csv
 
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["pair_id", "status", "score", "reasons", "suggested_actions"])
-        for h in results:
-            writer.writerow([h.pair_id, h.status, h.score,
-                             "; ".join(f"{r['signal']}: {r['detail']}" for r in h.reasons),
-                             "; ".join(a["label"] for a in h.suggested_actions)])
+        labels = c.store.pair_labels()
+        write_csv(sys.stdout, HEALTH_COLUMNS,
+                  (health_row(h.to_dict(), labels.get(h.pair_id, {})) for h in results))
     else:
         table = Table("pair", "status", "score", "reasons", "suggested actions")
         colour = {"healthy": "green", "at_risk": "yellow", "stalled": "red"}

@@ -27,10 +27,13 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
 
 
-def build_world(tmp_path) -> World:
+def build_world(tmp_path, chat_model=None) -> World:
+    """``chat_model`` (a fake) serves the coach's features as the embedded backend; without
+    one the composers work alone. The world's own reflections never call it."""
     embedder = HashingEmbedder()
-    c = Container(make_settings(tmp_path, llm_backend="none"), embedder=embedder,
-                  index=InMemoryIndex(embedder))
+    backend = "none" if chat_model is None else "embedded"
+    c = Container(make_settings(tmp_path, llm_backend=backend), embedder=embedder,
+                  index=InMemoryIndex(embedder), chat_model=chat_model)
     c.db.migrate()
     c.ingestor.ingest([c.settings.knowledge_dir])
     s = c.store

@@ -11,6 +11,7 @@ from coach.fakes import FakeChatModel, HashingEmbedder, InMemoryIndex
 from coach.prompts import PromptError, PromptLibrary
 from coach.services.agenda import allocate
 from coach.services.chat import NOT_COVERED
+from coach.services.guard import FallbackReason
 from tests.conftest import make_settings
 
 TODAY = dt.date.today()
@@ -128,34 +129,37 @@ def test_model_choice_within_the_schema_is_used(world):
     assert "<data>" in model.calls[0]["messages"][1]["content"]
 
 
-@pytest.mark.parametrize("reply, reason", [
+@pytest.mark.parametrize("reply, detail", [
     ("this is not json", "not valid JSON"),
-    ('{"topic_ids": ["made-up-topic"], "opening_questions": []}', "schema"),
+    ('{"topic_ids": ["made-up-topic"], "opening_questions": []}', "schema: 'made-up-topic'"),
     ('{"topic_ids": [], "opening_questions": []}', "schema"),
 ])
-def test_bad_model_output_falls_back_with_a_reason(world, reply, reason):
+def test_bad_model_output_falls_back_with_a_reason(world, caplog, reply, detail):
     world["model"].queue(reply)
     agenda = world["c"].coach().agenda(world["one"].id, 30, save=False)
     p = agenda["provenance"]
-    assert p["fallback"] is True and reason in p["fallback_reason"]
+    assert p["fallback"] is True and p["fallback_reason"] == FallbackReason.MALFORMED
+    assert detail in caplog.text  # the details are for the server log
     assert sum(i["minutes"] for i in agenda["items"]) == 30
 
 
-def test_ungrounded_opening_question_fails_validation(world):
+def test_ungrounded_opening_question_fails_validation(world, caplog):
     c = world["c"]
     ctx = c.coach().planner.context(c.store.get_pair(world["one"].id), 45, TODAY)
     world["model"].queue(json.dumps({"topic_ids": [ctx.candidates[0].topic.id],
                                      "opening_questions": ["Which cryptocurrency should I buy today?"]}))
     agenda = c.coach().agenda(world["one"].id, 45, save=False)
     assert agenda["provenance"]["fallback"] is True
-    assert "not grounded" in agenda["provenance"]["fallback_reason"]
+    assert agenda["provenance"]["fallback_reason"] == FallbackReason.FAILED_CHECKS
+    assert "question not grounded in the topics or goals: 'Which cryptocurrency" in caplog.text
     assert "cryptocurrency" not in json.dumps(agenda["items"] + agenda["opening_questions"])
 
 
-def test_model_crash_falls_back_but_unreachable_server_is_reported(world):
+def test_model_crash_falls_back_but_unreachable_server_is_reported(world, caplog):
     world["model"].queue(RuntimeError("llama exploded"))
     agenda = world["c"].coach().agenda(world["one"].id, 45, save=False)
-    assert "model error: RuntimeError" in agenda["provenance"]["fallback_reason"]
+    assert agenda["provenance"]["fallback_reason"] == FallbackReason.MODEL_FAILED
+    assert "RuntimeError: llama exploded" in caplog.text
     world["model"].queue(BackendUnavailable("Cannot reach the server at http://x:1/v1"))
     with pytest.raises(BackendUnavailable, match="http://x:1/v1"):
         world["c"].coach().agenda(world["one"].id, 45, save=False)
@@ -196,7 +200,8 @@ def test_topic_model_choice_is_checked(world):
     assert [t["id"] for t in c.coach().topics(one.id, 3)["topics"]] == pick
     model.queue(json.dumps({"topic_ids": [ranked[0].topic.id] * 3}))
     result = c.coach().topics(one.id, 3)
-    assert result["provenance"]["fallback"] and "schema" in result["provenance"]["fallback_reason"]
+    assert result["provenance"]["fallback"]
+    assert result["provenance"]["fallback_reason"] == FallbackReason.MALFORMED
 
 
 def test_topics_k_bounds(world):
@@ -255,7 +260,7 @@ def test_unfaithful_model_summary_falls_back_to_extractive(world):
     coach.summariser.mode = "phrase"
     result = coach.reflect(world["one"].id, world["held"].id, world["sam"].id, REFLECTION)
     assert result["provenance"]["fallback"] is True
-    assert "supported by the reflection" in result["provenance"]["fallback_reason"]
+    assert result["provenance"]["fallback_reason"] == FallbackReason.UNSUPPORTED
     assert "phishing" in result["summary"]
 
 
@@ -319,15 +324,16 @@ def test_chat_streams_a_cited_answer_and_saves_history(world):
     assert c.store.chat_history(world["one"].id, world["sam"].id) == []
 
 
-def test_chat_replaces_an_unverifiable_streamed_answer(world):
+def test_chat_checks_the_whole_answer_before_sending_any_of_it(world):
     world["model"].queue("You should buy everyone pizza and skip the sessions.")
     events = list(world["c"].coach().chat(world["one"].id, world["mia"].id,
                                           "Which ground rules about confidentiality should we agree in the first session?"))
-    types = [e.type for e in events]
-    assert "replace" in types
+    assert {e.type for e in events} == {"token", "done"}
     done = events[-1].data
     assert done["provenance"]["fallback"] is True and "pizza" not in done["answer"]
+    assert done["provenance"]["fallback_reason"] == FallbackReason.UNSUPPORTED
     assert done["answer"].startswith("Here is what the programme guidance says")
+    assert "".join(e.data for e in events[:-1]).strip() == done["answer"]
 
 
 def test_chat_never_sees_another_pairs_records(world):

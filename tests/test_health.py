@@ -160,7 +160,7 @@ def test_thresholds_are_per_programme_and_validated():
     assert compute_health(p, AS_OF, relaxed).status == "healthy"
     with pytest.raises(InvalidInput, match="Unknown health threshold"):
         HealthThresholds.from_overrides({"vibes": 1})
-    with pytest.raises(InvalidInput, match="must be a number"):
+    with pytest.raises(InvalidInput, match="missed_warn must be a whole number from 1 to 20"):
         HealthThresholds.from_overrides({"missed_warn": "two"})
 
 
@@ -254,7 +254,8 @@ def test_health_cli_formats(drifting, capsys):
         assert set(rows[0]) == {"pair_id", "status", "score", "reasons", "suggested_actions"}
         assert set(rows[0]["reasons"][0]) == {"signal", "detail"}
         assert cli.run(["health", "--format", "csv"]) == 0
-        assert capsys.readouterr().out.splitlines()[0] == "pair_id,status,score,reasons,suggested_actions"
+        assert capsys.readouterr().out.splitlines()[0] == \
+            "pair_id,mentor,mentee,focus,status,score,reasons,suggested_actions"
         assert cli.run(["health", "--as-of", "2026-02-30"]) == 1
         assert "not a valid date" in capsys.readouterr().err
         assert cli.run(["health", "--format", "xml"]) == 1

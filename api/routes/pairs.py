@@ -237,8 +237,8 @@ def _sse(event: str, data) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-@router.post("/pairs/{pair_id}/chat", summary="Ask the coach; the answer streams as server-sent "
-             "events: token, replace (the checked answer), done (citations, provenance), error",
+@router.post("/pairs/{pair_id}/chat", summary="Ask the coach; the checked answer streams as "
+             "server-sent events: token, done (citations, provenance), error",
              responses={200: {"content": {"text/event-stream": {}}}})
 def chat(pair_id: Id, body: ChatRequest, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "use its chat", allow_admin=False)

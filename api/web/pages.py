@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from pathlib import Path
@@ -25,6 +24,7 @@ from coach.services.access import (Forbidden, Hidden, is_member, own_reflection,
                                    visible_action_item, visible_action_items)
 from coach.services.auth import SignInFailed
 from coach.services.agenda import agenda_markdown  # noqa: F401  (kept for the CLI parity)
+from coach.services.csv_export import HEALTH_COLUMNS, health_row, write_csv
 from coach.services.health import STATUSES
 
 HERE = Path(__file__).resolve().parent
@@ -348,13 +348,7 @@ def install(app: FastAPI) -> None:
         results = [h.to_dict() for h in container.monitor.health()]
         rows = dashboard_rows(results, status if status in STATUSES else None, focus, q)
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["pair_id", "mentor", "mentee", "focus", "status", "score", "reasons",
-                         "suggested_actions"])
-        for h, p in rows:
-            writer.writerow([p["id"], p["mentor"], p["mentee"], " ".join(p["focus"]), h["status"],
-                             h["score"], "; ".join(r["detail"] for r in h["reasons"]),
-                             "; ".join(a["label"] for a in h["suggested_actions"])])
+        write_csv(buffer, HEALTH_COLUMNS, (health_row(h, p) for h, p in rows))
         name = f"pair-health-{dt.date.today().isoformat()}.csv"
         return Response(buffer.getvalue(), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -11,8 +11,8 @@ from coach.ports import ChatModel
 from coach.prompts import PromptLibrary
 from coach.records import ActionItemRecord, PairRecord
 from coach.retrieval.hybrid import Hit, HybridRetriever
-from coach.services.guard import Guarded, Rejected, guarded_generate
-from coach.services.text import is_supported, unsafe_to_repeat, split_sentences
+from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
+from coach.services.text import is_supported, split_sentences, unsafe_to_repeat
 from coach.services.topics import Suggestion, TopicSuggester, active_goals
 from coach.retrieval.text import tokenize
 
@@ -230,7 +230,8 @@ class AgendaPlanner:
         def merge(data: dict, _composed: dict) -> dict:
             chosen = [by_id[i] for i in data["topic_ids"] if i in by_id]
             if len(chosen) != len(data["topic_ids"]):
-                raise Rejected("the model chose a topic outside the candidates")
+                raise Rejected("the model chose a topic outside the candidates",
+                               FallbackReason.MALFORMED)
             questions = [q.strip() for q in data.get("opening_questions", []) if q.strip()]
             return self.build(ctx, chosen, questions or None)
 
@@ -248,7 +249,7 @@ class AgendaPlanner:
         sources = sorted({s for i in composed["items"] for s in i["sources"]} |
                          {n["source"] for n in composed["prep_notes"]})
         result = guarded_generate(
-            backend=self.backend, model=self.model, composed=composed,
+            task="agenda", backend=self.backend, model=self.model, composed=composed,
             validate=lambda a: self.validate(ctx, a), schema=schema, merge=merge,
             max_tokens=160, sources=sources,
             messages=lambda: self.prompts.render(

@@ -14,8 +14,8 @@ from coach.prompts import PromptLibrary
 from coach.records import PairRecord, PersonRecord
 from coach.retrieval.hybrid import Hit, HybridRetriever
 from coach.retrieval.text import tokenize
-from coach.services.guard import Provenance
-from coach.services.text import is_supported, unsafe_to_repeat, split_sentences
+from coach.services.guard import FallbackReason, Provenance
+from coach.services.text import is_supported, split_sentences, unsafe_to_repeat
 from coach.store.repository import Store, clean_text
 
 MAX_MESSAGE_CHARS = 2000
@@ -32,8 +32,8 @@ _CITE = re.compile(r"\[(\d+)\]")
 
 @dataclass(frozen=True)
 class ChatEvent:
-    """``token`` (text), ``replace`` (the whole answer, when the streamed one failed its checks)
-    or ``done`` (answer, citations and provenance)."""
+    """``token`` (the next piece of the checked answer) or ``done`` (answer, citations and
+    provenance)."""
 
     type: str
     data: Any
@@ -148,28 +148,24 @@ class ChatService:
                 "chat.j2", role=role, question=message,
                 sources=[{"heading": h.heading, "text": h.text, "origin": origin(h)} for h in useful],
                 history="\n".join(f"{m['role']}: {m['content']}" for m in history[-4:]))
-            streamed = []
             try:
-                for piece in self.model.stream(messages, max_tokens=CHAT_MAX_TOKENS):
-                    streamed.append(piece)
-                    yield ChatEvent("token", piece)
+                # The whole answer is checked before any of it is sent: a rejected answer must
+                # not reach the user, not even for the seconds before it would be replaced.
+                streamed = list(self.model.stream(messages, max_tokens=CHAT_MAX_TOKENS))
                 candidate = "".join(streamed).strip()
                 provenance.tokens = max(1, len(streamed))
                 problems = self.validate(candidate, useful)
                 if problems:
-                    provenance.fallback, provenance.fallback_reason = True, "; ".join(problems)
-                    yield ChatEvent("replace", composed)
+                    provenance.fall_back("chat", FallbackReason.UNSUPPORTED, "; ".join(problems))
                 else:
                     answer = candidate
             except BackendUnavailable:
                 raise
             except Exception as exc:  # keep the conversation going on the composed answer
-                provenance.fallback = True
-                provenance.fallback_reason = f"model error: {exc.__class__.__name__}: {exc}"
-                yield ChatEvent("replace", composed)
-        else:
-            for word in re.findall(r"\S+\s*", composed):
-                yield ChatEvent("token", word)
+                provenance.fall_back("chat", FallbackReason.MODEL_FAILED,
+                                     f"{exc.__class__.__name__}: {exc}", exc_info=True)
+        for word in re.findall(r"\S+\s*", answer):
+            yield ChatEvent("token", word)
         provenance.latency_ms = (time.perf_counter() - started) * 1000
         citations = [{"n": n, "source": h.source, "heading": h.heading, "origin": origin(h)}
                      for n, h in enumerate(useful[:len(useful)], 1)

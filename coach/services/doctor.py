@@ -2,8 +2,9 @@
 
 Checks: the database's own integrity; every ingested file's chunks are all in the index, once;
 no chunk belongs to a file the manifest does not know or a pair that no longer exists; every
-pair's records are indexed as they are now; every reflection has its summary. Repair re-ingests,
-deletes orphans, re-indexes pairs and re-summarises, all idempotently.
+pair's records are indexed as they are now; every reflection has its summary; every programme's
+stored health thresholds pass today's rules (health ignores those that do not). Repair re-ingests,
+deletes orphans, re-indexes pairs, re-summarises and drops refused thresholds, all idempotently.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import text
 
 from coach.ports import MetadataFilter
 from coach.retrieval.pair_index import pair_chunks, pair_scope
+from coach.services.health import HealthThresholds
 
 
 @dataclass
@@ -99,7 +101,26 @@ def run_doctor(container, *, repair: bool = False) -> DoctorReport:
     for pid, r in missing:
         report.findings.append(Finding("reflections", f"reflection {r.id} of pair {pid} has no summary"))
 
+    # 5. stored health thresholds that today's rules refuse (saved before them, or by hand)
+    programmes = container.store.list_programmes()
+    report.checked["programmes"] = len(programmes)
+    thresholds_to_keep: dict[int, dict[str, Any]] = {}
+    for programme in programmes:
+        checked, refused = HealthThresholds.from_stored(programme.health_thresholds)
+        if not refused:
+            continue
+        thresholds_to_keep[programme.id] = {
+            k: getattr(checked, k) for k in programme.health_thresholds if k not in refused}
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in refused.items():
+            by_reason.setdefault(reason, []).append(name)
+        for reason, names in by_reason.items():
+            report.findings.append(Finding("thresholds", f"programme {programme.id}: {reason} "
+                                           f"Health ignores {', '.join(names)} until it is reset."))
+
     if repair:
+        for programme_id, kept in thresholds_to_keep.items():
+            container.store.update_programme_thresholds(programme_id, kept)
         _repair(container, report, stale + orphans, gone, dead, out_of_step, missing, duplicates)
     return report
 

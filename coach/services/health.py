@@ -32,42 +32,130 @@ STATUSES = ("healthy", "at_risk", "stalled")
 
 
 @dataclass(frozen=True)
+class Allowed:
+    """The values one threshold may take."""
+
+    kind: type  # int or float
+    low: float
+    high: float
+    above_low: bool = False  # low itself is excluded (ratios of a cadence must be above 0)
+
+    def admits(self, number: int | float) -> bool:
+        # Written so that NaN fails every comparison, and infinity fails the upper bound.
+        above = number > self.low if self.above_low else number >= self.low
+        return above and number <= self.high and (self.kind is float or
+                                                  float(number).is_integer())
+
+    def __str__(self) -> str:
+        if self.kind is int:
+            return f"a whole number from {self.low:g} to {self.high:g}"
+        if self.above_low:
+            return f"a number above {self.low:g} and at most {self.high:g}"
+        return f"a number from {self.low:g} to {self.high:g}"
+
+
+RATIO = Allowed(float, 0, 20, above_low=True)  # of the cadence; 20 x 30 days is over a year
+SHARE = Allowed(float, 0, 1)
+SESSIONS = Allowed(int, 1, 20)
+COUNT = Allowed(int, 1, 100)
+DAYS = Allowed(int, 1, 365)
+SCORE = Allowed(int, 0, 100)
+
+
+def threshold(default: int | float, allowed: Allowed):
+    return field(default=default, metadata={"allowed": allowed})
+
+
+class ThresholdRefused(InvalidInput):
+    """A threshold value the rules refuse; ``names`` are the thresholds involved."""
+
+    def __init__(self, message: str, names: tuple[str, ...]):
+        super().__init__(message)
+        self.names = names
+
+
+@dataclass(frozen=True)
 class HealthThresholds:
-    gap_warn_ratio: float = 1.5
-    gap_alarm_ratio: float = 2.0
-    gap_stalled_ratio: float = 3.0
-    gap_stalled_min_days: int = 45
-    missed_warn: int = 2
-    missed_stalled: int = 3
-    new_pair_grace_ratio: float = 1.5
-    reflection_window: int = 4
-    negative_share_warn: float = 0.5
-    blockers_warn: int = 2
-    overdue_warn: int = 2
-    goals_stalled_after: int = 4
-    at_risk_below: int = 75
-    stalled_below: int = 0
+    """Every value is checked on construction, so the API, the CLI and stored overrides share
+    one rule: each threshold within its range, and the ones that form a ladder in order."""
+
+    gap_warn_ratio: float = threshold(1.5, RATIO)
+    gap_alarm_ratio: float = threshold(2.0, RATIO)
+    gap_stalled_ratio: float = threshold(3.0, RATIO)
+    gap_stalled_min_days: int = threshold(45, DAYS)
+    missed_warn: int = threshold(2, SESSIONS)
+    missed_stalled: int = threshold(3, SESSIONS)
+    new_pair_grace_ratio: float = threshold(1.5, RATIO)
+    reflection_window: int = threshold(4, SESSIONS)
+    negative_share_warn: float = threshold(0.5, SHARE)
+    blockers_warn: int = threshold(2, COUNT)
+    overdue_warn: int = threshold(2, COUNT)
+    goals_stalled_after: int = threshold(4, COUNT)
+    at_risk_below: int = threshold(75, SCORE)
+    stalled_below: int = threshold(0, SCORE)
+
+    # (lower, upper, strictly below): a warning must come no later than the alarm it leads to.
+    LADDERS = (("gap_warn_ratio", "gap_alarm_ratio", False),
+               ("gap_alarm_ratio", "gap_stalled_ratio", False),
+               ("missed_warn", "missed_stalled", False),
+               ("stalled_below", "at_risk_below", True))
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            object.__setattr__(self, f.name, _read(f.name, getattr(self, f.name),
+                                                    f.metadata["allowed"]))
+        for lower, upper, strict in self.LADDERS:
+            low, high = getattr(self, lower), getattr(self, upper)
+            if low > high or (strict and low == high):
+                relation = "below" if strict else "at most"
+                raise ThresholdRefused(f"Health threshold {lower} ({low:g}) must be {relation} "
+                                       f"{upper} ({high:g}).", (lower, upper))
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any] | None) -> HealthThresholds:
+        """The defaults with ``overrides`` applied; a bad override raises ThresholdRefused."""
         overrides = dict(overrides or {})
-        names = {f.name: f.type for f in fields(cls)}
-        unknown = set(overrides) - names.keys()
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - names)
         if unknown:
-            raise InvalidInput(f"Unknown health threshold {sorted(unknown)[0]!r}. "
-                               f"Known: {', '.join(sorted(names))}.")
-        values = {}
-        for key, value in overrides.items():
+            raise ThresholdRefused(f"Unknown health threshold {unknown[0]!r}. "
+                                   f"Known: {', '.join(sorted(names))}.", tuple(unknown))
+        return cls(**overrides)
+
+    @classmethod
+    def from_stored(cls, overrides: dict[str, Any] | None
+                    ) -> tuple[HealthThresholds, dict[str, str]]:
+        """Stored overrides the rules refuse (saved before the rules existed, or edited by hand)
+        must not stop health: they are left out, and returned with the reason so callers can
+        log them and `coach doctor` can report them."""
+        kept, refused = dict(overrides or {}), {}
+        while True:
             try:
-                values[key] = float(value) if "ratio" in key or "share" in key else int(value)
-            except (TypeError, ValueError):
-                raise InvalidInput(f"Health threshold {key} must be a number.") from None
-            if values[key] < 0:
-                raise InvalidInput(f"Health threshold {key} cannot be negative.")
-        return cls(**values)
+                return cls.from_overrides(kept), refused
+            except ThresholdRefused as exc:
+                # Defaults always pass, so each round drops at least one override.
+                for name in exc.names:
+                    if name in kept:
+                        del kept[name]
+                        refused[name] = exc.message
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _read(name: str, value: Any, allowed: Allowed) -> int | float:
+    """A threshold from JSON or the command line ("2", 2, 2.0); booleans are not numbers."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, (int, float)) \
+            or not allowed.admits(number):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ThresholdRefused(f"Health threshold {name} must be {allowed}; got {shown}.", (name,))
+    return allowed.kind(number)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import logging
 import re  # noqa: F401
 import threading
 import time
@@ -25,6 +26,7 @@ from coach.store.db import Database
 from coach.store.health_queries import load_health_inputs
 from coach.store.repository import Store
 
+log = logging.getLogger(__name__)
 GUIDE_SOURCE = "knowledge/coordinator-guide.md"
 ACTIONS = {
     "nudge": "Nudge",
@@ -100,6 +102,7 @@ class Monitor:
         self.snapshots = SnapshotStore(db)
         self._cache: dict[tuple, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
+        self._refusals_logged: set[tuple[int, str, str]] = set()  # warn once per worker
 
     def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """Programme-wide results are kept while the data they read is unchanged: the key holds
@@ -122,9 +125,14 @@ class Monitor:
 
     def _thresholds(self, programme_id: int | None) -> dict[int, HealthThresholds]:
         out = {}
-        for programme in self.store.list_programmes():
-            if programme_id is None or programme.id == programme_id:
-                out[programme.id] = HealthThresholds.from_overrides(programme.health_thresholds)
+        for p in self.store.list_programmes():
+            if programme_id is None or p.id == programme_id:
+                out[p.id], refused = HealthThresholds.from_stored(p.health_thresholds)
+                for name, reason in refused.items():
+                    if (p.id, name, reason) not in self._refusals_logged:
+                        self._refusals_logged.add((p.id, name, reason))
+                        log.warning("Programme %s: stored health threshold %s is ignored: %s "
+                                    "(`coach doctor --repair` drops it)", p.id, name, reason)
         return out
 
     def health(self, as_of: dt.date | None = None, *, pair_id: int | None = None,

@@ -11,8 +11,8 @@ from coach.prompts import PromptLibrary
 from coach.records import PairRecord
 from coach.services.catalogue import TopicCatalogue
 from coach.services.extract import Extraction, extract, label_sentiment, sentiment_of
-from coach.services.guard import Guarded, Rejected, guarded_generate
-from coach.services.text import is_supported, unsafe_to_repeat, split_sentences
+from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
+from coach.services.text import is_supported, split_sentences, unsafe_to_repeat
 from coach.retrieval.text import tokenize
 from coach.store.repository import MAX_REFLECTION_CHARS, clean_text
 
@@ -103,7 +103,7 @@ class ReflectionSummariser:
                     if not unsafe_to_repeat(s) and is_supported(s, trusted)][:MAX_SUMMARY]
             if len(kept) < lower:
                 raise Rejected(f"only {len(kept)} of {len(sentences)} summary sentences are "
-                               "supported by the reflection")
+                               "supported by the reflection", FallbackReason.UNSUPPORTED)
             points = [p.strip() for p in data.get("key_points", [])
                       if p.strip() and not unsafe_to_repeat(p) and is_supported(p, trusted)]
             return dict(base, summary=" ".join(kept), key_points=points[:4] or base["key_points"],
@@ -149,11 +149,11 @@ class ReflectionSummariser:
             "additionalProperties": False,
         }
         if not trusted:  # nothing to choose from: the composer's result stands
-            return guarded_generate(backend=self.backend, model=None, composed=composed,
-                                    validate=validate, sources=["reflection"])
+            return guarded_generate(task="summary", backend=self.backend, model=None,
+                                    composed=composed, validate=validate, sources=["reflection"])
         return guarded_generate(
-            backend=self.backend, model=self.model, composed=composed, validate=validate,
-            schema=schema, merge=merge, max_tokens=40, sources=["reflection"],
+            task="summary", backend=self.backend, model=self.model, composed=composed,
+            validate=validate, schema=schema, merge=merge, max_tokens=40, sources=["reflection"],
             messages=lambda: self.prompts.render("summary_choose.j2", author_role=author_role,
                                                  numbered=numbered),
         )
@@ -171,8 +171,8 @@ class ReflectionSummariser:
             "additionalProperties": False,
         }
         return guarded_generate(
-            backend=self.backend, model=self.model, composed=composed, validate=validate,
-            schema=schema, merge=merge, max_tokens=220, sources=["reflection"],
+            task="summary", backend=self.backend, model=self.model, composed=composed,
+            validate=validate, schema=schema, merge=merge, max_tokens=220, sources=["reflection"],
             messages=lambda: self.prompts.render("summary.j2", author_role=author_role, text=text),
         )
 

@@ -12,7 +12,7 @@ from coach.prompts import PromptLibrary
 from coach.records import PairRecord
 from coach.retrieval.hybrid import HybridRetriever
 from coach.services.catalogue import Topic, TopicCatalogue
-from coach.services.guard import Guarded, Rejected, guarded_generate
+from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
 from coach.services.text import overlap
 
 MAX_K = 10
@@ -147,7 +147,8 @@ class TopicSuggester:
         def merge(data: dict, _composed: list[Suggestion]) -> list[Suggestion]:
             chosen = [by_id[i] for i in data["topic_ids"] if i in by_id]
             if len(chosen) != len(data["topic_ids"]):
-                raise Rejected("the model chose a topic outside the candidates")
+                raise Rejected("the model chose a topic outside the candidates",
+                               FallbackReason.MALFORMED)
             return chosen
 
         schema = {
@@ -158,8 +159,8 @@ class TopicSuggester:
             "required": ["topic_ids"], "additionalProperties": False,
         }
         return guarded_generate(
-            backend=self.backend, model=self.model if ranked else None, composed=composed,
-            validate=validate, schema=schema, merge=merge, max_tokens=24 * k + 16,
+            task="topics", backend=self.backend, model=self.model if ranked else None,
+            composed=composed, validate=validate, schema=schema, merge=merge, max_tokens=24 * k + 16,
             messages=lambda: self.prompts.render(
                 "topics.j2", focus=", ".join(pair.focus), goals="\n".join(active_goals(pair)),
                 candidates=[s.topic for s in ranked], k=len(composed)),

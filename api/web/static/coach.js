@@ -113,7 +113,6 @@
               });
               var payload = JSON.parse(data || "null");
               if (event === "token") para.textContent += payload;
-              else if (event === "replace") para.textContent = payload;
               else if (event === "error") para.textContent = payload.message;
               else if (event === "done") {
                 para.textContent = payload.answer;
