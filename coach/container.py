@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from coach.ingest.ingest import Ingestor
+from coach.ingest.ingest import Ingestor, SourceNames
 from coach.ports import Embedder, VectorIndex
 from coach.retrieval.hybrid import HybridRetriever
 from coach.retrieval.pair_index import PairIndexer
@@ -64,7 +64,13 @@ class Container:
 
     @cached_property
     def ingestor(self) -> Ingestor:
-        return Ingestor(self.index, self.manifest, self.settings.knowledge_dir)
+        return Ingestor(self.index, self.manifest, self.settings.knowledge_dir,
+                        self.settings.uploads_dir,
+                        seconds_per_file=self.settings.ingest_seconds_per_file)
+
+    @cached_property
+    def source_names(self) -> SourceNames:
+        return SourceNames(self.settings.knowledge_dir, self.settings.uploads_dir)
 
     @cached_property
     def programme(self) -> ProgrammeService:

@@ -20,7 +20,7 @@ router = APIRouter(tags=["knowledge"], responses={
 @router.get("/knowledge/documents", response_model=Page[Document],
             summary="The documents in the knowledge index")
 def documents(_: CurrentUser, c: ContainerDep, paging: PagingDep):
-    rows = [{"source": d.source, "kind": d.kind, "title": d.title, "chunk_count": d.chunk_count,
+    rows = [{"source": c.source_names.display(d.source), "kind": d.kind, "title": d.title, "chunk_count": d.chunk_count,
              # stored as naive UTC; say so, as RFC 3339 requires
              "ingested_at": d.ingested_at.replace(tzinfo=dt.UTC)} for d in c.manifest.all().values()]
     return paging.page(rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -315,7 +316,10 @@ def install(app: FastAPI) -> None:
     @app.get("/knowledge", response_class=HTMLResponse, include_in_schema=False)
     def knowledge_page(request: Request, uploaded: str | None = None):
         user = page_user(request)
-        docs = sorted(container.manifest.all().values(), key=lambda d: (d.kind, d.source))
+        names = container.source_names
+        docs = sorted((replace(d, source=names.display(d.source))
+                       for d in container.manifest.all().values()),
+                      key=lambda d: (d.kind, d.source))
         return render(request, "knowledge.html", user, docs=docs, uploaded=uploaded, error=None)
 
     @app.post("/knowledge", response_class=HTMLResponse, include_in_schema=False)
