@@ -262,7 +262,8 @@ class _HtmlText:
             self._close_heading()
 
 
-def load_html(data: bytes, fallback_title: str, limits: ReadLimits = DEFAULT_LIMITS) -> LoadedDocument:
+def load_html(data: bytes, fallback_title: str,
+              limits: ReadLimits = DEFAULT_LIMITS) -> LoadedDocument:
     from lxml import etree
 
     source = decode_text(data, fallback_title)
@@ -286,7 +287,8 @@ def load_html(data: bytes, fallback_title: str, limits: ReadLimits = DEFAULT_LIM
 
 
 # -- PDF ---------------------------------------------------------------------------------------
-def load_pdf(path: Path, fallback_title: str, limits: ReadLimits = DEFAULT_LIMITS) -> LoadedDocument:
+def load_pdf(path: Path, fallback_title: str,
+             limits: ReadLimits = DEFAULT_LIMITS) -> LoadedDocument:
     from pypdf import PdfReader
 
     try:
@@ -338,7 +340,8 @@ def check_docx_archive(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> None:
                              f"limit is {limits.max_docx_compression_ratio:,.0f} to 1")
 
 
-def load_docx(path: Path, fallback_title: str, limits: ReadLimits = DEFAULT_LIMITS) -> LoadedDocument:
+def load_docx(path: Path, fallback_title: str,
+              limits: ReadLimits = DEFAULT_LIMITS) -> LoadedDocument:
     check_docx_archive(path, limits)
     import docx
 
