@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from coach.errors import InvalidInput, TooLarge, UnsupportedType
+from coach.errors import CoachError, InvalidInput, TooLarge, UnsupportedType
 from coach.ingest.ingest import IngestReport, Ingestor
 from coach.ingest.isolation import ReadInterrupted
 from coach.ingest.loaders import SUPPORTED, SUPPORTED_HINT, UnreadableFile
@@ -220,6 +220,8 @@ class IngestRunner:
                 return
             except UnreadableFile as exc:
                 self._finish_failed(job, f"{job.name}: {exc}")
+            except CoachError as exc:  # e.g. the knowledge folder is missing
+                self._finish_failed(job, f"{job.name}: {exc.message}")
             except Exception as exc:  # nothing a file does may stop the runner
                 log.exception("Ingestion job %s failed", job.id)
                 self._finish_failed(job, f"{job.name}: ingestion failed ({exc.__class__.__name__}:"
@@ -241,7 +243,7 @@ class IngestRunner:
         if job.kind == "reingest":
             paths = [self.knowledge_dir] + ([self.uploads_dir] if self.uploads_dir.is_dir() else [])
             return self._ingestor().ingest(paths, prune=True, progress=self._check_stop,
-                                        stop=self._stop)
+                                           stop=self._stop)
         staged = Path(job.path or "")
         if not staged.is_file():
             raise UnreadableFile("the uploaded file is not on this server; with several hosts, "
@@ -249,7 +251,7 @@ class IngestRunner:
         # A stop interrupts the read (the staged file is still there to run again), not the
         # indexing after the file has moved into the uploads folder.
         return self._ingestor().ingest_upload(staged, self.uploads_dir / staged.name,
-                                           stop=self._stop)
+                                              stop=self._stop)
 
     def _discard_staged(self, job: IngestJobRecord) -> None:
         if job.kind == "upload" and job.path:
