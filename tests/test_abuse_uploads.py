@@ -240,14 +240,20 @@ def test_good_uploads_are_ingested_and_searchable(tmp_path):
     jobs = world.client.get("/api/v1/knowledge/jobs?limit=2", headers=admin).json()
     assert jobs["total"] == 3 and [j["id"] for j in jobs["items"]] == sorted(ids.values())[::-1][:2]
 
-    # a hostile file under a good file's name is refused, and the good one stays as it was
+    # a refused file under a good file's name (unreadable, or readable but making too many
+    # passages) changes nothing: the good one stays as it was
     before = knowledge_state(world.container)
-    response = world.client.post("/api/v1/knowledge/documents",
-                                 files={"file": ("zephyrine.md", billion_laughs())}, headers=admin)
-    world.run_jobs()
-    assert job_of(world, response.json()["id"])["status"] == "failed"
-    assert knowledge_state(world.container) == before
-    assert (world.container.settings.uploads_dir / "zephyrine.md").read_bytes() == GOOD_MD
+    world.container.ingestor.limits = ReadLimits(max_passages=3)
+    many = "".join(f"## Part {n}\n\nEnough words in part {n} to count.\n\n" for n in range(5))
+    for data, reason in [(billion_laughs(), "YAML aliases"),
+                         (many.encode(), "it makes 5 passages; the limit is 3, so split it")]:
+        response = world.client.post("/api/v1/knowledge/documents",
+                                     files={"file": ("zephyrine.md", data)}, headers=admin)
+        world.run_jobs()
+        job = job_of(world, response.json()["id"])
+        assert job["status"] == "failed" and reason in job["error"], job
+        assert knowledge_state(world.container) == before
+        assert (world.container.settings.uploads_dir / "zephyrine.md").read_bytes() == GOOD_MD
 
 
 def test_a_large_page_of_real_paragraphs_is_ingested_within_its_limits(world):

@@ -21,6 +21,7 @@ from coach.store.models import utcnow
 BATCH = 256
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 Reader = Callable[[Path], LoadedDocument]   # raises UnreadableFile
+Prepare = Callable[[Path, str, str], list[Chunk]]  # (path, source, digest) -> chunks
 
 
 @dataclass
@@ -147,7 +148,7 @@ class Ingestor:
                 files.append((candidate.path, source))  # named on purpose: refused by the reader
         report.files = len(files)
         with self.reader(stop) as read:
-            self._ingest_files(files, read, report, progress)
+            self._ingest_files(files, self._preparer(read), report, progress)
         if prune:
             report.chunks_removed += self.prune()
         return report
@@ -157,24 +158,34 @@ class Ingestor:
         """One file under a name chosen by the caller (the doctor keeps a file's name)."""
         report = IngestReport(files=1)
         with self.reader() as read:
-            self._ingest_files([(path, source)], read, report, progress)
+            self._ingest_files([(path, source)], self._preparer(read), report, progress)
         return report
 
     def ingest_upload(self, staged: Path, target: Path, *, progress: Progress | None = None,
                       stop: threading.Event | None = None) -> IngestReport:
         """Read a staged upload first; only a readable file is moved to ``target`` (in the
         uploads folder) and indexed. A refusal raises UnreadableFile and changes nothing."""
+        source = self.source_for(target)
         with self.reader(stop) as read:
-            document = read(staged)
+            chunks = self._preparer(read)(staged, source, content_hash(staged.read_bytes()))
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)  # atomic: the folder never holds half a file
         report = IngestReport(files=1)
-        self._ingest_files([(target, self.source_for(target))], lambda _path: document, report,
-                           progress)
+        self._ingest_files([(target, source)], lambda *_: chunks, report, progress)
         return report
 
-    def _ingest_files(self, files: list[tuple[Path, str]], read: Reader, report: IngestReport,
-                      progress: Progress | None) -> None:
+    def _preparer(self, read: Reader) -> Prepare:
+        """Read and chunk a file; a file that makes too many passages is refused too."""
+        def prepare(path: Path, source: str, digest: str) -> list[Chunk]:
+            chunks = chunk_document(read(path), source, digest)
+            if len(chunks) > self.limits.max_passages:
+                raise UnreadableFile(f"it makes {len(chunks):,} passages; the limit is "
+                                     f"{self.limits.max_passages:,}, so split it")
+            return chunks
+        return prepare
+
+    def _ingest_files(self, files: list[tuple[Path, str]], prepare: Prepare,
+                      report: IngestReport, progress: Progress | None) -> None:
         known = self.manifest.all()
         # Old manifests named files by server path; a file ingested under its name replaces
         # its old entry, which is how those manifests migrate.
@@ -199,10 +210,7 @@ class Ingestor:
                         report.chunks_unchanged += indexed
                         superseded += old_names
                         continue
-                chunks = chunk_document(read(path), source, digest)
-                if len(chunks) > self.limits.max_passages:
-                    raise UnreadableFile(f"it makes {len(chunks):,} passages; the limit is "
-                                         f"{self.limits.max_passages:,}, so split it")
+                chunks = prepare(path, source, digest)
             except OSError as exc:
                 report.skipped.append({"path": source,
                                        "reason": f"cannot be read ({exc.strerror or exc})"})
