@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test test-fast eval clean chromium postgres
+.PHONY: install run test test-fast test-abuse eval clean chromium postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: install chromium postgres
 
 test-fast: install
 	$(BIN)/pytest -q -m "not integration and not llm"
+
+# The abuse suite alone (hostile uploads; `make test` runs it too).
+test-abuse: install
+	$(BIN)/pytest -q -m abuse
 
 eval: install
 	$(BIN)/coach eval

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-
 import time
+from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -74,7 +75,18 @@ class LimitsAndHeaders(BaseHTTPMiddleware):
 def create_app(container: Container | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or (container.settings if container else Settings())
     container = container or Container(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        # Each served process ingests uploads in its own background thread (coach.ingest.jobs).
+        container.ingest_runner.start()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(container.ingest_runner.stop)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Reverse-mentoring session coach",
         version=coach.__version__,
         description="Agendas, topic suggestions, reflection summaries, a prep chat and pair "

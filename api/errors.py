@@ -15,12 +15,15 @@ from coach.errors import (
     NotFound,
     RuleViolation,
     StoreNotInitialised,
+    TooLarge,
+    UnsupportedType,
 )
 from coach.services.access import Forbidden, Hidden
 
 STATUS = {
     NotFound: 404, Hidden: 404, InvalidInput: 422, RuleViolation: 422, Conflict: 409,
-    Forbidden: 403, BackendUnavailable: 503, StoreNotInitialised: 503,
+    Forbidden: 403, BackendUnavailable: 503, StoreNotInitialised: 503, UnsupportedType: 415,
+    TooLarge: 413,
 }
 
 

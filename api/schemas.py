@@ -441,11 +441,18 @@ class ChatMessage(BaseModel):
 
 
 class Document(BaseModel):
-    source: str = Field(examples=["knowledge/coordinator-guide.md"])
+    source: str = Field(examples=["knowledge/coordinator-guide.md"],
+                        description="knowledge/<path>, uploads/<name>, or <folder>/<path> for "
+                                    "a folder ingested with the CLI; never a server path.")
     kind: str
     title: str
     chunk_count: int
     ingested_at: dt.datetime
+
+
+class SkippedFile(BaseModel):
+    path: str = Field(examples=["uploads/handbook.docx"])
+    reason: str = Field(examples=["the .docx expands to 20 MB of XML; the limit is 8 MB"])
 
 
 class IngestReport(BaseModel):
@@ -453,7 +460,23 @@ class IngestReport(BaseModel):
     chunks_added: int
     chunks_unchanged: int
     chunks_removed: int
-    skipped: list[dict[str, str]]
+    skipped: list[SkippedFile]
+
+
+class IngestJob(BaseModel):
+    id: int = Field(examples=[7])
+    kind: Literal["upload", "reingest"]
+    name: str = Field(examples=["uploads/mentoring-handbook.docx"])
+    status: Literal["queued", "running", "done", "failed"] = Field(
+        description="queued, then running, then done (see report) or failed (see error).")
+    report: IngestReport | None = Field(default=None, description="Set when the job is done.")
+    error: str | None = Field(default=None, description="One line, set when the job failed.",
+                              examples=["uploads/handbook.docx: the .docx expands to 20 MB of "
+                                        "XML; the limit is 8 MB"])
+    requested_by: int | None = Field(default=None, description="The admin who asked for it.")
+    created_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
 
 
 class Health(BaseModel):

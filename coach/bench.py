@@ -251,7 +251,7 @@ def bench_ingest(container: Container) -> list[Figure]:
         scratch.db.migrate()
         embedder = scratch.embedder
         embedder.embed_documents(["warm up"])  # load the model before timing
-        files, _ = expand_paths([scratch.settings.knowledge_dir])
+        files = [c.path for c in expand_paths([scratch.settings.knowledge_dir])]
         texts = [c.text for f in files
                  for c in chunk_document(load_file(f), str(f), content_hash(f.read_bytes()))]
         started = time.perf_counter()

@@ -6,7 +6,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from coach.ingest.ingest import Ingestor
+from coach.ingest.ingest import Ingestor, SourceNames
+from coach.ingest.jobs import IngestJobs, IngestRunner
 from coach.ports import Embedder, VectorIndex
 from coach.retrieval.hybrid import HybridRetriever
 from coach.retrieval.pair_index import PairIndexer
@@ -14,6 +15,7 @@ from coach.services.programme import ProgrammeService
 from coach.settings import Settings
 from coach.store.db import Database
 from coach.store.documents import DocumentManifest
+from coach.store.ingest_jobs import IngestJobStore
 from coach.store.repository import Store
 
 
@@ -64,7 +66,29 @@ class Container:
 
     @cached_property
     def ingestor(self) -> Ingestor:
-        return Ingestor(self.index, self.manifest, self.settings.knowledge_dir)
+        return Ingestor(self.index, self.manifest, self.settings.knowledge_dir,
+                        self.settings.uploads_dir,
+                        seconds_per_file=self.settings.ingest_seconds_per_file)
+
+    @cached_property
+    def source_names(self) -> SourceNames:
+        return SourceNames(self.settings.knowledge_dir, self.settings.uploads_dir)
+
+    @cached_property
+    def ingest_jobs(self) -> IngestJobs:
+        return IngestJobs(IngestJobStore(self.db), self.settings.uploads_dir,
+                          self.settings.max_upload_bytes, on_submit=self._wake_ingest_runner)
+
+    @cached_property
+    def ingest_runner(self) -> IngestRunner:
+        """The background ingestion of this process; the app starts it. The ingestor (and with it
+        the embedding model) is built when the first job runs, not before."""
+        return IngestRunner(self.ingest_jobs.store, lambda: self.ingestor,
+                            self.settings.knowledge_dir, self.settings.uploads_dir)
+
+    def _wake_ingest_runner(self) -> None:
+        if "ingest_runner" in self.__dict__:
+            self.ingest_runner.wake()
 
     @cached_property
     def programme(self) -> ProgrammeService:
@@ -132,5 +156,7 @@ class Container:
         return time.perf_counter() - started
 
     def close(self) -> None:
+        if "ingest_runner" in self.__dict__:
+            self.ingest_runner.stop()
         if "db" in self.__dict__:
             self.db.dispose()

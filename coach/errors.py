@@ -42,3 +42,13 @@ class StoreNotInitialised(CoachError):
 
     def __init__(self, message: str = "The coach store is not initialised. Run `coach init` first."):
         super().__init__(message)
+
+
+class UnsupportedType(InvalidInput):
+    """A file of a type the coach cannot read."""
+
+    code = "unsupported_type"
+
+
+class TooLarge(InvalidInput):
+    code = "too_large"

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from coach.ingest.limits import SECONDS_PER_FILE
+
 _REPO_KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 
 
@@ -80,6 +82,10 @@ class Settings(BaseSettings):
         "None by default: a client's own X-Forwarded-For never changes who it is.")
     max_request_bytes: int = Field(default=262_144, description="Largest JSON or form body.")
     max_upload_bytes: int = Field(default=10_485_760, description="Largest knowledge upload.")
+    ingest_seconds_per_file: float = Field(
+        default=SECONDS_PER_FILE, gt=0,
+        description="Wall-clock limit on reading one document; a file that takes longer is "
+                    "refused (the other limits are in coach/ingest/limits.py).")
     signin_attempts_per_minute: int = 10
 
     @field_validator("data_dir", "knowledge_dir", mode="after")

@@ -26,6 +26,11 @@ class World:
     def headers(self, role: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
 
+    def run_jobs(self) -> int:
+        """Run the queued ingestion jobs now, in this thread: a TestClient used without `with`
+        starts no lifespan, so no background runner."""
+        return self.container.ingest_runner.run_pending()
+
 
 def build_world(tmp_path, chat_model=None) -> World:
     """``chat_model`` (a fake) serves the coach's features as the embedded backend; without

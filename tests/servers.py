@@ -104,3 +104,15 @@ class PostgresCluster:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+
+def app_with_fake_models():
+    """`uvicorn --factory tests.servers:app_with_fake_models`: the real app, settings from the
+    environment, with the fake embedder and in-memory index, so a served test needs no model."""
+    from api.app import create_app
+    from coach.container import Container
+    from coach.fakes import HashingEmbedder, InMemoryIndex
+    from coach.settings import Settings
+
+    embedder = HashingEmbedder()
+    return create_app(Container(Settings(), embedder=embedder, index=InMemoryIndex(embedder)))

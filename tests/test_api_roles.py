@@ -3,6 +3,7 @@
 import datetime as dt
 import itertools
 import json
+import re
 
 import pytest
 
@@ -76,7 +77,10 @@ MATRIX = [
     ("GET", "/api/v1/health", None, PROGRAMME),
     ("GET", "/api/v1/health/overview", None, PROGRAMME),
     ("GET", "/api/v1/knowledge/documents", None, ANYONE),
-    ("POST", "/api/v1/knowledge/ingest", None, ADMIN_ONLY),
+    ("POST", "/api/v1/knowledge/documents", "upload", {**ADMIN_ONLY, "admin": 202}),
+    ("POST", "/api/v1/knowledge/ingest", None, {**ADMIN_ONLY, "admin": 202}),
+    ("GET", "/api/v1/knowledge/jobs", None, ADMIN_ONLY),
+    ("GET", "/api/v1/knowledge/jobs/{job}", None, ADMIN_ONLY),
     ("GET", "/api/v1/me/export", None, ANYONE),
     ("POST", "/api/v1/me/notices/seen", None, {k: (204 if v == 200 else v) for k, v in ANYONE.items()}),
     ("POST", "/api/v1/tokens/exchange", {"token": "rmc_setup_unknown"},
@@ -96,7 +100,9 @@ DESTRUCTIVE = [case for case in MATRIX if case[0] == "DELETE" or case[1].endswit
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return build_world(tmp_path_factory.mktemp("api"))
+    world = build_world(tmp_path_factory.mktemp("api"))
+    world.ids["job"] = world.container.ingest_jobs.submit_reingest().id
+    return world
 
 
 def _body(world, body):
@@ -114,7 +120,9 @@ def _body(world, body):
 
 def _call(world, method, path, body, role):
     kwargs = {"headers": world.headers(role)}
-    if body is not None:
+    if body == "upload":
+        kwargs["files"] = {"file": ("matrix.md", b"# Matrix\n\nUploaded by the role matrix.\n")}
+    elif body is not None:
         kwargs["json"] = _body(world, body)
     return world.client.request(method, path.format(**world.ids), **kwargs)
 
@@ -149,19 +157,17 @@ def test_destructive_routes(tmp_path, method, path, body, expected):
 
 
 def test_every_api_route_is_in_the_matrix(world):
-    from fastapi.routing import APIRoute
+    """Every operation of the OpenAPI document has a row (read from the document: newer
+    FastAPI nests included routers, so app.routes no longer lists them)."""
+    def shape(path: str) -> str:
+        return re.sub(r"/\d+(?=/|$)", "/{x}", re.sub(r"\{[^}]+\}", "{x}", path))
 
-    import re
-
-    def normalise(path: str) -> str:
-        return re.sub(r"\{[a-z_]+\}", "{x}", path).replace("/1", "/{x}")
-
-    normalised = {(m, normalise(p)) for m, p, _, _ in MATRIX}
-    for route in world.client.app.routes:
-        if isinstance(route, APIRoute) and route.path.startswith("/api/v1"):
-            for method in route.methods:
-                path = normalise(route.path)
-                assert (method, path) in normalised, f"{method} {route.path} is not in the matrix"
+    covered = {(m, shape(p)) for m, p, _, _ in MATRIX}
+    operations = {(method.upper(), shape(path))
+                  for path, ops in world.client.app.openapi()["paths"].items()
+                  if path.startswith("/api/v1") for method in ops}
+    assert len(operations) > 30
+    assert operations - covered == set(), "routes missing from the matrix"
 
 
 @pytest.mark.parametrize("path", [

@@ -65,17 +65,30 @@ def test_invalid_utf8_and_binary_are_refused(world):
                           content=b'{"text": "caf\xe9 \xff\xfe"}', headers=h)
     assert r.status_code in (400, 422) and r.json()["error"]["code"] in ("bad_request", "invalid_input")
     admin = world.headers("admin")
-    uploads = [("photo.png", b"\x89PNG\r\n\x1a\n", 415), ("notes.txt", b"caf\xe9 cr\xe8me", 422),
-               ("broken.pdf", b"%PDF-1.4 \x00\x01 garbage", 422), ("empty.md", b"", 422),
-               ("evil.docx", bytes(range(256)) * 10, 422)]
-    before = len(world.container.manifest.all())
-    for name, data, status in uploads:
+    # refused at once: what the request alone shows (the type, an empty body)
+    for name, data, status in [("photo.png", b"\x89PNG\r\n\x1a\n", 415), ("empty.md", b"", 422)]:
         r = world.client.post("/api/v1/knowledge/documents", files={"file": (name, data)},
                               headers=admin)
         assert r.status_code == status, (name, r.text)
+    # refused by the ingestion job, with the reason on the job
+    uploads = [("notes.txt", b"caf\xe9 cr\xe8me", "UTF-8"),
+               ("broken.pdf", b"%PDF-1.4 \x00\x01 garbage", "not a readable PDF"),
+               ("evil.docx", bytes(range(256)) * 10, "not a readable .docx")]
+    before = len(world.container.manifest.all())
+    jobs = {}
+    for name, data, _reason in uploads:
+        r = world.client.post("/api/v1/knowledge/documents", files={"file": (name, data)},
+                              headers=admin)
+        assert r.status_code == 202, (name, r.text)
+        jobs[name] = r.json()["id"]
+    world.run_jobs()
+    for name, _data, reason in uploads:
+        job = world.client.get(f"/api/v1/knowledge/jobs/{jobs[name]}", headers=admin).json()
+        assert job["status"] == "failed" and reason in job["error"], job
+        assert job["error"].startswith(f"uploads/{name}: ") and "\n" not in job["error"]
     assert len(world.container.manifest.all()) == before
-    assert not world.container.settings.uploads_dir.exists() or \
-        not any(world.container.settings.uploads_dir.iterdir())
+    uploads_dir = world.container.settings.uploads_dir
+    assert not uploads_dir.exists() or not [p for p in uploads_dir.rglob("*") if p.is_file()]
 
 
 def test_sql_looking_strings_are_just_text(world):
@@ -109,7 +122,8 @@ def test_html_and_script_are_escaped_on_every_page(world):
                       json={"message": f"How do we agree ground rules? {XSS}"})
     upload = f"# {XSS}\n\n## Section\n\nSome text about confidentiality {XSS}.\n".encode()
     assert world.client.post("/api/v1/knowledge/documents", files={"file": ("x.md", upload)},
-                             headers=world.headers("admin")).status_code == 201
+                             headers=world.headers("admin")).status_code == 202
+    world.run_jobs()
     client = TestClient(world.client.app)
     pages = [
         (h_mentor, f"/pairs/{pair.id}"), (h_mentor, f"/pairs/{pair.id}/prep"),

@@ -239,3 +239,43 @@ def test_ingestion_while_queries_are_served(real_container, tmp_path):
 
     assert run_doctor(scratch).findings == []
     scratch.close()
+
+
+def test_runners_racing_for_ingestion_jobs_claim_each_once_and_run_one_at_a_time(fake_container):
+    """Workers' runners share the job table: each job is claimed by one runner, one job runs at
+    a time, and only its claimer can finish it (threads with their own connections here,
+    processes in a deployment)."""
+    import time
+
+    from coach.store.db import Database
+    from coach.store.ingest_jobs import IngestJobStore
+
+    url = fake_container.db.engine.url.render_as_string(hide_password=False)
+    ids = [IngestJobStore(fake_container.db).create("reingest", f"job {i}").id for i in range(12)]
+    claimed, overlaps, stolen, lock = [], [], [], threading.Lock()
+
+    def runner(i):
+        db = Database(url)
+        store = IngestJobStore(db)
+        try:
+            while len(claimed) < len(ids):
+                job = store.claim_next(f"runner-{i}")
+                if job is None:
+                    time.sleep(0.002)
+                    continue
+                with lock:
+                    claimed.append(job.id)
+                running = [j.id for j in store.running()]
+                if running != [job.id]:
+                    overlaps.append(running)
+                if store.finish(job.id, f"runner-{i + 100}", {}):
+                    stolen.append(job.id)
+                assert store.finish(job.id, f"runner-{i}", {"files": 0})
+        finally:
+            db.dispose()
+
+    outcomes = race(6, runner)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert sorted(claimed) == ids and not overlaps and not stolen
+    statuses = {j.status for j in IngestJobStore(fake_container.db).page(50, 0)[0]}
+    assert statuses == {"done"}

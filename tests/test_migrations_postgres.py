@@ -20,7 +20,7 @@ from coach.store.repository import Store
 REPO = Path(__file__).resolve().parent.parent
 TABLES = {"alembic_version", "programmes", "people", "pairs", "goals", "sessions", "reflections",
           "action_items", "documents", "chat_messages", "api_tokens", "health_snapshots",
-          "web_sessions", "credential_events", "signin_attempts"}
+          "web_sessions", "credential_events", "signin_attempts", "ingest_jobs"}
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def insert_self_pair(db: Database) -> None:
 def test_upgrade_downgrade_upgrade_on_an_empty_database(pg):
     assert current_revision(pg.engine) is None
     migrate(pg.engine)
-    assert current_revision(pg.engine) == head_revision() == "0005"
+    assert current_revision(pg.engine) == head_revision() == "0006"
     first = schema(pg.engine)
     assert set(first) == TABLES
     pairs = first["pairs"]
@@ -82,6 +82,10 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(pg):
     assert ("ix_sessions_pair_date", ("pair_id", "date"), False) in first["sessions"]["indexes"]
     assert ("uq_pairs_open", ("mentor_id", "mentee_id"), True) in pairs["indexes"]
     assert ("blocker_count", "INTEGER", False) in first["reflections"]["columns"]
+    jobs = first["ingest_jobs"]
+    assert {"ck_ingest_job_kind", "ck_ingest_job_status"} <= {n for n, _ in jobs["checks"]}
+    assert ("ix_ingest_jobs_status_id", ("status", "id"), False) in jobs["indexes"]
+    assert (("requested_by_id",), "people", "SET NULL") in jobs["fks"]
     # the schema itself refuses a self-pairing, whatever the application does
     with pytest.raises(IntegrityError, match="ck_pair_not_self"):
         insert_self_pair(pg)

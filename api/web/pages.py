@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 
 from fastapi import FastAPI, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.deps import authenticate, get_address
-from api.errors import ApiError
+from api.errors import ApiError, status_for
 from api.routes.common import load_pair
 from api.security import COOKIE, LOGIN_COOKIE, same_origin
 from coach.errors import CoachError
@@ -34,6 +36,7 @@ templates.env.globals["STATUS_LABEL"] = {"healthy": "Healthy", "at_risk": "At ri
 
 
 PAGE_SIZE = 100  # dashboard rows per page, riskiest first
+JOBS_SHOWN = 10  # the latest ingestion jobs on the knowledge page
 
 
 class SignInRequired(Exception):
@@ -354,27 +357,46 @@ def install(app: FastAPI) -> None:
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     # -- knowledge ------------------------------------------------------------------------------
+    def knowledge_context(user: PersonRecord, job_id: int | None) -> dict[str, Any]:
+        names = container.source_names
+        docs = sorted((replace(d, source=names.display(d.source))
+                       for d in container.manifest.all().values()),
+                      key=lambda d: (d.kind, d.source))
+        job, jobs = None, []
+        if user.role == "admin":
+            jobs = container.ingest_jobs.page(JOBS_SHOWN, 0)[0]
+            if job_id is not None:
+                try:
+                    job = container.ingest_jobs.get(job_id)
+                except CoachError:
+                    job = None
+        # A plain reload while a job is under way shows its progress without JavaScript.
+        busy = any(j.status in ("queued", "running") for j in [job, *jobs] if j is not None)
+        return {"docs": docs, "job": job, "jobs": jobs, "refresh_seconds": 2 if busy else None}
+
     @app.get("/knowledge", response_class=HTMLResponse, include_in_schema=False)
-    def knowledge_page(request: Request, uploaded: str | None = None):
+    def knowledge_page(request: Request, job: int | None = None):
         user = page_user(request)
-        docs = sorted(container.manifest.all().values(), key=lambda d: (d.kind, d.source))
-        return render(request, "knowledge.html", user, docs=docs, uploaded=uploaded, error=None)
+        return render(request, "knowledge.html", user, error=None,
+                      **knowledge_context(user, job))
 
     @app.post("/knowledge", response_class=HTMLResponse, include_in_schema=False)
     async def knowledge_upload(request: Request, file: UploadFile, csrf_token: str = Form(default="")):
-        from api.routes.knowledge import save_upload
+        from api.routes.knowledge import read_upload
 
         user = page_user(request)
         check_csrf(request, csrf_token)
-        docs = sorted(container.manifest.all().values(), key=lambda d: (d.kind, d.source))
         if user.role != "admin":
             return page_error(request, user, Forbidden("Only admins upload documents."))
         try:
-            report = await save_upload(request, container, file)
-        except ApiError as exc:
-            return render(request, "knowledge.html", user, http_status=exc.status, docs=docs,
-                          uploaded=None, error=exc.message)
-        return RedirectResponse(f"/knowledge?uploaded={report.chunks_added}", status_code=303)
+            data = await read_upload(container, file)
+            job = await run_in_threadpool(container.ingest_jobs.submit_upload,
+                                          file.filename or "", data, user.id)
+        except CoachError as exc:
+            context = await run_in_threadpool(knowledge_context, user, None)
+            return render(request, "knowledge.html", user, http_status=status_for(exc),
+                          error=exc.message, **context)
+        return RedirectResponse(f"/knowledge?job={job.id}", status_code=303)
 
 
 def held_sessions(pair) -> list:

@@ -1,10 +1,12 @@
 """`coach doctor [--repair]`: do the store and the index agree?
 
 Checks: the database's own integrity; every ingested file's chunks are all in the index, once;
-no chunk belongs to a file the manifest does not know or a pair that no longer exists; every
-pair's records are indexed as they are now; every reflection has its summary; every programme's
-stored health thresholds pass today's rules (health ignores those that do not). Repair re-ingests,
-deletes orphans, re-indexes pairs, re-summarises and drops refused thresholds, all idempotently.
+no chunk belongs to a file the manifest does not know or a pair that no longer exists; no file
+is still known by its server path (manifests written before files had names); every pair's
+records are indexed as they are now; every reflection has its summary; every programme's
+stored health thresholds pass today's rules (health ignores those that do not). Repair
+re-ingests, renames, deletes orphans, re-indexes pairs, re-summarises and drops refused
+thresholds, all idempotently.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from coach.ingest.ingest import is_server_path
 from coach.ports import MetadataFilter
 from coach.retrieval.pair_index import pair_chunks, pair_scope
 from coach.services.health import HealthThresholds
@@ -77,6 +80,12 @@ def run_doctor(container, *, repair: bool = False) -> DoctorReport:
                                        "manifest entry (an interrupted ingest)"))
     for source in gone:
         report.findings.append(Finding("files", f"{source}: the file is gone"))
+    names = container.source_names
+    renamed = [s for s, d in known.items() if is_server_path(s) and s not in stale
+               and d.path and Path(d.path).exists()]
+    for source in renamed:
+        report.findings.append(Finding("files", f"{names.display(source)}: known by its server "
+                                       "path (an older manifest); repair renames it"))
 
     # 3. pairs: indexed as they are now, and no chunks for deleted pairs
     pairs = {p.id: p for p in container.store.all_pair_records()}
@@ -121,21 +130,23 @@ def run_doctor(container, *, repair: bool = False) -> DoctorReport:
     if repair:
         for programme_id, kept in thresholds_to_keep.items():
             container.store.update_programme_thresholds(programme_id, kept)
-        _repair(container, report, stale + orphans, gone, dead, out_of_step, missing, duplicates)
+        _repair(container, report, stale + orphans, gone, renamed, dead, out_of_step, missing,
+                duplicates)
     return report
 
 
-def _repair(container, report, resync, gone, dead, out_of_step, missing, duplicates) -> None:
-    index, ingestor = container.index, container.ingestor
+def _repair(container, report, resync, gone, renamed, dead, out_of_step, missing,
+            duplicates) -> None:
+    index, ingestor, names = container.index, container.ingestor, container.source_names
     known = container.manifest.all()
     for source in resync:
         entry = known.get(source)
         index.delete(where=MetadataFilter.of(source=[source]))
+        container.manifest.remove([source])
         if entry and entry.path and Path(entry.path).exists():
-            container.manifest.remove([source])
-            ingestor.ingest([Path(entry.path)])
-        else:
-            container.manifest.remove([source])
+            ingestor.ingest_file(Path(entry.path), names.display(source))
+    for source in renamed:  # indexed under the name first, then the old entry goes
+        ingestor.ingest_file(Path(known[source].path), names.display(source))
     if gone:
         ingestor.prune()
     for scope in dead:

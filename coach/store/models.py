@@ -313,3 +313,35 @@ class HealthSnapshot(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("programme_id", "week_ending", name="uq_snapshot_week"),)
+
+
+class IngestJob(Base):
+    """One ingestion run off the request path: an upload, or a re-ingest of every folder.
+
+    Any worker's runner claims a queued job with a conditional update; ``heartbeat_at`` shows
+    the runner is alive, so a job left running by a killed worker can be told apart."""
+
+    __tablename__ = "ingest_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(300))
+    # the staged upload on the server; never shown
+    path: Mapped[str | None] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("kind in ('upload','reingest')", name="ck_ingest_job_kind"),
+        CheckConstraint("status in ('queued','running','done','failed')",
+                        name="ck_ingest_job_status"),
+        Index("ix_ingest_jobs_status_id", "status", "id"),  # the runner's claim query
+    )

@@ -1,7 +1,7 @@
 """reflection visibility, credentials that can be ended, and sign-in attempts
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 
 - reflections.private becomes reflections.visibility (private, pair or programme). A reflection
   that was not private becomes "pair": its author never chose to show the coordinator more.
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
