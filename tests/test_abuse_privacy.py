@@ -463,3 +463,45 @@ def test_12_coach_export_person_gives_one_person_their_data(world, tmp_path, cap
     mine = api(world, "GET", "/api/v1/me/export", "mentee").json()
     assert mine["person"]["id"] == world.ids["person_mentee"]
     assert dt.datetime.fromisoformat(mine["exported_at"])
+
+
+@pytest.mark.integration
+def test_7_coach_serve_believes_no_client_forwarded_for(tmp_path):
+    """The served process: uvicorn's own proxy headers would take X-Forwarded-For from any
+    client on loopback (the review's bypass). `coach serve` leaves that to the app, which
+    believes it only from COACH_TRUSTED_PROXIES (none here)."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from coach.container import Container
+    from tests.conftest import REPO, make_settings
+    from tests.servers import free_port, wait_for_port
+
+    settings = make_settings(tmp_path)
+    setup = Container(settings)
+    setup.db.migrate()
+    setup.store.create_programme("Served")
+    setup.store.add_person("Mia Mentor", "mia@example.org", "mentor")
+    setup.close()
+    env = {**os.environ, "COACH_DATA_DIR": str(settings.data_dir), "COACH_LLM_BACKEND": "none",
+           "COACH_COOKIE_SECURE": "false", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "coach.cli", "serve", "--port", str(port)],
+                              cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, 120, server, "coach serve")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            statuses = []
+            for n in range(11):
+                form = client.get("/login")
+                csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+                statuses.append(client.post("/login", headers={"X-Forwarded-For": f"10.1.2.{n}"},
+                                            data={"email": f"x{n}@example.org", "token": "rmc_no",
+                                                  "csrf_token": csrf}).status_code)
+        assert statuses[:10] == [401] * 10 and statuses[10] == 429, statuses
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
