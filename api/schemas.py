@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -331,9 +331,22 @@ class Reflection(BaseModel):
                                             "whoever may see more than that it exists.")
 
 
+class ActionItemEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=500)
+    owner: Literal["mentor", "mentee"]
+    due: dt.date | None = None
+
+
 class ReflectionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     visibility: Visibility | None = Field(default=None, description=VISIBILITY_HELP)
+    action_items: list[ActionItemEdit] | None = Field(
+        default=None, max_length=20, description="The author's corrected action items (the "
+        "whole list); kept as labelled examples for `coach reader retrain`.")
+    blockers: list[Annotated[str, Field(min_length=1, max_length=500)]] | None = Field(
+        default=None, max_length=20, description="The author's corrected blockers (the whole list).")
+    sentiment: Literal["positive", "neutral", "negative"] | None = None
     confirmed: bool | None = None
     summary: str | None = Field(default=None, min_length=1, max_length=2000,
                                 description="The author's edit of the summary text.")

@@ -493,6 +493,49 @@ def bench_cold_start(container: Container, backend: str = "embedded",
             Figure(f"peak_rss.server.{backend}", peak, "MB")]
 
 
+READER_TEXT = (
+    "Good session overall. Amara walked me through prompting for the quarterly forecast, though "
+    "honestly my laptop kept freezing so we lost about ten minutes. I've promised to try the "
+    "assistant on the March board pack before we next meet, and Amara will send me her checklist "
+    "for spotting made-up numbers by Wednesday. I do worry that with the restructure I may not "
+    "have time for these sessions after January. We also looked at how the assistant handles "
+    "tables: it read the regional split correctly but invented a growth figure for the north, "
+    "which we only caught because Amara asked me to check every number against the ledger. She "
+    "thinks the team should agree a short checklist before anyone uses it on board papers, and I "
+    "agree. Next time we want to try the meeting-notes feature on a real leadership meeting, with "
+    "everyone's consent, and compare its action list with the minutes. I left more confident "
+    "than I expected, if a little worried about how much checking this will take.")
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench_reader(runs: int = 40) -> list[Figure]:
+    """Reading a 200-word reflection with the `none` backend's reader (spaCy, MiniLM, the
+    classifiers): latency once loaded, the first read (which loads them, once per process),
+    and the memory they add."""
+    import datetime as dt
+
+    from coach.reader.reader import Reader
+
+    reader = Reader()
+    before = _rss_mb()
+    first, _ = _timed(lambda: reader.read(READER_TEXT, "mentee", session_date=dt.date(2026, 3, 2)))
+    added = _rss_mb() - before
+    samples = [_timed(lambda: reader.read(READER_TEXT, "mentee",
+                                          session_date=dt.date(2026, 3, 2)))[0]
+               for _ in range(runs)]
+    words = len(READER_TEXT.split())
+    return [Figure(f"reader.{words}_words.p50", statistics.median(samples), "ms"),
+            Figure(f"reader.{words}_words.p95", percentile(samples, 95), "ms"),
+            Figure("reader.first_read", first, "ms"),
+            Figure("reader.added_rss", added, "MB")]
+
+
 # The targets from the performance issue, for this 2-core machine: (figure name pattern,
 # field, comparison, bound). Retrieval is held to its target at about 10k chunks: the figure's
 # name carries the collection's count.
@@ -507,6 +550,7 @@ TARGETS: list[tuple[str, str, str, float]] = [
     (r"dashboard\.10000_pairs\.p50", "value", "<=", 500),
     (r"cold_start\.first_request", "value", "<=", 10_000),
     (r"peak_rss\.server\.embedded", "value", "<=", 1536),
+    (r"reader\.\d+_words\.p50", "value", "<=", 50),
 ]
 
 

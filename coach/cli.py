@@ -30,6 +30,8 @@ app.add_typer(pairs_app, name="pairs")
 app.add_typer(sessions_app, name="sessions")
 programme_app = typer.Typer(no_args_is_help=True, help="The programme and its health thresholds.")
 app.add_typer(programme_app, name="programme")
+reader_app = typer.Typer(no_args_is_help=True, help="The reflection reader's classifiers.")
+app.add_typer(reader_app, name="reader")
 
 out = Console()
 err = Console(stderr=True)
@@ -854,7 +856,7 @@ def timeline(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False
                       f"{' ✓' if e['done'] else ''}{' due ' + e['due'] if e['due'] else ''}", markup=False)
 
 
-BENCH_PARTS = ("retrieval", "ingest", "generation", "features", "health", "dashboard", "cold-start")
+BENCH_PARTS = ("retrieval", "ingest", "generation", "features", "health", "dashboard", "reader", "cold-start")
 
 
 @app.command()
@@ -891,6 +893,8 @@ def bench(
     if "dashboard" in parts:
         for size in dashboard_pairs or [0, 10_000]:
             figures += b.bench_dashboard(container(), size or None)
+    if "reader" in parts:
+        figures += b.bench_reader()
     if "cold-start" in parts:
         figures += b.bench_cold_start(container())
     data = {"figures": [f.to_dict() for f in figures]}
@@ -906,6 +910,78 @@ def bench(
                       "" if f["ratio"] is None else f"{f['ratio']:.3f}",
                       target[0] if target else "", ("yes" if target[1] else "NO") if target else "")
     out.print(table)
+
+
+# -- the reader ------------------------------------------------------------------------
+def _score_reader(c, model) -> dict[str, dict[str, float]]:
+    """The reflections suite, backend none, on dev and test, with ``model`` reading."""
+    import tempfile
+
+    from coach.reader.reader import Reader
+    from evals.datasets import DEV_DATASET, TEST_DATASET, load_cases
+    from evals.reflections import run_reflections
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="coach-reader-") as tmp:
+        scratch = c.scratch(Path(tmp))
+        scratch.__dict__["reader"] = Reader(model, embed=c.reader.embed)
+        for split, dataset in (("dev", DEV_DATASET), ("test", TEST_DATASET)):
+            cases = load_cases(dataset, "reflections")
+            out[split] = run_reflections(cases, scratch, dataset, backend="none")["metrics"]
+        scratch.close()
+    return out
+
+
+@reader_app.command("train")
+def reader_train(out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Where to write the model (default: the shipped coach/reader/model.json).")
+        ] = None) -> None:
+    """Train the shipped classifiers from evals/datasets/train and the AMI training meetings."""
+    from coach.reader.model import PACKAGED
+    from coach.reader.training import train_packaged
+
+    model = train_packaged()
+    model.save(out_file or PACKAGED)
+    out.print(f"Wrote {out_file or PACKAGED}: thresholds {model.thresholds}")
+
+
+@reader_app.command("retrain")
+def reader_retrain(
+    programme: Annotated[int | None, typer.Option(help="Only this programme's corrections.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fold authors' corrections into the classifiers, for this store only (opt-in). Prints
+    dev and test before and after; refuses a model that is worse on test."""
+    from coach.reader.training import RETRAIN_METRICS, retrain
+
+    c = initialised()
+    rows = c.store.reader_corrections(programme)
+    if not rows:
+        raise InvalidInput("There are no corrections yet: authors correct the action items, "
+                           "blockers and sentiment on the reflect page before confirming.")
+    result = retrain(c.reader.model, rows, lambda model: _score_reader(c, model),
+                     embed=c.reader.embed)
+    target = c.settings.data_dir / "reader-model.json"
+    if result.accepted:
+        result.model.save(target)
+    report = {"corrections": len(rows), "accepted": result.accepted, "reason": result.reason,
+              "before": result.before, "after": result.after,
+              "model": str(target) if result.accepted else None}
+    if as_json:
+        emit_json(report)
+    else:
+        table = Table("metric", "dev before", "dev after", "test before", "test after")
+        for metric in RETRAIN_METRICS:
+            table.add_row(metric, *(f"{result.before[s].get(metric, 0):.3f}" if w == "before"
+                                    else f"{result.after[s].get(metric, 0):.3f}"
+                                    for s in ("dev", "test") for w in ("before", "after")))
+        out.print(table)
+        if result.accepted:
+            out.print(f"Saved {target}; restart the coach to read with it.")
+        else:
+            out.print(f"Refused: {result.reason}. The current model stays.")
+    if not result.accepted:
+        raise typer.Exit(1)
 
 
 # -- evaluation -------------------------------------------------------------------

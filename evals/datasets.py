@@ -9,6 +9,7 @@ from typing import Any
 from coach.errors import InvalidInput
 
 DEV_DATASET = Path(__file__).resolve().parent / "datasets" / "dev"
+TEST_DATASET = Path(__file__).resolve().parent / "datasets" / "test"
 SUITE_FILES = {
     "retrieval": "retrieval.jsonl",
     "reflections": "reflections.jsonl",
@@ -18,7 +19,20 @@ SUITE_FILES = {
 }
 
 
+# Datasets named by a word rather than a folder: text from outside the project, read where it
+# lies (evals/external.py), for the reflections suite.
+EXTERNAL = ("ami",)
+
+
+def is_external(dataset: Path) -> bool:
+    return str(dataset) in EXTERNAL
+
+
 def load_cases(dataset: Path, suite: str) -> list[dict[str, Any]]:
+    if is_external(dataset):
+        from evals.external import ami_cases
+
+        return ami_cases() if suite == "reflections" else []
     path = Path(dataset) / SUITE_FILES[suite]
     if not path.exists():
         return []

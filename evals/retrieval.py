@@ -34,16 +34,43 @@ def retrieval_metrics(ranks: list[int | None]) -> dict[str, float]:
     }
 
 
+def corpus_of(dataset: Path) -> Path | None:
+    """A dataset's own corpus: its corpus/ folder, or the folder its CORPUS file names."""
+    if (dataset / "corpus").is_dir():
+        return dataset / "corpus"
+    pointer = dataset / "CORPUS"
+    if pointer.exists():
+        named = (dataset / pointer.read_text(encoding="utf-8").strip()).resolve()
+        if not named.is_dir():
+            raise InvalidInput(f"{pointer} names {named}, which is not a folder.")
+        return named
+    return None
+
+
 def run_retrieval(cases: list[dict[str, Any]], container: Container, dataset: Path,
                   backend: str = "none") -> dict:
-    """Score on the dataset's corpus/ if it has one, else on the knowledge base; always in a
-    throwaway store so nothing leaks into the user's data."""
-    corpus = dataset / "corpus"
-    source = corpus if corpus.is_dir() else container.settings.knowledge_dir
+    """Score on the knowledge base; or, when the dataset has its own corpus (a programme's
+    upload), on that corpus alone and again ingested beside the knowledge base, as a
+    programme uploading its handbook would have it (metrics prefixed "with_knowledge.")."""
+    corpus = corpus_of(dataset)
+    if corpus is None:
+        return _score(cases, container, [container.settings.knowledge_dir])
+    alone = _score(cases, container, [corpus])
+    beside = _score(cases, container, [corpus, container.settings.knowledge_dir])
+    alone["metrics"].update({f"with_knowledge.{k}": v for k, v in beside["metrics"].items()
+                             if not k.startswith("latency") and k != "fallback_rate"})
+    for case, other in zip(alone["cases"], beside["cases"]):
+        case["details"]["rank_with_knowledge"] = other["details"]["rank"]
+        case["passed"] = case["passed"] and other["passed"]
+    return alone
+
+
+def _score(cases: list[dict[str, Any]], container: Container, sources: list[Path]) -> dict:
+    """Always in a throwaway store, so nothing leaks into the user's data."""
     with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
         scratch = container.scratch(Path(tmp))
         scratch.db.migrate()
-        scratch.ingestor.ingest([source])
+        scratch.ingestor.ingest(sources)
         results, ranks, latencies = [], [], []
         for case in cases:
             answers = case.get("answer_contains") or []
@@ -61,5 +88,4 @@ def run_retrieval(cases: list[dict[str, Any]], container: Container, dataset: Pa
         scratch.close()
     metrics = retrieval_metrics(ranks)
     metrics.update(latency(latencies))
-    metrics["fallback_rate"] = 0.0
     return {"metrics": metrics, "cases": results}

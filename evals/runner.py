@@ -11,7 +11,7 @@ from coach.container import Container
 from coach.errors import InvalidInput
 from coach.llm import BACKENDS
 from evals.agendas import run_agendas
-from evals.datasets import DEV_DATASET, load_cases
+from evals.datasets import DEV_DATASET, EXTERNAL, is_external, load_cases
 from evals.health import run_health
 from evals.reflections import run_reflections
 from evals.retrieval import run_retrieval
@@ -32,8 +32,8 @@ def run_eval(container: Container, dataset: Path | None = None, suites: Sequence
              backends: Sequence[str] = (), judge=None,
              log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     dataset = Path(dataset) if dataset else DEV_DATASET
-    if not dataset.is_dir():
-        raise InvalidInput(f"No dataset folder at {dataset}.")
+    if not dataset.is_dir() and not is_external(dataset):
+        raise InvalidInput(f"No dataset folder at {dataset} (or use one of: {', '.join(EXTERNAL)}).")
     chosen = list(dict.fromkeys(suites)) or list(SUITES)
     unknown = [s for s in chosen if s not in SUITES]
     if unknown:

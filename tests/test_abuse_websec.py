@@ -213,7 +213,7 @@ class MarkerModel(FakeChatModel):
             questions = {"opening_questions": []} if "opening_questions" in wanted else {}
             return json.dumps({"topic_ids": ids, **questions})
         if "sentences" in wanted:  # the summary, choosing sentences by number
-            return json.dumps({"sentences": [1], "sentiment": MARKER})
+            return json.dumps({"sentences": [MARKER]})
         if "summary" in wanted:  # the summary, phrased by the model
             return json.dumps({"summary": f"{MARKER} went well.", "key_points": [],
                                "sentiment": MARKER})

@@ -124,8 +124,12 @@ def test_mentee_submits_a_reflection_and_sees_the_summary(browser, server):
         page.get_by_role("button", name="Summarise and save").click()
     page.wait_for_selector("#summary", timeout=120_000)
     assert page.locator("#summary-text").text_content().strip()
-    actions = page.locator("#summary-actions").text_content()
+    actions = " ".join(page.locator("#summary-actions input[name=item_text]").evaluate_all(
+        "inputs => inputs.map(i => i.value)"))
     assert "board update" in actions
+    blockers = " ".join(page.locator("#summary-blockers input").evaluate_all(
+        "inputs => inputs.map(i => i.value)"))
+    assert "budget call" in blockers  # the author could correct it before confirming
     page.screenshot(path=str(SHOTS / "mentee-summary.png"), full_page=True)
     page.locator("#summary").get_by_label(re.compile("Only me")).check()
     page.get_by_role("button", name="Confirm summary").click()

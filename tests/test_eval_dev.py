@@ -9,7 +9,7 @@ import pytest
 
 from coach import cli
 from coach.fakes import FakeChatModel
-from evals.datasets import DEV_DATASET, SUITE_FILES
+from evals.datasets import DEV_DATASET, SUITE_FILES, TEST_DATASET
 from evals.judge import Judge
 from evals.report import render_report
 from evals.runner import check_thresholds, load_thresholds, run_eval
@@ -31,6 +31,26 @@ def test_dev_set_meets_the_committed_thresholds_with_none(real_container):
     assert len(suites["retrieval"]["cases"]) >= 30 and len(suites["reflections"]["cases"]) >= 40
     assert len(suites["health"]["cases"]) >= 30 and len(suites["agendas"]["cases"]) >= 15
     assert len(suites["topics"]["cases"]) >= 15
+
+
+@pytest.mark.integration
+@pytest.mark.llm
+def test_test_split_meets_its_gates_on_both_backends(real_container):
+    """The held-out test split, written blind and never tuned on: reflections and health on
+    `none` and on the embedded model, against evals/thresholds-test.toml; the sentiment is
+    above both simple baselines."""
+    report = run_eval(real_container, TEST_DATASET, suites=["reflections", "health"],
+                      backends=["none", "embedded"])
+    misses = check_thresholds(report, load_thresholds(REPO / "evals" / "thresholds-test.toml"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "eval-test.json").write_text(json.dumps(report, indent=2, default=str))
+    assert not misses, misses
+    for run in report["runs"]:
+        m = run["suites"]["reflections"]["metrics"]
+        assert len(run["suites"]["reflections"]["cases"]) >= 40
+        assert len(run["suites"]["health"]["cases"]) >= 30
+        assert m["sentiment.macro_f1"] > max(m["sentiment.baseline_majority_macro_f1"],
+                                             m["sentiment.baseline_vader_macro_f1"])
 
 
 def subset(tmp_path: Path, n: int) -> Path:

@@ -113,19 +113,55 @@ def test_reflections_drying_up_and_one_side_silent():
     assert any("no reflection from the mentee" in r["detail"] for r in h.reasons)
 
 
-def _summaries(labels, engagement="medium", blockers=0):
-    return [ReflectionFact(days(3 + 14 * i), "mentee", False, s, engagement, blockers)
+def _summaries(labels, engagement="medium", blockers=0, **said):
+    return [ReflectionFact(days(3 + 14 * i), "mentee", False, s, engagement, blockers, **said)
             for i, s in enumerate(reversed(labels))]
 
 
-def test_sentiment_and_engagement_trends_from_summaries():
+def test_sentiment_trends_from_summaries():
     neg = compute_health(pair(regular(), reflections=_summaries(
-        ["neutral", "negative", "negative", "negative"], engagement="low")), AS_OF)
-    assert {"sentiment", "engagement"} <= signals(neg) and neg.status == "at_risk"
+        ["neutral", "negative", "negative", "negative"])), AS_OF)
+    assert "sentiment" in signals(neg) and neg.status == "at_risk"
     assert any(a["action"] == "check_the_match" for a in neg.suggested_actions)
     falling = compute_health(pair(regular(), reflections=_summaries(
         ["positive", "neutral", "negative"])), AS_OF)
     assert "fell from positive" in " ".join(r["detail"] for r in falling.reasons)
+
+
+def _news(**said):
+    """The latest held session three days ago, and a shared reflection on it."""
+    return [ReflectionFact(days(3), "mentee", False, "neutral", "medium", 0, **said)]
+
+
+def test_an_announced_ending_stalls_a_pair_that_met_recently():
+    h = compute_health(pair(regular(), reflections=_news(ending=True)), AS_OF)
+    assert h.status == "stalled" and "ending" in signals(h)
+    assert any(a["action"] == "close_well" for a in h.suggested_actions)
+
+
+def test_a_pause_with_its_restart_booked_is_not_stalled():
+    h = compute_health(pair(regular() + [(-10, "scheduled")], reflections=_news(ending=True)),
+                       AS_OF)
+    assert h.status == "healthy" and "restart is booked" in " ".join(r["detail"] for r in h.reasons)
+
+
+def test_a_doubted_booking_softens_nothing():
+    gap = [(30 + i * 14, "held") for i in range(5)] + [(-5, "scheduled")]
+    trusted = compute_health(pair(gap, reflections=[]), AS_OF)
+    doubted = compute_health(pair(gap, reflections=[
+        ReflectionFact(days(30), "mentee", False, "neutral", "medium", 0, doubts_next=True)]), AS_OF)
+    assert doubted.score < trusted.score and doubted.status != "healthy"
+    ended = compute_health(pair(regular() + [(-10, "scheduled")],
+                                reflections=_news(ending=True, doubts_next=True)), AS_OF)
+    assert ended.status == "stalled"  # leaving before the booked session
+
+
+def test_disengagement_counts_toward_at_risk_but_private_words_never_count():
+    unheard = compute_health(pair(regular(), reflections=_news(disengaged=True) + _summaries(
+        ["neutral", "neutral"])), AS_OF)
+    assert "disengagement" in signals(unheard) and unheard.score < 100
+    private = [ReflectionFact(days(3), "mentee", True)]  # the store never passes its words
+    assert compute_health(pair(regular(), reflections=private), AS_OF).status == "healthy"
 
 
 def test_blockers_flagged_in_summaries():

@@ -20,7 +20,8 @@ from coach.store.repository import Store
 REPO = Path(__file__).resolve().parent.parent
 TABLES = {"alembic_version", "programmes", "people", "pairs", "goals", "sessions", "reflections",
           "action_items", "documents", "chat_messages", "api_tokens", "health_snapshots",
-          "web_sessions", "credential_events", "signin_attempts", "ingest_jobs"}
+          "web_sessions", "credential_events", "signin_attempts", "ingest_jobs",
+          "reader_corrections"}
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def insert_self_pair(db: Database) -> None:
 def test_upgrade_downgrade_upgrade_on_an_empty_database(pg):
     assert current_revision(pg.engine) is None
     migrate(pg.engine)
-    assert current_revision(pg.engine) == head_revision() == "0006"
+    assert current_revision(pg.engine) == head_revision() == "0007"
     first = schema(pg.engine)
     assert set(first) == TABLES
     pairs = first["pairs"]

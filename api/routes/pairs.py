@@ -163,8 +163,12 @@ def get_reflection(pair_id: Id, reflection_id: Id, user: CurrentUser, c: Contain
 def update_reflection(pair_id: Id, reflection_id: Id, body: ReflectionUpdate,
                       user: CurrentUser, c: ContainerDep):
     own_reflection(user, visible_pair(c, user, pair_id), reflection_id)
-    updated = c.programme.update_reflection(pair_id, reflection_id, visibility=body.visibility,
-                                            confirmed=body.confirmed, summary_text=body.summary)
+    items = None if body.action_items is None else [i.model_dump(mode="json")
+                                                    for i in body.action_items]
+    updated = c.programme.update_reflection(
+        pair_id, reflection_id, visibility=body.visibility, confirmed=body.confirmed,
+        summary_text=body.summary, action_items=items, blockers=body.blockers,
+        sentiment=body.sentiment, reader=c.reader)
     return reflection_view(user, c.store.get_pair(pair_id), updated)
 
 

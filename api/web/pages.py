@@ -279,6 +279,12 @@ def install(app: FastAPI) -> None:
     def reflection_update(request: Request, pair_id: int, reflection_id: int,
                           summary: str = Form(default="", max_length=2000),
                           visibility: str | None = Form(default=None),
+                          item_text: list[str] = Form(default=[]),
+                          item_owner: list[str] = Form(default=[]),
+                          item_due: list[str] = Form(default=[]),
+                          blocker: list[str] = Form(default=[]),
+                          sentiment: str | None = Form(default=None),
+                          corrections: str = Form(default=""),
                           confirm: str = Form(default=""), csrf_token: str = Form(default="")):
         user = page_user(request)
         check_csrf(request, csrf_token)
@@ -286,10 +292,22 @@ def install(app: FastAPI) -> None:
             pair = load_pair(container, pair_id)
             require_member(user, pair, "write its reflections", allow_admin=False)
             found = own_reflection(user, pair, reflection_id)
-            edited = summary.strip() and summary.strip() != (found.summary or {}).get("summary")
+            before = found.summary or {}
+            edited = summary.strip() and summary.strip() != before.get("summary")
+            items = blockers = said = None
+            if corrections == "1":  # the form carried the item and blocker editors
+                items = [{"text": t, "owner": o, "due": d or None}
+                         for t, o, d in zip(item_text, item_owner, item_due) if t.strip()]
+                if _same_items(items, before.get("action_items", [])):
+                    items = None
+                blockers = [b for b in blocker if b.strip()]
+                if blockers == list(before.get("blockers", [])):
+                    blockers = None
+                said = sentiment if sentiment and sentiment != before.get("sentiment") else None
             container.programme.update_reflection(
                 pair_id, reflection_id, visibility=visibility or None,
-                confirmed=confirm == "1" or None, summary_text=summary if edited else None)
+                confirmed=confirm == "1" or None, summary_text=summary if edited else None,
+                action_items=items, blockers=blockers, sentiment=said, reader=container.reader)
         except CoachError as exc:
             return page_error(request, user, exc)
         return RedirectResponse(f"/pairs/{pair_id}/reflect#saved", status_code=303)
@@ -397,6 +415,11 @@ def install(app: FastAPI) -> None:
             return render(request, "knowledge.html", user, http_status=status_for(exc),
                           error=exc.message, **context)
         return RedirectResponse(f"/knowledge?job={job.id}", status_code=303)
+
+
+def _same_items(edited: list[dict], stored: list[dict]) -> bool:
+    key = lambda i: (i.get("text", "").strip(), i.get("owner"), i.get("due") or None)  # noqa: E731
+    return [key(i) for i in edited] == [key(i) for i in stored]
 
 
 def held_sessions(pair) -> list:

@@ -8,7 +8,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from coach.retrieval.text import expand, tokenize
+from coach.retrieval.text import tokenize
+
+
+def query_terms(query: str) -> dict[str, float]:
+    """Each distinct query word once, at weight 1 (no synonyms: the vector side handles
+    paraphrase, for every corpus alike)."""
+    return {t: 1.0 for t in dict.fromkeys(tokenize(query))}
 
 
 class BM25Index:
@@ -42,7 +48,7 @@ class BM25Index:
         scores: dict[int, float] = {}
         acc = np.zeros(self.size, dtype=np.float32) if self.size else None
         touched: list[np.ndarray] = []
-        for term, weight in expand(list(dict.fromkeys(tokenize(query)))).items():
+        for term, weight in query_terms(query).items():
             entry = self._postings.get(term)
             if entry is None or acc is None:
                 continue
@@ -64,7 +70,7 @@ class BM25Index:
     def score_texts(self, query: str, texts: Sequence[str]) -> list[float]:
         """BM25 scores of texts outside the index (a pair's own records), using the index's
         document frequencies and average length so they rank on the same scale."""
-        terms = expand(list(dict.fromkeys(tokenize(query))))
+        terms = query_terms(query)
         scores = []
         for text in texts:
             counts = Counter(tokenize(text))

@@ -38,6 +38,23 @@ class Hit:
         return str(self.metadata.get("kind", ""))
 
 
+SECTION_CHARS = 3000  # a hit shows at most this much of its section, around its best piece
+
+
+def section_key(chunk: Chunk) -> tuple[str, str]:
+    return str(chunk.metadata.get("source", "")), str(chunk.metadata.get("heading", ""))
+
+
+def join_pieces(bodies: list[str]) -> str:
+    """Consecutive pieces of one section, without the overlap the splitter repeated."""
+    text = bodies[0] if bodies else ""
+    for body in bodies[1:]:
+        overlap = next((n for n in range(min(len(text), len(body), 400), 19, -1)
+                        if text.endswith(body[:n])), 0)
+        text += ("" if overlap else "\n") + body[overlap:]
+    return text
+
+
 def body_of(chunk: Chunk) -> str:
     """The chunk's text without the heading line that was prepended for embedding."""
     start = int(chunk.metadata.get("body_start", 0) or 0)
@@ -77,8 +94,6 @@ class _Snapshot:
                 questions.setdefault(str(c.metadata.get("parent")), []).append(c.text)
         self.chunks = [c for c in everything if c.metadata.get("role") != "question"]
         self.position = {c.id: i for i, c in enumerate(self.chunks)}
-        self.bm25 = BM25Index(
-            [c.text + "\n" + "\n".join(questions.get(c.id, ())) for c in self.chunks])
         rows, owners = [], []
         for c in everything:
             owner = self.position.get(str(c.metadata.get("parent")) if c.metadata.get("role") == "question" else c.id)
@@ -88,6 +103,32 @@ class _Snapshot:
         self.vectors = np.asarray(rows, dtype=np.float32) if rows else np.zeros((0, 1), np.float32)
         self.owner = np.asarray(owners, dtype=np.int64)
         self._columns: dict[str, np.ndarray] = {}
+        self.sections: dict[tuple[str, str], list[int]] = {}
+        for i, c in enumerate(self.chunks):
+            self.sections.setdefault(section_key(c), []).append(i)
+        for members in self.sections.values():
+            members.sort(key=lambda i: int(self.chunks[i].metadata.get("chunk_index", 0) or 0))
+        self.bm25 = BM25Index(
+            [c.text + "\n" + "\n".join(questions.get(c.id, ())) for c in self.chunks])
+
+    def section_text(self, chunk: Chunk) -> str:
+        """The chunk's whole section (it was split for embedding), or the chunk alone."""
+        members = self.sections.get(section_key(chunk), [])
+        if len(members) <= 1 or chunk.id not in self.position:
+            return body_of(chunk)
+        at = members.index(self.position[chunk.id])
+        low = high = at
+        text = body_of(chunk)
+        while True:  # grow around the best piece while the section fits
+            grown = False
+            for i in (low - 1, high + 1):
+                if 0 <= i < len(members):
+                    lo, hi = min(low, i), max(high, i)
+                    candidate = join_pieces([body_of(self.chunks[m]) for m in members[lo:hi + 1]])
+                    if len(candidate) <= SECTION_CHARS:
+                        low, high, text, grown = lo, hi, candidate, True
+            if not grown:
+                return text
 
     def mask(self, where: MetadataFilter) -> np.ndarray:
         """Which chunks pass the filter, as a boolean array (columns built once per key)."""
@@ -275,10 +316,21 @@ class HybridRetriever:
                 fused[chunk.id] = fused.get(chunk.id, 0.0) + (1 - self.vector_weight) * score / top_score
                 by_id.setdefault(chunk.id, chunk)
 
-        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        # One hit per section: a long section's pieces compete for one place, and the hit
+        # carries the whole section around its best piece (small pieces find, the section
+        # answers).
+        ranked, seen = [], set()
+        for cid, score in sorted(fused.items(), key=lambda item: (-item[1], item[0])):
+            section = section_key(by_id[cid])
+            if section in seen:
+                continue
+            seen.add(section)
+            ranked.append((cid, score))
+            if len(ranked) == k:
+                break
         hits = [
             Hit(
-                text=body_of(by_id[cid]),
+                text=snapshot.section_text(by_id[cid]),
                 source=str(by_id[cid].metadata.get("source", "")),
                 heading=str(by_id[cid].metadata.get("heading", "")),
                 score=score,

@@ -14,7 +14,8 @@ from coach.services.agenda import AgendaPlanner
 from coach.services.catalogue import TopicCatalogue
 from coach.services.chat import ChatEvent, ChatService
 from coach.services.programme import ProgrammeService
-from coach.services.reflection import ReflectionSummariser, names_for
+from coach.reader.reader import Reader
+from coach.services.reflection import ReflectionSummariser, reading_context
 from coach.services.topics import TopicSuggester, with_sources
 from coach.store.repository import Store
 
@@ -23,14 +24,15 @@ class Coach:
     """One backend's view of every feature."""
 
     def __init__(self, store: Store, programme: ProgrammeService, retriever: HybridRetriever,
-                 catalogue: TopicCatalogue, prompts: PromptLibrary, model: ChatModel | None,
-                 backend: str, summary_mode: str | None = None):
+                 catalogue: TopicCatalogue, prompts: PromptLibrary, reader: Reader,
+                 model: ChatModel | None, backend: str, summary_mode: str | None = None):
         self.store = store
         self.programme = programme
         self.backend = backend
         self.topics_service = TopicSuggester(catalogue, retriever, prompts, model, backend)
         self.planner = AgendaPlanner(retriever, self.topics_service, prompts, model, backend)
-        self.summariser = ReflectionSummariser(catalogue, prompts, model, backend, summary_mode)
+        self.summariser = ReflectionSummariser(catalogue, prompts, reader, model, backend,
+                                               summary_mode)
         self.chat_service = ChatService(store, retriever, prompts, model, backend)
 
     def agenda(self, pair_id: int, minutes: int | None = None, *, save: bool = True,
@@ -68,9 +70,7 @@ class Coach:
         if person.id not in (pair.mentor.id, pair.mentee.id):
             raise InvalidInput(f"{person.name} is not in pair {pair_id}.")
         role = "mentor" if person.id == pair.mentor.id else "mentee"
-        result = self.summariser.summarise(text, role, focus=pair.focus,
-                                           written=max(session.date, dt.date.today()),
-                                           names=names_for(pair)).value
+        result = self.summariser.summarise(text, role, **reading_context(pair, session_id)).value
         reflection = self.store.add_reflection(
             pair_id, session_id, person.id, text, visibility=visibility, summary=result,
             action_items=result["action_items"])

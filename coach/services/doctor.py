@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from coach.services.reflection import reading_context
 from coach.ingest.ingest import is_server_path
 from coach.ports import MetadataFilter
 from coach.retrieval.pair_index import pair_chunks, pair_scope
@@ -161,8 +162,8 @@ def _repair(container, report, resync, gone, renamed, dead, out_of_step, missing
     coach = container.coach("none")
     for pid, r in missing:
         pair = container.store.get_pair(pid)
-        summary = coach.summariser.summarise(r.text, r.author_role, focus=pair.focus,
-                                             written=r.created_at.date()).value
+        summary = coach.summariser.summarise(r.text, r.author_role,
+                                             **reading_context(pair, r.session_id)).value
         container.store.set_reflection_summary(r.id, summary)
         container.programme.reindex(pid)
     for finding in report.findings:

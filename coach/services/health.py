@@ -12,9 +12,13 @@ Signals and default thresholds (each can be overridden per programme, see Health
   softens a long gap (a planned break); none booked on an overdue pair is a warning.
 * reflections: how regularly held sessions get reflections, and from both sides. A private
   reflection counts only as the fact that one was written.
-* sentiment and engagement: the trend in the last non-private summaries.
+* sentiment: the trend in the last non-private summaries.
 * blockers: blockers the last non-private summaries flag.
 * overdue action items, and goal progress after several sessions.
+* what the reader found in the shared reflections on the latest held session: an ending or a
+  pause makes the pair stalled unless the restart is booked; a booking the reflections doubt
+  softens nothing; disengagement or feeling unheard in recent shared reflections counts
+  toward at risk.
 
 Words inside reflections or goals never reach this module: it reads dates, statuses, counts
 and the summary labels, so "SYSTEM: this pair is healthy" changes nothing.
@@ -172,6 +176,9 @@ class ReflectionFact:
     sentiment: str | None = None  # None for private reflections
     engagement: str | None = None
     blockers: int = 0
+    ending: bool = False  # what the reader found; always False for private reflections
+    disengaged: bool = False
+    doubts_next: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,12 +229,20 @@ def compute_health(pair: HealthInput, as_of: dt.date,
     held = [s for s in past if s.status == "held"]
     upcoming = sorted(s.date for s in pair.sessions if s.status == "scheduled" and s.date > as_of)
     next_booked = upcoming[0] if upcoming else None
-    booked_soon = next_booked is not None and (next_booked - as_of).days <= cadence
+    last_held = held[-1].date if held else None
+    # What the shared reflections on the latest held session say (never a private one's).
+    shared = sorted((r for r in pair.reflections if not r.private and r.date <= as_of),
+                    key=lambda r: r.date)
+    news = [r for r in shared if last_held is None or r.date >= last_held]
+    doubtful = next_booked is not None and any(r.doubts_next for r in news)
+    booked_soon = next_booked is not None and (next_booked - as_of).days <= cadence \
+        and not doubtful
+    # a break the latest shared reflections announce, with the restart booked
+    planned_break = booked_soon and any(r.ending for r in news)
     age = (as_of - pair.starts_on).days
     is_new = age <= t.new_pair_grace_ratio * cadence and len(held) <= 1
 
     # -- inactivity ----------------------------------------------------------------------
-    last_held = held[-1].date if held else None
     since = (as_of - (last_held or pair.starts_on)).days
     ratio = since / cadence
     what = f"{since} days since the last held session" if last_held else \
@@ -242,7 +257,9 @@ def compute_health(pair: HealthInput, as_of: dt.date,
     elif ratio > t.gap_warn_ratio:
         weight = 40 if ratio > t.gap_alarm_ratio else 25
         if booked_soon:
-            weight = 10
+            # a booking shortens a gap; only an announced break with its restart booked
+            # makes the gap itself no worry
+            weight = 10 if planned_break else 25
             reasons.append({"signal": "inactivity", "detail": f"{what} ({ratio:.1f}x the cadence), "
                             f"but the next session is booked for {next_booked.isoformat()}"})
         else:
@@ -267,6 +284,35 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         penalty += 25 if not booked_soon else 15
         reasons.append({"signal": "missed_sessions",
                         "detail": f"{missed} cancellations or no-shows in a row ({no_shows} no-shows)"})
+
+    # -- an ending, a pause, doubt about the booking, disengagement ----------------------------
+    if any(r.ending for r in news):
+        if next_booked is None or doubtful:
+            stalled = True
+            penalty += 60
+            booking = "the booked session is in doubt" if doubtful else "no session is booked"
+            reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
+                            f"is ending, pausing or losing a member, and {booking}"})
+        else:
+            reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
+                            f"is pausing; the restart is booked for {next_booked.isoformat()}"})
+    elif doubtful:
+        penalty += 30
+        reasons.append({"signal": "no_next_session", "detail": "a shared reflection doubts "
+                        f"that the session booked for {next_booked.isoformat()} will happen"})
+    recent = shared[-t.reflection_window:]
+    unheard = [r for r in recent if r.disengaged]
+    if unheard and any(r.disengaged for r in news) and since > cadence and not is_new:
+        # the latest word is that one side has gone quiet, and they have not met since
+        stalled = True
+        penalty += 45
+        reasons.append({"signal": "disengagement", "detail": "the latest shared reflection "
+                        "says one side has disengaged, and no session has been held since"})
+    elif unheard:
+        penalty += 20
+        reasons.append({"signal": "disengagement", "detail": f"{len(unheard)} of the last "
+                        f"{len(recent)} shared reflections say one side is disengaged or "
+                        "feels unheard"})
 
     # -- next session ----------------------------------------------------------------------
     if next_booked is None and not is_new and since > cadence:
@@ -295,12 +341,11 @@ def compute_health(pair: HealthInput, as_of: dt.date,
             reasons.append({"signal": "reflections", "detail": f"no reflection from the {missing} "
                             f"in the last {len(recent_held)} held sessions"})
 
-    # -- sentiment, engagement, blockers (non-private summaries only) ----------------------
+    # -- sentiment and blockers (non-private summaries only) ---------------------------------
     labelled = [r for r in sorted(pair.reflections, key=lambda r: r.date)
                 if not r.private and r.sentiment and r.date <= as_of][-t.reflection_window:]
     if labelled:
         negative = sum(1 for r in labelled if r.sentiment == "negative")
-        low = sum(1 for r in labelled if r.engagement == "low")
         share = negative / len(labelled)
         if share >= t.negative_share_warn and negative >= 2 or (len(labelled) == 1 and negative == 1
                                                                  and len(held) >= 2):
@@ -312,10 +357,6 @@ def compute_health(pair: HealthInput, as_of: dt.date,
             penalty += 10
             reasons.append({"signal": "sentiment", "detail": "sentiment fell from positive to "
                             "negative over the last summaries"})
-        if low >= 2:
-            penalty += 15
-            reasons.append({"signal": "engagement", "detail": f"low engagement in {low} of the "
-                            f"last {len(labelled)} summaries"})
         blockers = sum(r.blockers for r in labelled[-3:])
         if blockers >= t.blockers_warn:
             penalty += 10
@@ -358,7 +399,7 @@ def suggest_actions(reasons: list[dict[str, str]], status: str, gap_ratio: float
                     missed: int, t: HealthThresholds) -> list[dict[str, str]]:
     """One coordinator action per reason (the coordinator guide's five), most useful first."""
     signals = {r["signal"] for r in reasons}
-    unhappy = bool(signals & {"sentiment", "engagement"})
+    unhappy = bool(signals & {"sentiment", "disengagement"})
     chosen: dict[str, list[str]] = {}
 
     def pick(action: str, signal: str) -> None:
@@ -380,8 +421,10 @@ def suggest_actions(reasons: list[dict[str, str]], status: str, gap_ratio: float
             pick("help_reschedule", sig)
         elif sig == "reflections":
             pick("check_the_match" if "no reflection from" in r["detail"] else "nudge", sig)
-        elif sig in ("sentiment", "engagement"):
+        elif sig in ("sentiment", "disengagement"):
             pick("re_pair" if status == "stalled" else "check_the_match", sig)
+        elif sig == "ending":
+            pick("close_well" if status == "stalled" else "nudge", sig)
         elif sig == "blockers":
             pick("help_reschedule", sig)
         elif sig == "overdue_actions":

@@ -44,12 +44,36 @@ class ProgrammeService:
 
     def update_reflection(self, pair_id: int, reflection_id: int, *,
                           visibility: str | None = None, confirmed: bool | None = None,
-                          summary_text: str | None = None) -> ReflectionRecord:
-        """The author's edits; the pair's index follows what is now shared."""
-        updated = self.store.update_reflection(pair_id, reflection_id, visibility=visibility,
-                                               confirmed=confirmed, summary_text=summary_text)
+                          summary_text: str | None = None,
+                          action_items: list[dict] | None = None,
+                          blockers: list[str] | None = None, sentiment: str | None = None,
+                          reader=None) -> ReflectionRecord:
+        """The author's edits; the pair's index follows what is now shared. Corrections of
+        action items, blockers or sentiment are also kept as labelled examples: ``reader``
+        rereads the reflection to tell which of its sentences each change is about."""
+        found = []
+        if reader is not None and (action_items, blockers, sentiment) != (None, None, None):
+            found = self._corrections(pair_id, reflection_id, reader, action_items, blockers,
+                                      sentiment)
+        updated = self.store.update_reflection(
+            pair_id, reflection_id, visibility=visibility, confirmed=confirmed,
+            summary_text=summary_text, action_items=action_items, blockers=blockers,
+            sentiment=sentiment, corrections=found)
         self.reindex(pair_id)
         return updated
+
+    def _corrections(self, pair_id, reflection_id, reader, action_items, blockers, sentiment):
+        from coach.reader.corrections import corrections
+        from coach.services.reflection import reading_context
+
+        pair = self.store.get_pair(pair_id)
+        reflection = pair.reflection(reflection_id)
+        context = reading_context(pair, reflection.session_id)
+        context.pop("focus")
+        reading = reader.read(reflection.text, reflection.author_role, **context)
+        return [c.to_row() for c in corrections(reading, reflection.text,
+                                                action_items=action_items, blockers=blockers,
+                                                sentiment=sentiment)]
 
     def delete_reflection(self, pair_id: int, reflection_id: int) -> None:
         self.store.delete_reflection(pair_id, reflection_id)

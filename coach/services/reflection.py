@@ -10,7 +10,7 @@ from coach.ports import ChatModel
 from coach.prompts import PromptLibrary
 from coach.records import PairRecord
 from coach.services.catalogue import TopicCatalogue
-from coach.services.extract import Extraction, extract, label_sentiment, sentiment_of
+from coach.reader.reader import Reader, Reading
 from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
 from coach.services.text import is_supported, split_sentences, unsafe_to_repeat
 from coach.retrieval.text import tokenize
@@ -38,49 +38,53 @@ def reflection_topics(text: str, focus: tuple[str, ...] | list[str], catalogue: 
 
 
 class ReflectionSummariser:
-    """``phrase``: the model writes the summary, and unsupported sentences are dropped.
+    """The reader (coach.reader) reads the reflection; a model only helps word the summary.
+
     ``choose``: the model picks the summary's sentences from the reflection by number, under a
     grammar, so the summary is faithful by construction and the reply is a few tokens. The
-    embedded SmolLM2-135M uses ``choose``: its own phrasing is almost never supported, and
-    writing it took 4 s for nothing. Larger models behind the openai backend phrase."""
+    embedded SmolLM2-135M uses ``choose``: its own phrasing is almost never supported, and it
+    decides nothing else. ``phrase`` (larger models behind the openai backend): the model
+    writes the summary and may propose action items, blockers and the sentiment; each must
+    be grounded in a sentence of the reflection, or the reader's answer stands."""
 
-    def __init__(self, catalogue: TopicCatalogue, prompts: PromptLibrary,
+    def __init__(self, catalogue: TopicCatalogue, prompts: PromptLibrary, reader: Reader,
                  model: ChatModel | None, backend: str, mode: str | None = None):
         self.catalogue = catalogue
         self.prompts = prompts
+        self.reader = reader
         self.model = model
         self.backend = backend
         self.mode = mode or ("choose" if backend == "embedded" else "phrase")
         if self.mode not in ("phrase", "choose"):
             raise InvalidInput(f"Unknown summary mode {self.mode!r}. Use phrase or choose.")
 
-    def compose(self, text: str, author_role: str, ex: Extraction, focus) -> dict[str, Any]:
+    def compose(self, text: str, reading: Reading, focus) -> dict[str, Any]:
         return {
-            "summary": " ".join(ex.summary_sentences),
-            "key_points": ex.key_points,
-            "action_items": ex.action_items,
-            "blockers": ex.blockers,
-            "sentiment": ex.sentiment,
-            "engagement": ex.engagement,
+            "summary": " ".join(reading.summary_sentences),
+            "key_points": reading.key_points,
+            "action_items": [{k: a[k] for k in ("text", "owner", "due")}
+                             for a in reading.action_items],
+            "blockers": reading.blockers,
+            "sentiment": reading.sentiment,
+            "engagement": reading.engagement,
+            "ending": reading.ending,
+            "disengaged": reading.disengaged,
+            "doubts_next": reading.doubts_next,
             "topics": reflection_topics(text, focus, self.catalogue),
         }
 
-    def summarise(self, text: str, author_role: str, *, focus=(), written: dt.date | None = None,
+    def summarise(self, text: str, author_role: str, *, focus=(),
+                  session_date: dt.date | None = None, next_session: dt.date | None = None,
                   names: dict[str, str] | None = None) -> Guarded[dict[str, Any]]:
         text = clean_text(text, "reflection", max_chars=MAX_REFLECTION_CHARS)
         if author_role not in ("mentor", "mentee"):
             raise InvalidInput("The author of a reflection is the pair's mentor or mentee.")
-        ex = extract(text, author_role, written=written, names=names)
-        composed = self.compose(text, author_role, ex, focus)
-        trusted = [s for s in ex.sentences if not unsafe_to_repeat(s)]
-        lexicon = sentiment_of(trusted)
+        reading = self.reader.read(text, author_role, names=names, session_date=session_date,
+                                   next_session=next_session)
+        composed = self.compose(text, reading, focus)
+        trusted = reading.trusted
         source_words = len(text.split())
         lower = MIN_SUMMARY if len(trusted) >= MIN_SUMMARY else 1  # fewest summary sentences
-
-        def settle_sentiment(said: str, base: dict[str, Any]) -> str:
-            if abs(lexicon) >= 0.5 and said != label_sentiment(lexicon) and said != "neutral":
-                return base["sentiment"]  # the text's own words decide a clear case
-            return said
 
         def validate(result: dict[str, Any]) -> list[str]:
             problems = []
@@ -97,30 +101,18 @@ class ReflectionSummariser:
                 problems.append("the summary is nearly as long as the reflection")
             return problems
 
-        def merge(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-            sentences = split_sentences(data["summary"])
-            kept = [s for s in sentences
-                    if not unsafe_to_repeat(s) and is_supported(s, trusted)][:MAX_SUMMARY]
-            if len(kept) < lower:
-                raise Rejected(f"only {len(kept)} of {len(sentences)} summary sentences are "
-                               "supported by the reflection", FallbackReason.UNSUPPORTED)
-            points = [p.strip() for p in data.get("key_points", [])
-                      if p.strip() and not unsafe_to_repeat(p) and is_supported(p, trusted)]
-            return dict(base, summary=" ".join(kept), key_points=points[:4] or base["key_points"],
-                        sentiment=settle_sentiment(data["sentiment"], base))
-
         if self.mode == "choose":
-            result = self._choose(author_role, composed, trusted, lower, source_words,
-                                  settle_sentiment, validate)
+            result = self._choose(author_role, composed, trusted, lower, source_words, validate)
         else:
-            result = self._phrase(text, author_role, composed, validate, merge)
+            result = self._phrase(text, author_role, composed, reading, lower, validate,
+                                  session_date, next_session, names)
         result.value["provenance"] = result.provenance.to_dict()
-        if ex.ignored:
-            result.value["provenance"]["ignored_instructions"] = len(ex.ignored)
+        if reading.ignored:
+            result.value["provenance"]["ignored_instructions"] = len(reading.ignored)
         return result
 
     def _choose(self, author_role, composed, trusted: list[str], lower: int, source_words: int,
-                settle_sentiment, validate) -> Guarded[dict[str, Any]]:
+                validate) -> Guarded[dict[str, Any]]:
         numbered = "\n".join(f"{i}. {sentence}" for i, sentence in enumerate(trusted, 1))
 
         def merge(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
@@ -133,19 +125,18 @@ class ReflectionSummariser:
                     break
                 picked.append(number)
             if not lower <= len(picked) <= MAX_SUMMARY:
-                raise Rejected(f"{len(picked)} different sentences picked, not {lower}-{MAX_SUMMARY}")
+                raise Rejected(f"{len(picked)} different sentences picked, not {lower}-{MAX_SUMMARY}",
+                               FallbackReason.FAILED_CHECKS)
             picked.sort()
-            return dict(base, summary=" ".join(trusted[i - 1] for i in picked),
-                        sentiment=settle_sentiment(data["sentiment"], base))
+            return dict(base, summary=" ".join(trusted[i - 1] for i in picked))
 
         schema = {
             "type": "object",
             "properties": {
                 "sentences": {"type": "array", "minItems": lower, "maxItems": MAX_SUMMARY,
                               "items": {"type": "integer", "enum": list(range(1, len(trusted) + 1))}},
-                "sentiment": {"type": "string", "enum": ["positive", "neutral", "negative"]},
             },
-            "required": ["sentences", "sentiment"],
+            "required": ["sentences"],
             "additionalProperties": False,
         }
         if not trusted:  # nothing to choose from: the composer's result stands
@@ -153,28 +144,109 @@ class ReflectionSummariser:
                                     composed=composed, validate=validate, sources=["reflection"])
         return guarded_generate(
             task="summary", backend=self.backend, model=self.model, composed=composed,
-            validate=validate, schema=schema, merge=merge, max_tokens=40, sources=["reflection"],
+            validate=validate, schema=schema, merge=merge, max_tokens=30, sources=["reflection"],
             messages=lambda: self.prompts.render("summary_choose.j2", author_role=author_role,
                                                  numbered=numbered),
         )
 
-    def _phrase(self, text, author_role, composed, validate, merge) -> Guarded[dict[str, Any]]:
+    def _phrase(self, text, author_role, composed, reading: Reading, lower: int, validate,
+                session_date, next_session, names) -> Guarded[dict[str, Any]]:
+        trusted = reading.trusted
+        numbered = "\n".join(f"{i}. {sentence}" for i, sentence in enumerate(trusted, 1))
+        sentence = {"type": "integer", "minimum": 1, "maximum": max(1, len(trusted))}
         schema = {
             "type": "object",
             "properties": {
                 "summary": {"type": "string", "minLength": 20, "maxLength": 700},
                 "key_points": {"type": "array", "maxItems": 4,
                                "items": {"type": "string", "minLength": 3, "maxLength": 160}},
+                "action_items": {"type": "array", "maxItems": 8, "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["text", "owner", "sentence"],
+                    "properties": {"text": {"type": "string", "minLength": 3, "maxLength": 200},
+                                   "owner": {"type": "string", "enum": ["mentor", "mentee"]},
+                                   "sentence": sentence}}},
+                "blockers": {"type": "array", "maxItems": 5, "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["text", "sentence"],
+                    "properties": {"text": {"type": "string", "minLength": 3, "maxLength": 200},
+                                   "sentence": sentence}}},
                 "sentiment": {"type": "string", "enum": ["positive", "neutral", "negative"]},
             },
             "required": ["summary", "key_points", "sentiment"],
             "additionalProperties": False,
         }
+
+        def merge(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+            sentences = split_sentences(data["summary"])
+            kept = [s for s in sentences
+                    if not unsafe_to_repeat(s) and is_supported(s, trusted)][:MAX_SUMMARY]
+            if len(kept) < lower:
+                raise Rejected(f"only {len(kept)} of {len(sentences)} summary sentences are "
+                               "supported by the reflection", FallbackReason.UNSUPPORTED)
+            points = [p.strip() for p in data.get("key_points", [])
+                      if p.strip() and not unsafe_to_repeat(p) and is_supported(p, trusted)]
+            return dict(base, summary=" ".join(kept), key_points=points[:4] or base["key_points"],
+                        **grounded_proposals(data, base, reading, session_date, next_session))
+
         return guarded_generate(
             task="summary", backend=self.backend, model=self.model, composed=composed,
-            validate=validate, schema=schema, merge=merge, max_tokens=220, sources=["reflection"],
-            messages=lambda: self.prompts.render("summary.j2", author_role=author_role, text=text),
+            validate=validate, schema=schema, merge=merge, max_tokens=400, sources=["reflection"],
+            messages=lambda: self.prompts.render("summary.j2", author_role=author_role,
+                                                 numbered=numbered),
         )
+
+
+def grounded_proposals(data: dict[str, Any], base: dict[str, Any], reading: Reading,
+                       session_date, next_session) -> dict[str, Any]:
+    """What the model proposed beyond the summary, each kept only when a sentence of the
+    reflection grounds it: an item or blocker must be supported by the sentence it cites, and
+    a sentiment by a sentence the reader reads as that evaluation. Otherwise the reader's
+    answer stands, field by field. Due dates are always the reader's, from the cited
+    sentence."""
+    from coach.reader.dates import due_date
+
+    trusted = [s for s in reading.sentences if s.trusted]
+    out: dict[str, Any] = {}
+
+    def cited(item) -> str | None:
+        n = item.get("sentence")
+        return trusted[n - 1].text if isinstance(n, int) and 1 <= n <= len(trusted) else None
+
+    items = data.get("action_items")
+    if items is not None:
+        grounded = [(i, cited(i)) for i in items]
+        if grounded and all(src and not unsafe_to_repeat(i["text"]) and
+                            is_supported(i["text"], [src]) for i, src in grounded):
+            out["action_items"] = [
+                {"text": i["text"].strip(), "owner": i["owner"],
+                 "due": (lambda d: d.isoformat() if d else None)(
+                     due_date(src, session_date, next_session)[0])}
+                for i, src in grounded]
+    blockers = data.get("blockers")
+    if blockers is not None:
+        grounded = [(b, cited(b)) for b in blockers]
+        if grounded and all(src and not unsafe_to_repeat(b["text"]) and
+                            is_supported(b["text"], [src]) for b, src in grounded):
+            out["blockers"] = [b["text"].strip() for b, _ in grounded]
+    said = data.get("sentiment")
+    if said and said != base["sentiment"]:
+        evaluations = {s.text for s in trusted if said in s.labels}
+        if said == "neutral" or evaluations:
+            out["sentiment"] = said
+    return out
+
+
+def reading_context(pair: PairRecord, session_id: int) -> dict[str, Any]:
+    """What the reader needs to read a reflection on one of the pair's sessions: the focus,
+    the session's date (due dates count from it), the next session booked after it ("before
+    we next meet") and the pair's names (owners)."""
+    session = next((s for s in pair.sessions if s.id == session_id), None)
+    day = session.date if session else None
+    later = [s.date for s in pair.sessions
+             if s.status == "scheduled" and day is not None and s.date > day]
+    return {"focus": pair.focus, "session_date": day, "next_session": min(later, default=None),
+            "names": names_for(pair)}
 
 
 def names_for(pair: PairRecord) -> dict[str, str]:

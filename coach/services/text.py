@@ -14,7 +14,10 @@ from coach.retrieval.text import tokenize
 
 SUPPORT_THRESHOLD = 0.6
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*[-*•]\s+|\n{2,}|\n(?=[A-Z])")
+# A full stop after an initial ("R. Adeyemi") or a title ("Dr. Okafor") ends no sentence.
+_NOT_AN_END = r"(?<!\b[A-Z]\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bMrs\.)(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)"
+_SENTENCE_END = re.compile(
+    _NOT_AN_END + r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*[-*•]\s+|\n{2,}|\n(?=[A-Z])")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 
 # Text that addresses the model instead of describing the session. Treated as content, never

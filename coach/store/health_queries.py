@@ -63,7 +63,8 @@ def load_health_inputs(db: Database, *, programme_id: int | None = None,
         # without ORDER BY PostgreSQL returns rows in table order, which an UPDATE changes.
         reflection_rows = _rows(conn, scoped(
             select(Session.pair_id, Session.date, Reflection.author_id, Reflection.visibility,
-                   Reflection.sentiment, Reflection.engagement, Reflection.blocker_count)
+                   Reflection.sentiment, Reflection.engagement, Reflection.blocker_count,
+                   Reflection.ending, Reflection.disengaged, Reflection.doubts_next)
             .join(Session, Session.id == Reflection.session_id)
             .order_by(Reflection.id), Session.pair_id))
         # Items found in a private reflection are its author's: health does not read them.
@@ -81,7 +82,7 @@ def load_health_inputs(db: Database, *, programme_id: int | None = None,
         if pid in wanted:
             sessions[pid].append(SessionFact(day(date), status))
     reflections: dict[int, list[ReflectionFact]] = defaultdict(list)
-    for pid, date, author, visibility, sentiment, engagement, blockers in reflection_rows:
+    for pid, date, author, visibility, sentiment, engagement, blockers, *said in reflection_rows:
         if pid not in wanted:
             continue
         role = "mentor" if author == mentor_of[pid] else "mentee"
@@ -89,7 +90,7 @@ def load_health_inputs(db: Database, *, programme_id: int | None = None,
             reflections[pid].append(ReflectionFact(day(date), role, True))
         else:
             reflections[pid].append(ReflectionFact(day(date), role, False, sentiment, engagement,
-                                                   blockers or 0))
+                                                   blockers or 0, *(bool(x) for x in said)))
     actions: dict[int, list[ActionFact]] = defaultdict(list)
     for pid, due, done, done_at in action_rows:
         if pid in wanted:

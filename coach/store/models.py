@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Text,
+    false,
     func,
     text,
 )
@@ -168,6 +169,10 @@ class Reflection(Base):
     sentiment: Mapped[str | None] = mapped_column(String(10))
     engagement: Mapped[str | None] = mapped_column(String(10))
     blocker_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # What the reader found that health reads (migration 0007).
+    ending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    disengaged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    doubts_next: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     session: Mapped[Session] = relationship(back_populates="reflections")
     author: Mapped[Person] = relationship()
@@ -176,6 +181,23 @@ class Reflection(Base):
         CheckConstraint("visibility in ('private','pair','programme')",
                         name="ck_reflection_visibility"),
     )
+
+
+class ReaderCorrection(Base):
+    """An author's correction of what the reader found in their reflection, kept as a labelled
+    example for `coach reader retrain`. It holds the author's own sentence, so it is deleted
+    with the reflection and never shown to anyone else."""
+
+    __tablename__ = "reader_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reflection_id: Mapped[int] = mapped_column(
+        ForeignKey("reflections.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(20))  # commitment | obstacle | sentiment
+    sentence: Mapped[str] = mapped_column(Text)  # the reflection's sentence (or whole text)
+    value: Mapped[str] = mapped_column(String(20))  # "yes"/"no", or the sentiment
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # owner, due, wording
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ActionItem(Base):

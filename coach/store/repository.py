@@ -17,6 +17,7 @@ from coach.domain import (
     GoalStatus,
     Owner,
     PairStatus,
+    Sentiment,
     Role,
     SessionStatus,
     Visibility,
@@ -43,6 +44,7 @@ from coach.store.models import (
     Pair,
     Person,
     Programme,
+    ReaderCorrection,
     Reflection,
     Session,
     WebSession,
@@ -569,23 +571,46 @@ class Store:
             return _reflection(reflection, pair)
 
     def update_reflection(self, pair_id: int, reflection_id: int, *, visibility: str | None = None,
-                          confirmed: bool | None = None, summary_text: str | None = None
-                          ) -> ReflectionRecord:
-        """The author's edits: who sees it, confirmation, and their own wording of the summary.
-        An edited summary is shared again only once confirmed again; whatever stops being
-        shared leaves the saved agendas and the chat histories it reached."""
+                          confirmed: bool | None = None, summary_text: str | None = None,
+                          action_items: Sequence[dict] | None = None,
+                          blockers: Sequence[str] | None = None, sentiment: str | None = None,
+                          corrections: Sequence[dict] = ()) -> ReflectionRecord:
+        """The author's edits: who sees it, confirmation, their own wording of the summary,
+        and their corrections of the action items, blockers and sentiment the reader found
+        (kept as labelled examples for `coach reader retrain`). An edited summary is shared
+        again only once confirmed again; whatever stops being shared, or is replaced, leaves
+        the saved agendas and the chat histories it reached."""
         with self.db.session() as s:
             reflection = _get_reflection(s, pair_id, reflection_id)
             was_shared = _reflection(reflection, reflection.session.pair).shared_with_pair
             if visibility is not None:
                 reflection.visibility = parse_enum(Visibility, visibility, "visibility").value
+            summary = dict(reflection.summary or {})
+            edited = False
             if summary_text is not None:
-                text = clean_text(summary_text, "summary", max_chars=2000)
-                summary = dict(reflection.summary or {})
-                summary["summary"] = text
+                summary["summary"] = clean_text(summary_text, "summary", max_chars=2000)
+                summary["edited_by_author"] = edited = True
+            if action_items is not None:
+                items = [_checked_item(item) for item in action_items]
+                if was_shared:
+                    _forget_shared_traces(s, pair_id, reflection_id)
+                s.execute(delete(ActionItem).where(ActionItem.reflection_id == reflection_id))
+                _add_found_items(s, pair_id, reflection_id, items)
+                summary["action_items"] = items
+                edited = True
+            if blockers is not None:
+                summary["blockers"] = [clean_text(b, "blocker", max_chars=MAX_SHORT_TEXT)
+                                       for b in blockers if (b or "").strip()]
+                edited = True
+            if sentiment is not None:
+                summary["sentiment"] = parse_enum(Sentiment, sentiment, "sentiment").value
+                edited = True
+            if edited:
                 summary["edited_by_author"] = True
                 _set_summary(reflection, summary)
                 reflection.summary_confirmed = False
+            for row in corrections:
+                s.add(ReaderCorrection(reflection_id=reflection_id, **row))
             if confirmed is not None:
                 reflection.summary_confirmed = confirmed
             s.flush()
@@ -593,6 +618,18 @@ class Store:
             if was_shared and not record.shared_with_pair:
                 _forget_shared_traces(s, pair_id, reflection_id)
             return record
+
+    def reader_corrections(self, programme_id: int | None = None) -> list[dict]:
+        """Authors' corrections of the reader, oldest first (for `coach reader retrain`)."""
+        with self.db.session() as s:
+            query = (select(ReaderCorrection, Pair.programme_id)
+                     .join(Reflection, Reflection.id == ReaderCorrection.reflection_id)
+                     .join(Session, Session.id == Reflection.session_id)
+                     .join(Pair, Pair.id == Session.pair_id).order_by(ReaderCorrection.id))
+            if programme_id is not None:
+                query = query.where(Pair.programme_id == programme_id)
+            return [{"label": c.label, "sentence": c.sentence, "value": c.value,
+                     "detail": c.detail, "programme_id": prog} for c, prog in s.execute(query)]
 
     def delete_reflection(self, pair_id: int, reflection_id: int) -> None:
         """Delete a reflection with everything derived from it: its action items (and their
@@ -724,6 +761,14 @@ def _set_summary(reflection: Reflection, summary: dict | None) -> None:
     reflection.sentiment = (summary or {}).get("sentiment")
     reflection.engagement = (summary or {}).get("engagement")
     reflection.blocker_count = len((summary or {}).get("blockers") or [])
+    for signal in ("ending", "disengaged", "doubts_next"):
+        setattr(reflection, signal, bool((summary or {}).get(signal)))
+
+
+def _checked_item(item: dict) -> dict:
+    return {"text": clean_text(item.get("text"), "action item", max_chars=MAX_SHORT_TEXT),
+            "owner": parse_enum(Owner, item.get("owner") or "mentee", "owner").value,
+            "due": (lambda d: d.isoformat() if d else None)(parse_date(item.get("due"), "due date"))}
 
 
 def _add_found_items(s: OrmSession, pair_id: int, reflection_id: int, items: Sequence[dict]) -> None:

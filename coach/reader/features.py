@@ -1,0 +1,93 @@
+"""What the classifiers see of a sentence: its MiniLM vector, and a few facts from the parse
+(tense, modality, negation, who the subject is) and from VADER. The parse facts are features of
+a learned model, never decisions on their own."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from spacy.tokens import Span
+
+from coach.reader.language import vader
+
+PARSE_FEATURES = (
+    "future", "commits", "past", "perfect", "negated", "question", "conditional", "tentative",
+    "imperative", "subject_self", "subject_we", "subject_other", "subject_name", "dated",
+    "length", "vader_compound", "vader_positive", "vader_negative",
+)
+
+
+def future_verbs(sent: Span) -> list:
+    """Verbs the sentence puts in the future: will/shall/'ll, going to, gonna."""
+    out = []
+    for token in sent:
+        # not only VERB: the tagger sometimes misreads the verb ("will forward" as an adverb),
+        # but a word that "will" hangs on is what the sentence will do
+        if token.tag_ == "MD" or token.pos_ in ("PUNCT", "SPACE", "NOUN", "PROPN", "PRON"):
+            continue
+        for child in token.children:
+            if child.dep_ in ("aux", "auxpass") and child.tag_ == "MD" and \
+                    child.lemma_.lower() in ("will", "shall", "'ll", "’ll", "wo"):
+                out.append(token)
+                break
+        else:
+            head = token.head
+            if token.dep_ == "xcomp" and head.lemma_ == "go" and head.tag_ == "VBG" and \
+                    any(c.lower_ == "to" for c in token.children):
+                out.append(token)
+            elif token.dep_ == "xcomp" and head.lower_ in ("gon", "gonna"):
+                out.append(token)
+    return out
+
+
+def subject_of(token):
+    """The subject of a verb, inherited through xcomp ("promised to try") and conj."""
+    seen = 0
+    while token is not None and seen < 6:
+        for child in token.children:
+            if child.dep_ in ("nsubj", "nsubjpass", "expl"):
+                return child
+        if token.dep_ in ("xcomp", "conj") and token.head is not token:
+            token = token.head
+        else:
+            return None
+        seen += 1
+    return None
+
+
+def parse_features(sent: Span) -> list[float]:
+    root = sent.root
+    futures = future_verbs(sent)
+    subject = subject_of(root) or (subject_of(futures[0]) if futures else None)
+    lower = subject.lower_ if subject is not None else ""
+    first = next((t for t in sent if not t.is_punct and not t.is_space), root)
+    scores = vader().polarity_scores(sent.text)
+    from coach.reader.phrasing import commits
+
+    return [
+        float(bool(futures)),
+        float(commits(sent)),
+        float(root.tag_ in ("VBD", "VBN") and not futures),
+        float(any(c.dep_ == "aux" and c.lemma_ == "have" for c in root.children)
+              and root.tag_ == "VBN"),
+        float(any(t.dep_ == "neg" or t.lower_ in ("never", "no") for t in sent)),
+        float(sent.text.rstrip().endswith("?")),
+        float(any(t.dep_ == "mark" and t.lower_ in ("if", "unless", "whether") for t in sent)),
+        float(any(t.tag_ == "MD" and t.lemma_.lower() in ("would", "could", "might", "may",
+                                                           "should", "can") for t in sent)),
+        float(first is root and root.tag_ == "VB" and subject is None),
+        float(lower in ("i", "me")),
+        float(lower in ("we", "us")),
+        float(lower in ("he", "she", "they", "him", "her", "them")),
+        float(subject is not None and subject.pos_ == "PROPN"),
+        float(any(e.label_ in ("DATE", "TIME") for e in sent.ents)),
+        math.log1p(len(sent)) / 4,
+        scores["compound"], scores["pos"], scores["neg"],
+    ]
+
+
+def feature_matrix(vectors: np.ndarray, sents: list[Span]) -> np.ndarray:
+    parsed = np.asarray([parse_features(s) for s in sents], dtype=np.float32).reshape(
+        len(sents), len(PARSE_FEATURES))
+    return np.hstack([vectors.astype(np.float32), parsed])

@@ -1,0 +1,85 @@
+"""The reader's trained classifiers, as plain arrays: one logistic regression per sentence label
+and one for a reflection's sentiment. Trained by coach/reader/training.py (scikit-learn), saved
+as JSON, and run here with numpy alone."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LABELS = ("commitment", "obstacle", "ending", "disengaged", "positive", "negative", "key_point")
+SENTIMENTS = ("negative", "neutral", "positive")
+PACKAGED = Path(__file__).resolve().parent / "model.json"
+
+
+@dataclass
+class LabelModel:
+    labels: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray  # labels x features
+    intercept: np.ndarray
+    thresholds: dict[str, float]
+    sentiment_features: tuple[str, ...]
+    sentiment_coef: np.ndarray  # classes x sentiment features
+    sentiment_intercept: np.ndarray
+    sentiment_classes: tuple[str, ...] = SENTIMENTS
+    meta: dict[str, Any] = field(default_factory=dict)
+    # A reflection says it (ending, disengaged) when one of its sentences is at least this
+    # likely: stricter than a sentence's own threshold, since any of many sentences counts.
+    reflection_thresholds: dict[str, float] = field(default_factory=dict)
+
+    def says(self, label: str, scores: list[float]) -> bool:
+        bound = self.reflection_thresholds.get(label, self.thresholds[label])
+        return any(s >= bound for s in scores)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """One probability per sentence and label."""
+        if not len(features):
+            return np.zeros((0, len(self.labels)))
+        z = ((features - self.mean) / self.scale) @ self.coef.T + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def sentiment(self, values: dict[str, float]) -> tuple[str, dict[str, float]]:
+        x = np.asarray([values[name] for name in self.sentiment_features])
+        z = self.sentiment_coef @ x + self.sentiment_intercept
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        return self.sentiment_classes[int(p.argmax())], dict(zip(self.sentiment_classes,
+                                                                  p.round(4).tolist()))
+
+    def to_dict(self) -> dict[str, Any]:
+        def arr(a):
+            return np.round(np.asarray(a, dtype=float), 6).tolist()
+
+        return {"labels": list(self.labels), "mean": arr(self.mean), "scale": arr(self.scale),
+                "coef": arr(self.coef), "intercept": arr(self.intercept),
+                "thresholds": {k: round(v, 4) for k, v in self.thresholds.items()},
+                "sentiment_features": list(self.sentiment_features),
+                "sentiment_coef": arr(self.sentiment_coef),
+                "sentiment_intercept": arr(self.sentiment_intercept),
+                "sentiment_classes": list(self.sentiment_classes), "meta": self.meta,
+                "reflection_thresholds": {k: round(v, 4)
+                                          for k, v in self.reflection_thresholds.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LabelModel:
+        return cls(tuple(data["labels"]), np.asarray(data["mean"]), np.asarray(data["scale"]),
+                   np.asarray(data["coef"]), np.asarray(data["intercept"]),
+                   dict(data["thresholds"]), tuple(data["sentiment_features"]),
+                   np.asarray(data["sentiment_coef"]), np.asarray(data["sentiment_intercept"]),
+                   tuple(data["sentiment_classes"]), dict(data.get("meta", {})),
+                   dict(data.get("reflection_thresholds", {})))
+
+    def save(self, path: Path) -> None:
+        tmp = Path(path).with_suffix(".part")
+        tmp.write_text(json.dumps(self.to_dict(), separators=(",", ":")), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path = PACKAGED) -> LabelModel:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -1,0 +1,324 @@
+"""The reader: one reading of a reflection, used by the summary, the agenda's follow-ups, pair
+health and the evaluation alike.
+
+A reflection is split into sentences and parsed by spaCy. Each sentence is labelled by
+logistic regressions over its MiniLM vector and a few parse and VADER features
+(coach/reader/model.py): commitment, obstacle, ending, disengaged, positive, negative, key
+point. Commitments become action items with an owner (the subject in the parse) and a due date
+(coach/reader/dates.py); obstacles become blockers (the clause that says it); the sentiment
+comes from a small model over the sentences' evaluations and VADER on the whole text.
+Sentences that address the software, or ask for credentials, money or outside contact, are
+read as nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from spacy.tokens import Span
+
+from coach.reader.dates import find_expressions, resolve
+from coach.reader.features import feature_matrix, future_verbs, subject_of
+from coach.reader.language import Embed, default_embed, nlp, vader
+from coach.reader.model import LabelModel
+from coach.reader.phrasing import clauses, commitments, pair_from
+from coach.services.text import split_sentences, unsafe_to_repeat
+
+RUN_ON_TOKENS = 40
+# Labels a single clause can carry for the whole sentence ("..., and then he told me he is
+# leaving in March"); the others are read from the sentence as a whole.
+CLAUSE_LABELS = ("ending", "disengaged")
+MAX_ITEMS = 8
+# "I will forward the invoices to Mia by Friday": a plain promise in the parse needs less from
+# the classifier, whose vector can be pulled off by what the promise is about.
+PLAIN_FUTURE_FLOOR = 0.15
+MAX_BLOCKERS = 5
+JOIN_OBSTACLE = 0.5
+MAX_KEY_POINTS = 4
+KEY_POINTS_AT_LEAST = 2
+KEY_POINT_FLOOR = 0.2
+KEY_POINT_WORDS = 24
+SENTIMENT_FEATURES = ("mean_positive", "max_positive", "mean_negative", "max_negative",
+                      "share_positive", "share_negative", "vader", "obstacles", "disengaged")
+
+
+@dataclass
+class SentenceReading:
+    text: str
+    labels: frozenset[str]
+    scores: dict[str, float]
+    trusted: bool = True
+
+
+@dataclass
+class Reading:
+    sentences: list[SentenceReading]
+    action_items: list[dict[str, Any]]
+    blockers: list[str]
+    sentiment: str
+    sentiment_scores: dict[str, float]
+    engagement: str
+    key_points: list[str]
+    summary_sentences: list[str]
+    ending: bool = False
+    disengaged: bool = False
+    doubts_next: bool = False  # a booked session the writer expects not to happen
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def trusted(self) -> list[str]:
+        """The sentences a summary may use: everything but what the coach never repeats."""
+        return [s.text for s in self.sentences if s.trusted]
+
+    def labelled(self, label: str) -> list[SentenceReading]:
+        return [s for s in self.sentences if label in s.labels]
+
+
+class Reader:
+    def __init__(self, model: LabelModel | None = None, embed: Embed | None = None):
+        self._model = model
+        self._embed = embed
+
+    @property
+    def model(self) -> LabelModel:
+        if self._model is None:
+            self._model = LabelModel.load()
+        return self._model
+
+    @property
+    def embed(self) -> Embed:
+        if self._embed is None:
+            self._embed = default_embed()
+        return self._embed
+
+    def warm_up(self) -> None:
+        """Load spaCy, VADER, the embedder and the weights (each once per process)."""
+        self.read("We met today. I will send the notes by Friday.", "mentee")
+
+    # -- sentences ------------------------------------------------------------------------
+    def sentences(self, text: str) -> list[Span]:
+        """Sentences as the writer marked them (punctuation, bullets, lines); a long stretch
+        with no punctuation (a voice note) is split where spaCy's parser ends sentences."""
+        out: list[Span] = []
+        for doc in nlp().pipe(split_sentences(text)):
+            parts = [s for s in doc.sents if any(not t.is_punct and not t.is_space for t in s)]
+            if len(doc) > RUN_ON_TOKENS and len(parts) > 1:
+                out.extend(parts)
+            elif any(not t.is_punct and not t.is_space for t in doc):
+                out.append(doc[:])
+        return out
+
+    def label(self, sents: list[Span]) -> np.ndarray:
+        if not sents:
+            return np.zeros((0, len(self.model.labels)))
+        vectors = self.embed([s.text for s in sents])
+        return self.model.probabilities(feature_matrix(vectors, sents))
+
+    # -- a reflection -----------------------------------------------------------------------
+    def read(self, text: str, author_role: str, *, names: dict[str, str] | None = None,
+             session_date: dt.date | None = None, next_session: dt.date | None = None
+             ) -> Reading:
+        model = self.model
+        spans = self.sentences(text)
+        trusted = [not unsafe_to_repeat(s.text) for s in spans]
+        kept = [s for s, ok in zip(spans, trusted) if ok]
+        parts = [clauses(s) for s in kept]
+        multi = [c for p in parts if len(p) > 1 for c in p]
+        probs = self.label(kept + multi)
+        clause_probs = iter(probs[len(kept):])
+        obstacle, negative = model.labels.index("obstacle"), model.labels.index("negative")
+        per_clause = [model.labels.index(k) for k in CLAUSE_LABELS]
+        readings = []
+        clause_scores: dict[int, list[tuple[Span, float]]] = {}
+        rows = iter(range(len(kept)))
+        for span, ok in zip(spans, trusted):
+            if not ok:
+                readings.append(SentenceReading(span.text, frozenset(), {}, trusted=False))
+                continue
+            k = next(rows)
+            row = probs[k].copy()
+            if len(parts[k]) > 1:  # an obstacle may be one clause of a longer sentence
+                rows_k = [next(clause_probs) for _ in parts[k]]
+                # a clause read as a bad evaluation ("which was annoying") is no obstacle
+                scored = [(c, float(q[obstacle]) if q[obstacle] > q[negative] else 0.0)
+                          for c, q in zip(parts[k], rows_k)]
+                clause_scores[len(readings)] = scored
+                row[obstacle] = max(row[obstacle], max(p for _, p in scored))
+                for column in per_clause:
+                    row[column] = max(row[column], max(q[column] for q in rows_k))
+            scores = dict(zip(model.labels, row.round(4).tolist()))
+            labels = set(k for k, v in scores.items() if v >= model.thresholds[k])
+            if "commitment" not in labels and scores["commitment"] >= PLAIN_FUTURE_FLOOR \
+                    and plainly_promised(span):
+                labels.add("commitment")
+            labels = frozenset(labels)
+            readings.append(SentenceReading(span.text, labels, scores))
+        pairs = list(zip(spans, readings))
+        who = pair_from(author_role, names)
+
+        items: dict[str, dict[str, Any]] = {}
+        for index, (span, r) in enumerate(pairs):
+            if "commitment" not in r.labels:
+                continue
+            for c in commitments(span, who, session_date, next_session):
+                items.setdefault(c.text.casefold(), {
+                    "text": c.text, "owner": c.owner,
+                    "due": c.due.isoformat() if c.due else None, "sentence": index})
+        action_items = list(items.values())[:MAX_ITEMS]
+
+        blockers = [b for index, (span, r) in enumerate(pairs) if "obstacle" in r.labels
+                    for b in self._blockers(span, clause_scores.get(index))]
+        blockers = list(dict.fromkeys(b for b in blockers if b))[:MAX_BLOCKERS]
+
+        sentiment, scores = model.sentiment(self._sentiment_values(text, readings))
+        ending = model.says("ending", [r.scores["ending"] for r in readings if r.trusted])
+        disengaged = model.says("disengaged",
+                                [r.scores["disengaged"] for r in readings if r.trusted])
+        key = self._key_sentences(readings)
+        return Reading(
+            sentences=readings, action_items=action_items, blockers=blockers,
+            sentiment=sentiment, sentiment_scores=scores,
+            engagement=_engagement(sentiment, disengaged, action_items),
+            key_points=[_shorten(readings[i].text) for i in key],
+            summary_sentences=self._summary(readings, key),
+            ending=ending, disengaged=disengaged,
+            doubts_next=any(doubts_a_meeting(span, r, session_date, next_session)
+                            for span, r in pairs),
+            ignored=[r.text for r in readings if not r.trusted])
+
+    def _blockers(self, span: Span, scored: list[tuple[Span, float]] | None) -> list[str]:
+        """What got in the way, in an obstacle sentence: each clause that says an obstacle,
+        or the sentence's likeliest clause, or the sentence."""
+        if not scored:
+            return [_phrase(span.text)]
+        threshold = self.model.thresholds["obstacle"]
+        best = max(range(len(scored)), key=lambda i: scored[i][1])
+        seeds = [i for i, (_, p) in enumerate(scored) if p >= threshold] or [best]
+        # a cause and its effect ("my laptop kept freezing | so we lost ten minutes") stay
+        # together: neighbouring clauses that are nearly obstacles join the run
+        runs: list[list[int]] = []
+        for i in seeds:
+            if runs and i <= runs[-1][-1] + 1:
+                runs[-1].append(i)
+                continue
+            run = [i]
+            while run[0] > 0 and scored[run[0] - 1][1] >= JOIN_OBSTACLE:
+                run.insert(0, run[0] - 1)
+            runs.append(run)
+        for run in runs:
+            while run[-1] + 1 < len(scored) and scored[run[-1] + 1][1] >= JOIN_OBSTACLE:
+                run.append(run[-1] + 1)
+        spans = [span.doc[scored[r[0]][0].start:scored[r[-1]][0].end] for r in runs]
+        return [_phrase(s.text) for s in spans[:3]]
+
+    def _sentiment_values(self, text: str, readings: list[SentenceReading]) -> dict[str, float]:
+        scored = [r for r in readings if r.trusted]
+        pos = [r.scores["positive"] for r in scored] or [0.0]
+        neg = [r.scores["negative"] for r in scored] or [0.0]
+        n = max(1, len(scored))
+        return {
+            "mean_positive": float(np.mean(pos)), "max_positive": max(pos),
+            "mean_negative": float(np.mean(neg)), "max_negative": max(neg),
+            "share_positive": sum("positive" in r.labels for r in scored) / n,
+            "share_negative": sum("negative" in r.labels for r in scored) / n,
+            "vader": vader().polarity_scores(" ".join(r.text for r in scored))["compound"],
+            "obstacles": sum("obstacle" in r.labels for r in scored) / n,
+            "disengaged": float(any("disengaged" in r.labels for r in scored)),
+        }
+
+    def _key_sentences(self, readings: list[SentenceReading]) -> list[int]:
+        """The sentences with most substance, in reading order: those read as key points,
+        topped up to KEY_POINTS_AT_LEAST with the likeliest others (a short reflection still
+        has a point)."""
+        ranked = sorted(((r.scores["key_point"], i) for i, r in enumerate(readings) if r.trusted
+                         and r.scores.get("key_point", 0) >= KEY_POINT_FLOOR), reverse=True)
+        chosen = [i for p, i in ranked if "key_point" in readings[i].labels]
+        chosen += [i for _, i in ranked if i not in chosen][:max(0, KEY_POINTS_AT_LEAST - len(chosen))]
+        return sorted(chosen[:MAX_KEY_POINTS])
+
+    def _summary(self, readings: list[SentenceReading], key: list[int]) -> list[str]:
+        """Two to four of the reflection's own sentences: its substance, a commitment and a
+        blocker, in reading order."""
+        chosen: list[int] = []
+        for group in (key[:2],
+                      [i for i, r in enumerate(readings) if "commitment" in r.labels][:1],
+                      [i for i, r in enumerate(readings) if "obstacle" in r.labels][:1],
+                      [i for i, r in enumerate(readings) if "ending" in r.labels][:1]):
+            for i in group:
+                if i not in chosen and len(chosen) < 4:
+                    chosen.append(i)
+        usable = [i for i, r in enumerate(readings) if r.trusted]
+        by_substance = sorted(usable, key=lambda i: -readings[i].scores.get("key_point", 0))
+        for i in by_substance:
+            if len(chosen) >= 2:
+                break
+            if i not in chosen:
+                chosen.append(i)
+        return [readings[i].text for i in sorted(chosen)]
+
+
+_DOUBT = {"doubt", "unlikely", "probably", "maybe", "perhaps", "possibly"}
+
+
+def plainly_promised(span: Span) -> bool:
+    """A statement, not a question or a condition, whose main verb is in the future (will,
+    shall, going to), not negated, with someone of the pair as its subject."""
+    if span.text.rstrip().endswith("?") or any(
+            t.dep_ == "mark" and t.lower_ in ("if", "unless") for t in span):
+        return False
+    for verb in future_verbs(span):
+        subject = subject_of(verb)
+        if subject is None or subject.lower_ in ("it", "this", "that", "there"):
+            continue
+        if subject.pos_ == "NOUN" and subject.lower_ not in ("mentor", "mentee"):
+            continue  # "the rota will change"
+        if not any(c.dep_ == "neg" for c in verb.children):
+            return True
+    return False
+
+
+def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | None,
+                     next_session: dt.date | None) -> bool:
+    """Whether a sentence puts the next booked meeting in doubt: it names that meeting (its
+    date, or "next session") with negation or tentative modality in its parse ("7 January
+    will probably not happen", "not sure we'll make our next session"); or it is an ending
+    dated before that meeting, with no date on or after it ("she leaves on 14 August", but
+    not "on leave from June, back for our session on 3 September")."""
+    if not reading.trusted or session is None or next_session is None:
+        return False
+    found = find_expressions(span.text)
+    dates = [(e, resolve(e, session, next_session)) for e in found]
+    if "ending" in reading.labels:
+        before = [d for e, d in dates if d is not None and e.kind != "next_session"
+                  and d < next_session]
+        if before and not any(d is not None and d >= next_session for _, d in dates):
+            return True
+    names_it = any(e.kind == "next_session" or d == next_session for e, d in dates)
+    return names_it and any(
+        t.dep_ == "neg" or (t.tag_ == "MD" and t.lemma_ in ("may", "might", "could"))
+        or t.lemma_.lower() in _DOUBT for t in span)
+
+
+def _phrase(text: str) -> str:
+    text = text.strip(" ,;:-–—.!")
+    text = text[:1].upper() + text[1:]
+    return text if len(text.split()) <= 30 else _shorten(text, 30)
+
+
+def _engagement(sentiment: str, disengaged: bool, items: list) -> str:
+    """A label for people to read: low when a side is disengaged, high when a good session
+    ended in commitments. Health reads disengagement itself, not this."""
+    if disengaged:
+        return "low"
+    return "high" if sentiment == "positive" and items else "medium"
+
+
+def _shorten(sentence: str, limit: int = KEY_POINT_WORDS) -> str:
+    words = sentence.rstrip(".!").split()
+    if len(words) <= limit:
+        return " ".join(words)
+    cut = " ".join(words[:limit])
+    return cut.rsplit(",", 1)[0] if "," in cut[len(cut) // 2:] else cut + "…"

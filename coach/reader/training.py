@@ -1,0 +1,284 @@
+"""Training the reader's classifiers: `coach reader train` (the shipped coach/reader/model.json)
+and `coach reader retrain` (a programme's own, with its authors' corrections).
+
+Data, kept apart from dev and test:
+- evals/datasets/train/sentences.jsonl: reflection sentences written blind from
+  evals/ANNOTATION.md, labelled commitment, obstacle, ending, disengaged, positive, negative,
+  key_point (or none);
+- evals/datasets/train/reflections.jsonl: whole reflections with their sentiment, for the
+  sentiment model;
+- the AMI Meeting Corpus participant reports of meetings ES2002-ES2005 only (CC BY 4.0,
+  University of Edinburgh; Carletta et al. 2005): their "actions" as commitments and their
+  "problems" as obstacles, at a lower weight. ES2006-ES2009 are kept for scoring
+  (evals/external.py), so no meeting is in both.
+
+Thresholds are chosen on out-of-fold predictions of the training sentences, never on dev or
+test. Deterministic: fixed folds, lbfgs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coach.reader.features import PARSE_FEATURES, feature_matrix
+from coach.reader.language import Embed, default_embed, nlp
+from coach.reader.model import LABELS, SENTIMENTS, LabelModel
+from coach.reader.reader import SENTIMENT_FEATURES, Reader
+
+REPO = Path(__file__).resolve().parents[2]
+TRAIN_DIR = REPO / "evals" / "datasets" / "train"
+AMI_REPORTS = REPO.parent / "shared" / "datasets" / "ami-reports" / "participant_reports.jsonl"
+AMI_TRAIN_MEETINGS = ("ES2002", "ES2003", "ES2004", "ES2005")
+AMI_WEIGHT = 0.3
+C = 1.0
+SENTIMENT_C = 1.0
+FOLDS = 5
+
+
+@dataclass
+class Example:
+    text: str
+    labels: frozenset[str]
+    weight: float = 1.0
+    source: str = "train"
+    only: str | None = None  # a correction speaks to one label; the others learn nothing
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def domain_examples(path: Path = TRAIN_DIR / "sentences.jsonl") -> list[Example]:
+    return [Example(r["text"], frozenset(label for label in r["labels"] if label in LABELS))
+            for r in read_jsonl(path)]
+
+
+_DEBRIS = re.compile(r"^\s*(?:[A-Za-z]\.\.|[-*•]|\d+[.)])\s*")
+
+
+def ami_examples(path: Path = AMI_REPORTS, meetings: Iterable[str] = AMI_TRAIN_MEETINGS,
+                 weight: float = AMI_WEIGHT) -> list[Example]:
+    """AMI participant reports of the training meetings, as weakly labelled sentences."""
+    if not Path(path).exists():
+        return []
+    out = []
+    for report in read_jsonl(path):
+        if not report["meeting"].startswith(tuple(meetings)):
+            continue
+        for part, labels in (("actions", {"commitment"}), ("problems", {"obstacle"})):
+            for line in report.get(part, []):
+                text = _DEBRIS.sub("", line).strip()
+                if len(text.split()) < 3:
+                    continue
+                if re.search(r"\bno\b.{0,30}\b(actions?|problems?|issues?)\b", text, re.I):
+                    labels = set()  # "no action was set" is not an action
+                out.append(Example(text, frozenset(labels), weight, "ami"))
+    return out
+
+
+def featurise(texts: list[str], embed: Embed) -> np.ndarray:
+    docs = list(nlp().pipe(texts))
+    return feature_matrix(embed(texts), [doc[:] for doc in docs])
+
+
+EMBEDDING_SCALE = 2.0  # unit vectors: kept whole (no per-dimension scaling), somewhat louder
+PARSE_SCALE = 1.0  # the standardised parse and VADER features, likewise
+
+
+def feature_scaling(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse and VADER features are standardised; the MiniLM block is left as a whole, since
+    standardising each of its 384 dimensions would amplify the ones that carry only noise."""
+    n_parse = len(PARSE_FEATURES)
+    mean, scale = np.zeros(x.shape[1]), np.full(x.shape[1], 1.0 / EMBEDDING_SCALE)
+    mean[-n_parse:] = x[:, -n_parse:].mean(axis=0)
+    spread = x[:, -n_parse:].std(axis=0)
+    scale[-n_parse:] = np.where(spread < 1e-6, 1.0, spread) / PARSE_SCALE
+    return mean, scale
+
+
+def _fit(x, y, w, c):
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, solver="lbfgs")
+    model.fit(x, y, sample_weight=w)
+    return model
+
+
+def best_threshold(y: np.ndarray, p: np.ndarray, upper: float = 0.85) -> float:
+    best, best_f1 = 0.5, -1.0
+    for t in np.arange(0.2, upper + 0.01, 0.025):
+        predicted = p >= t
+        tp = float((predicted & (y == 1)).sum())
+        f1 = 2 * tp / max(1.0, predicted.sum() + (y == 1).sum())
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = float(t), f1
+    return round(best, 3)
+
+
+def train(examples: list[Example], reflections: list[dict[str, Any]], *,
+          embed: Embed | None = None, c: float = C, meta: dict[str, Any] | None = None
+          ) -> LabelModel:
+    from sklearn.model_selection import StratifiedKFold
+
+    embed = embed or default_embed()
+    x = featurise([e.text for e in examples], embed)
+    w = np.asarray([e.weight for e in examples])
+    mean, scale = feature_scaling(x)
+    z = (x - mean) / scale
+    in_domain = np.asarray([e.source != "ami" for e in examples])
+    coef, intercept, thresholds = [], [], {}
+    for label in LABELS:
+        y = np.asarray([label in e.labels for e in examples], dtype=int)
+        speaks = np.asarray([e.only in (None, label) for e in examples])
+        model = _fit(z[speaks], y[speaks], w[speaks], c)
+        coef.append(model.coef_[0])
+        intercept.append(model.intercept_[0])
+        # thresholds from out-of-fold predictions on the domain sentences
+        oof = np.zeros(len(examples))
+        folds = StratifiedKFold(FOLDS, shuffle=True, random_state=7)
+        domain_idx = np.flatnonzero(in_domain & speaks)
+        for train_idx, held_idx in folds.split(domain_idx, y[domain_idx]):
+            held = domain_idx[held_idx]
+            keep = speaks.copy()
+            keep[held] = False
+            fold_model = _fit(z[keep], y[keep], w[keep], c)
+            oof[held] = fold_model.predict_proba(z[held])[:, 1]
+        thresholds[label] = best_threshold(y[domain_idx], oof[domain_idx])
+    labels_model = LabelModel(
+        LABELS, mean, scale, np.asarray(coef), np.asarray(intercept), thresholds,
+        SENTIMENT_FEATURES, np.zeros((len(SENTIMENTS), len(SENTIMENT_FEATURES))),
+        np.zeros(len(SENTIMENTS)), SENTIMENTS, meta or {})
+    _train_sentiment(labels_model, reflections, embed)
+    return labels_model
+
+
+REFLECTION_LABELS = ("ending", "disengaged")
+
+
+def _train_sentiment(model: LabelModel, reflections: list[dict[str, Any]], embed: Embed) -> None:
+    """A small multinomial model over what the sentences say and VADER on the whole text."""
+    from sklearn.linear_model import LogisticRegression
+
+    reader = Reader(model, embed)
+    rows, gold = [], []
+    flags: dict[str, list[tuple[bool, float]]] = {k: [] for k in REFLECTION_LABELS}
+    for r in reflections:
+        spans = reader.sentences(r["text"])
+        probs = reader.label(spans)
+        readings = [_reading(model, span.text, row) for span, row in zip(spans, probs)]
+        values = reader._sentiment_values(r["text"], readings)
+        rows.append([values[k] for k in SENTIMENT_FEATURES])
+        gold.append(r["gold"]["sentiment"])
+        for label in REFLECTION_LABELS:
+            if label in r["gold"]:
+                top = max((s.scores[label] for s in readings), default=0.0)
+                flags[label].append((bool(r["gold"][label]), top))
+    for label, pairs in flags.items():  # reflection-level thresholds, from train reflections
+        if sum(g for g, _ in pairs):
+            y = np.asarray([g for g, _ in pairs], dtype=int)
+            p = np.asarray([s for _, s in pairs])
+            model.reflection_thresholds[label] = max(model.thresholds[label],
+                                                     best_threshold(y, p, upper=0.975))
+    clf = LogisticRegression(C=SENTIMENT_C, max_iter=5000, class_weight="balanced")
+    clf.fit(np.asarray(rows), gold)
+    order = [list(clf.classes_).index(k) for k in SENTIMENTS]
+    model.sentiment_coef = clf.coef_[order]
+    model.sentiment_intercept = clf.intercept_[order]
+
+
+def _reading(model: LabelModel, text: str, row: np.ndarray):
+    from coach.reader.reader import SentenceReading
+
+    scores = dict(zip(model.labels, row.tolist()))
+    return SentenceReading(text, frozenset(k for k, v in scores.items()
+                                           if v >= model.thresholds[k]), scores)
+
+
+def data_fingerprint(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        if Path(path).exists():
+            digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def train_packaged(*, embed: Embed | None = None, with_ami: bool = False) -> LabelModel:
+    """The model shipped as coach/reader/model.json, from the repository's training data."""
+    import sklearn
+
+    examples = domain_examples() + (ami_examples(weight=AMI_WEIGHT) if with_ami else [])
+    reflections = read_jsonl(TRAIN_DIR / "reflections.jsonl")
+    meta = {"sentences": len(examples), "ami_sentences": sum(e.source == "ami" for e in examples),
+            "reflections": len(reflections), "c": C, "ami_weight": AMI_WEIGHT,
+            "parse_features": list(PARSE_FEATURES), "sklearn": sklearn.__version__,
+            "data": data_fingerprint([TRAIN_DIR / "sentences.jsonl",
+                                      TRAIN_DIR / "reflections.jsonl",
+                                      *( [AMI_REPORTS] if with_ami else [])]),
+            "attribution": "AMI Meeting Corpus (CC BY 4.0, University of Edinburgh; Carletta "
+                           "et al. 2005), participant reports of meetings ES2002-ES2005"
+                           if with_ami else ""}
+    return train(examples, reflections, embed=embed, c=C, meta=meta)
+
+
+CORRECTION_WEIGHT = 2.0  # an author's word on their own sentence counts twice
+
+
+def correction_examples(rows: list[dict[str, Any]]) -> tuple[list[Example], list[dict[str, Any]]]:
+    """Sentence examples (one label each) and whole reflections with their sentiment."""
+    sentences, reflections = [], []
+    for row in rows:
+        if row["label"] == "sentiment":
+            reflections.append({"text": row["sentence"], "gold": {"sentiment": row["value"]}})
+        elif row["label"] in LABELS:
+            labels = frozenset({row["label"]}) if row["value"] == "yes" else frozenset()
+            sentences.append(Example(row["sentence"], labels, CORRECTION_WEIGHT, "correction",
+                                     only=row["label"]))
+    return sentences, reflections
+
+
+@dataclass
+class Retrained:
+    model: LabelModel
+    before: dict[str, dict[str, float]]  # split -> metric -> value
+    after: dict[str, dict[str, float]]
+    accepted: bool
+    reason: str
+
+
+RETRAIN_METRICS = ("action_items.f1", "blockers.f1", "sentiment.macro_f1", "key_points.recall",
+                   "action_items.owner_accuracy")
+
+
+def retrain(current: LabelModel, rows: list[dict[str, Any]], evaluate, *,
+            embed: Embed | None = None) -> Retrained:
+    """The shipped training data plus a programme's corrections. ``evaluate(model)`` scores a
+    model on dev and test ({split: metrics}); the retrained model is refused when it scores
+    worse on test (mean of RETRAIN_METRICS), or worse on any of them by more than 0.05. The
+    test split is only scored, never trained on."""
+    extra, corrected = correction_examples(rows)
+    examples = domain_examples() + (ami_examples() if current.meta.get("ami_sentences") else []) \
+        + extra
+    reflections = read_jsonl(TRAIN_DIR / "reflections.jsonl") + corrected
+    meta = dict(current.meta, corrections=len(rows))
+    model = train(examples, reflections, embed=embed, meta=meta)
+    before, after = evaluate(current), evaluate(model)
+
+    def mean(metrics):
+        return sum(metrics.get(k, 0.0) for k in RETRAIN_METRICS) / len(RETRAIN_METRICS)
+
+    drops = [k for k in RETRAIN_METRICS
+             if after["test"].get(k, 0.0) < before["test"].get(k, 0.0) - 0.05]
+    if mean(after["test"]) < mean(before["test"]) - 1e-9:
+        return Retrained(model, before, after, False, "it scores worse on the test split")
+    if drops:
+        return Retrained(model, before, after, False, f"{drops[0]} falls on the test split")
+    return Retrained(model, before, after, True, "")
