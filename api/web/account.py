@@ -184,31 +184,31 @@ def person_revoke_all(request: Request, person_id: int, csrf_token: str = Form(d
     return RedirectResponse(f"/people/{person_id}#tokens", status_code=303)
 
 
+def _removal(request: Request, person_id: int, confirm: str, csrf_token: str, word: str,
+             act, then: str):
+    """Anonymise or delete: typed confirmation, and never oneself."""
+    user = _admin(request)
+    check_csrf(request, csrf_token)
+    if person_id == user.id:
+        raise CoachError(f"You cannot {word} yourself; ask another admin.")
+    if confirm != word:
+        return _person_page(request, user, person_id, http_status=422,
+                            notice=f"Type {word} to confirm.")
+    act(person_id)
+    return RedirectResponse(then, status_code=303)
+
+
 @router.post("/people/{person_id}/anonymise", response_class=HTMLResponse)
 @_admin_only
 def person_anonymise(request: Request, person_id: int, confirm: str = Form(default=""),
                      csrf_token: str = Form(default="")):
-    user = _admin(request)
-    check_csrf(request, csrf_token)
-    if person_id == user.id:
-        raise CoachError("You cannot anonymise yourself; ask another admin.")
-    if confirm != "anonymise":
-        return _person_page(request, user, person_id, http_status=422,
-                            notice="Type anonymise to confirm.")
-    _container(request).programme.anonymise_person(person_id)
-    return RedirectResponse(f"/people/{person_id}", status_code=303)
+    return _removal(request, person_id, confirm, csrf_token, "anonymise",
+                    _container(request).programme.anonymise_person, f"/people/{person_id}")
 
 
 @router.post("/people/{person_id}/delete", response_class=HTMLResponse)
 @_admin_only
 def person_delete(request: Request, person_id: int, confirm: str = Form(default=""),
                   csrf_token: str = Form(default="")):
-    user = _admin(request)
-    check_csrf(request, csrf_token)
-    if person_id == user.id:
-        raise CoachError("You cannot delete yourself; ask another admin.")
-    if confirm != "delete":
-        return _person_page(request, user, person_id, http_status=422,
-                            notice="Type delete to confirm.")
-    _container(request).programme.delete_person(person_id)
-    return RedirectResponse("/people", status_code=303)
+    return _removal(request, person_id, confirm, csrf_token, "delete",
+                    _container(request).programme.delete_person, "/people")
