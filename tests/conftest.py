@@ -23,6 +23,37 @@ STORE_TEST_MODULES = frozenset({"test_store", "test_health", "test_concurrency",
 BACKENDS = ("sqlite", "postgresql")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _sentence_vectors_computed_once():
+    """The reader embeds the same demo sentences in every world a test builds. MiniLM is
+    deterministic, so each distinct sentence is embedded once per test run; what the reader
+    does with the vectors is unchanged."""
+    import numpy as np
+
+    from coach.reader import language
+
+    plain = language.embed_with
+    seen: dict[tuple[str, str], np.ndarray] = {}
+
+    def embed_with(embedder):
+        embed = plain(embedder)
+        kind = type(embedder).__name__
+
+        def remembered(texts):
+            missing = list(dict.fromkeys(t for t in texts if (kind, t) not in seen))
+            if missing:
+                seen.update(((kind, t), v) for t, v in zip(missing, embed(missing), strict=True))
+            if not texts:
+                return embed(texts)
+            return np.stack([seen[(kind, t)] for t in texts])
+
+        return remembered
+
+    language.embed_with = embed_with
+    yield
+    language.embed_with = plain
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "sqlite_only(reason): a store test of SQLite-only behaviour; it runs on "

@@ -45,7 +45,7 @@ def test_twenty_parallel_generations_are_serialised_and_never_mixed(real_contain
                 return model.complete(messages, json_schema=json_schema, max_tokens=64)
 
         summariser = ReflectionSummariser(real_container.catalogue, real_container.prompts,
-                                          Short(), "embedded")
+                                          real_container.reader, Short(), "embedded")
 
         def one(word):
             text = (f"Today we looked at the {word} project dashboard together. I learned how the "

@@ -36,19 +36,24 @@ def test_dev_set_meets_the_committed_thresholds_with_none(real_container):
 @pytest.mark.integration
 @pytest.mark.llm
 def test_test_split_meets_its_gates_on_both_backends(real_container):
-    """The held-out test split, written blind and never tuned on: reflections and health on
-    `none` and on the embedded model, against evals/thresholds-test.toml; the sentiment is
-    above both simple baselines."""
-    report = run_eval(real_container, TEST_DATASET, suites=["reflections", "health"],
-                      backends=["none", "embedded"])
-    misses = check_thresholds(report, load_thresholds(REPO / "evals" / "thresholds-test.toml"))
+    """The held-out test split, written blind and never tuned on, against
+    evals/thresholds-test.toml: reflections on `none` and on the embedded model, health on
+    `none` (health reads what the reader labelled; the model only words summaries, so an
+    embedded health run would repeat this one). The sentiment is above both simple baselines."""
+    plain = run_eval(real_container, TEST_DATASET, suites=["reflections", "health"],
+                     backends=["none"])
+    embedded = run_eval(real_container, TEST_DATASET, suites=["reflections"],
+                        backends=["embedded"])
+    gates = load_thresholds(REPO / "evals" / "thresholds-test.toml")
+    misses = check_thresholds(plain, gates) + check_thresholds(embedded, gates)
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "eval-test.json").write_text(json.dumps(report, indent=2, default=str))
+    (ARTIFACTS / "eval-test.json").write_text(
+        json.dumps({"none": plain, "embedded": embedded}, indent=2, default=str))
     assert not misses, misses
-    for run in report["runs"]:
+    assert len(plain["runs"][0]["suites"]["health"]["cases"]) >= 30
+    for run in plain["runs"] + embedded["runs"]:
         m = run["suites"]["reflections"]["metrics"]
         assert len(run["suites"]["reflections"]["cases"]) >= 40
-        assert len(run["suites"]["health"]["cases"]) >= 30
         assert m["sentiment.macro_f1"] > max(m["sentiment.baseline_majority_macro_f1"],
                                              m["sentiment.baseline_vader_macro_f1"])
 

@@ -62,14 +62,8 @@ def test_real_model_output_that_fails_validation_falls_back(real_container, pair
     """Eight tokens cannot hold a summary: the real model's JSON is cut off, and rejected."""
     s = real_container.settings
     tiny = EmbeddedChatModel(s.llm_model_path, n_ctx=s.llm_context, max_tokens=8)
-    summariser = ReflectionSummariser(real_container.catalogue, real_container.prompts, tiny,
-                                      "embedded")
-    original = summariser.summarise
-    text = next(r.text for r in pair.reflections)
-    result = original(text, "mentee", focus=pair.focus)
-    # max_tokens comes from the call site (220); force the cut with a wrapper model.
 
-    class Truncating:
+    class Truncating:  # max_tokens comes from the call site; force the cut here
         name = "embedded-truncated"
 
         def complete(self, messages, *, json_schema=None, max_tokens=None):
@@ -78,9 +72,10 @@ def test_real_model_output_that_fails_validation_falls_back(real_container, pair
         def stream(self, messages, *, max_tokens=None):
             return tiny.stream(messages, max_tokens=8)
 
-    summariser.model = Truncating()
+    summariser = ReflectionSummariser(real_container.catalogue, real_container.prompts,
+                                      real_container.reader, Truncating(), "embedded")
+    text = next(r.text for r in pair.reflections)
     result = summariser.summarise(text, "mentee", focus=pair.focus)
     assert result.provenance.fallback is True
     assert result.provenance.fallback_reason == FallbackReason.MALFORMED
     assert result.value["summary"] and result.provenance.tokens > 0
-    assert isinstance(coach_type := Coach, type)

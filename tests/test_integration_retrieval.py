@@ -5,8 +5,6 @@ import datetime as dt
 import pytest
 
 from coach.ports import MetadataFilter
-from evals.datasets import DEV_DATASET, load_cases
-from evals.retrieval import run_retrieval
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +40,6 @@ def test_pair_isolation_through_chroma_filters(real_container):
     assert real_container.index.get(MetadataFilter.of(scope=[f"pair:{two.id}"])) == []
     session = store.log_session(one.id, dt.date.today(), "held")
     assert session.id
-
-
-def test_retrieval_quality_on_the_dev_set(real_container):
-    cases = load_cases(DEV_DATASET, "retrieval")
-    assert len(cases) >= 30
-    result = run_retrieval(cases, real_container, DEV_DATASET)
-    misses = [c["id"] for c in result["cases"] if not c["passed"]]
-    assert result["metrics"]["hit@5"] >= 0.85, f"hit@5 {result['metrics']['hit@5']:.3f}, misses {misses}"
 
 
 def test_chroma_generations_are_per_group(real_container):

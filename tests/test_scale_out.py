@@ -398,7 +398,7 @@ def test_chroma_server_retrieval_matches_an_in_process_index(stack, request):
                                           strict=True):
             local._chunks[cid] = Chunk(cid, doc or "", dict(meta or {}))
             local._vectors[cid] = [float(x) for x in vector]
-        assert local.count() == served.count() > 400
+        assert local.count() == served.count() > 200  # the knowledge base and the demo pairs
         remote, here = HybridRetriever(served), HybridRetriever(local)
         for query in QUERIES:
             got = [h.source for h in remote.search(query, 5)]

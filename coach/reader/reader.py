@@ -241,19 +241,21 @@ class Reader:
 
     def _summary(self, readings: list[SentenceReading], key: list[int]) -> list[str]:
         """Two to four of the reflection's own sentences: its substance, a commitment and a
-        blocker, in reading order."""
+        blocker, in reading order. From three sentences up it leaves at least one out: a summary
+        that is the whole text is the text."""
+        limit = min(4, len(readings) - 1) if len(readings) >= 3 else 4
         chosen: list[int] = []
         for group in (key[:2],
                       [i for i, r in enumerate(readings) if "commitment" in r.labels][:1],
                       [i for i, r in enumerate(readings) if "obstacle" in r.labels][:1],
                       [i for i, r in enumerate(readings) if "ending" in r.labels][:1]):
             for i in group:
-                if i not in chosen and len(chosen) < 4:
+                if i not in chosen and len(chosen) < limit:
                     chosen.append(i)
         usable = [i for i, r in enumerate(readings) if r.trusted]
         by_substance = sorted(usable, key=lambda i: -readings[i].scores.get("key_point", 0))
         for i in by_substance:
-            if len(chosen) >= 2:
+            if len(chosen) >= min(2, limit):
                 break
             if i not in chosen:
                 chosen.append(i)
