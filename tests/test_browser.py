@@ -88,7 +88,8 @@ def signed_in(browser, server, who):
     page.goto(server["base"] + "/login")
     page.get_by_label("Email").fill(person["email"])
     page.get_by_label("Access token").fill(one_time_token(server, who))
-    page.get_by_role("button", name="Sign in").click()
+    with page.expect_navigation():  # the sign-in redirect has landed before anyone reads the page
+        page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state("networkidle")
     return context, page
 
@@ -181,8 +182,10 @@ def test_pages_are_readable_on_a_phone(browser, server):
     page.goto(server["base"] + "/login")
     page.get_by_label("Email").fill(person["email"])
     page.get_by_label("Access token").fill(one_time_token(server, "coordinator"))
-    page.keyboard.press("Enter")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/dashboard")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the dashboard scrolls sideways on a phone ({width}px)"
     page.screenshot(path=str(SHOTS / "coordinator-dashboard-phone.png"), full_page=True)
