@@ -1,4 +1,4 @@
-"""Health suite: pair histories with a gold status."""
+"""Health suite: pair histories with a gold status, beside the majority-class baseline."""
 
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ def run_health(cases: list[dict[str, Any]], container: Container, dataset: Path,
         scratch.close()
     metrics = classification(gold, predicted, STATUSES)
     confusion = metrics.pop("confusion")
+    majority = max(STATUSES, key=gold.count) if gold else STATUSES[0]
+    metrics["baseline_majority_macro_f1"] = classification(
+        gold, [majority] * len(gold), STATUSES)["macro_f1"]
     metrics.update(latency(times))
     metrics["fallback_rate"] = fallbacks / summaries if summaries else 0.0
     return {"metrics": metrics, "confusion": confusion, "cases": results}
