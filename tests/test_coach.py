@@ -289,6 +289,22 @@ def test_embedded_model_bad_picks_fall_back(world, picked):
     assert "phishing" in result["summary"]
 
 
+def test_no_summary_is_the_whole_reflection_whoever_picks_it(world):
+    """The reader's summary and a model's picks both leave a sentence out, from three up."""
+    text = ("We reviewed the onboarding dashboard together. I will send Sam the export by "
+            "Friday. The projector failed so we lost ten minutes.")
+    world["model"].queue(json.dumps({"sentences": [1, 2, 3]}))
+    coach = world["c"].coach()
+    result = coach.reflect(world["one"].id, world["held"].id, world["sam"].id, text)
+    call = world["model"].calls[-1]
+    assert call["json_schema"]["properties"]["sentences"]["maxItems"] == 2
+    assert result["provenance"]["fallback"] is True
+    own = world["c"].coach("none").reflect(world["one"].id, world["held"].id, world["sam"].id,
+                                           text)
+    for summary in (result["summary"], own["summary"]):
+        assert summary and " ".join(summary.split()) != " ".join(text.split())
+
+
 def test_reflection_bad_input(world):
     coach = world["c"].coach("none")
     with pytest.raises(InvalidInput, match="empty"):

@@ -41,6 +41,13 @@ MAX_KEY_POINTS = 4
 KEY_POINTS_AT_LEAST = 2
 KEY_POINT_FLOOR = 0.2
 KEY_POINT_WORDS = 24
+MAX_SUMMARY = 4
+
+
+def summary_sentences_at_most(trusted: int) -> int:
+    """How many of a reflection's (trusted) sentences a summary may use: from three up it
+    leaves at least one out, since a summary that is the whole text is the text."""
+    return min(MAX_SUMMARY, trusted - 1) if trusted >= 3 else MAX_SUMMARY
 SENTIMENT_FEATURES = ("mean_positive", "max_positive", "mean_negative", "max_negative",
                       "share_positive", "share_negative", "vader", "obstacles", "disengaged")
 
@@ -241,9 +248,8 @@ class Reader:
 
     def _summary(self, readings: list[SentenceReading], key: list[int]) -> list[str]:
         """Two to four of the reflection's own sentences: its substance, a commitment and a
-        blocker, in reading order. From three sentences up it leaves at least one out: a summary
-        that is the whole text is the text."""
-        limit = min(4, len(readings) - 1) if len(readings) >= 3 else 4
+        blocker, in reading order, never all of them (summary_sentences_at_most)."""
+        limit = summary_sentences_at_most(sum(r.trusted for r in readings))
         chosen: list[int] = []
         for group in (key[:2],
                       [i for i, r in enumerate(readings) if "commitment" in r.labels][:1],

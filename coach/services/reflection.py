@@ -10,13 +10,13 @@ from coach.ports import ChatModel
 from coach.prompts import PromptLibrary
 from coach.records import PairRecord
 from coach.services.catalogue import TopicCatalogue
-from coach.reader.reader import Reader, Reading
+from coach.reader.reader import Reader, Reading, summary_sentences_at_most
 from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
 from coach.services.text import is_supported, split_sentences, unsafe_to_repeat
 from coach.retrieval.text import tokenize
 from coach.store.repository import MAX_REFLECTION_CHARS, clean_text
 
-MIN_SUMMARY, MAX_SUMMARY = 2, 4
+MIN_SUMMARY = 2
 
 
 def reflection_topics(text: str, focus: tuple[str, ...] | list[str], catalogue: TopicCatalogue,
@@ -85,12 +85,13 @@ class ReflectionSummariser:
         trusted = reading.trusted
         source_words = len(text.split())
         lower = MIN_SUMMARY if len(trusted) >= MIN_SUMMARY else 1  # fewest summary sentences
+        upper = summary_sentences_at_most(len(trusted))
 
         def validate(result: dict[str, Any]) -> list[str]:
             problems = []
             sentences = split_sentences(result["summary"])
-            if not lower <= len(sentences) <= MAX_SUMMARY:
-                problems.append(f"the summary has {len(sentences)} sentences, not {lower}-{MAX_SUMMARY}")
+            if not lower <= len(sentences) <= upper:
+                problems.append(f"the summary has {len(sentences)} sentences, not {lower}-{upper}")
             for s in sentences:
                 if unsafe_to_repeat(s) or not is_supported(s, trusted):
                     problems.append(f"unsupported summary sentence: {s[:60]!r}")
@@ -102,17 +103,18 @@ class ReflectionSummariser:
             return problems
 
         if self.mode == "choose":
-            result = self._choose(author_role, composed, trusted, lower, source_words, validate)
+            result = self._choose(author_role, composed, trusted, lower, upper, source_words,
+                                  validate)
         else:
-            result = self._phrase(text, author_role, composed, reading, lower, validate,
+            result = self._phrase(text, author_role, composed, reading, lower, upper, validate,
                                   session_date, next_session, names)
         result.value["provenance"] = result.provenance.to_dict()
         if reading.ignored:
             result.value["provenance"]["ignored_instructions"] = len(reading.ignored)
         return result
 
-    def _choose(self, author_role, composed, trusted: list[str], lower: int, source_words: int,
-                validate) -> Guarded[dict[str, Any]]:
+    def _choose(self, author_role, composed, trusted: list[str], lower: int, upper: int,
+                source_words: int, validate) -> Guarded[dict[str, Any]]:
         numbered = "\n".join(f"{i}. {sentence}" for i, sentence in enumerate(trusted, 1))
 
         def merge(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +126,8 @@ class ReflectionSummariser:
                 if len(picked) >= lower and words > budget:
                     break
                 picked.append(number)
-            if not lower <= len(picked) <= MAX_SUMMARY:
-                raise Rejected(f"{len(picked)} different sentences picked, not {lower}-{MAX_SUMMARY}",
+            if not lower <= len(picked) <= upper:
+                raise Rejected(f"{len(picked)} different sentences picked, not {lower}-{upper}",
                                FallbackReason.FAILED_CHECKS)
             picked.sort()
             return dict(base, summary=" ".join(trusted[i - 1] for i in picked))
@@ -133,7 +135,7 @@ class ReflectionSummariser:
         schema = {
             "type": "object",
             "properties": {
-                "sentences": {"type": "array", "minItems": lower, "maxItems": MAX_SUMMARY,
+                "sentences": {"type": "array", "minItems": lower, "maxItems": upper,
                               "items": {"type": "integer", "enum": list(range(1, len(trusted) + 1))}},
             },
             "required": ["sentences"],
@@ -149,8 +151,8 @@ class ReflectionSummariser:
                                                  numbered=numbered),
         )
 
-    def _phrase(self, text, author_role, composed, reading: Reading, lower: int, validate,
-                session_date, next_session, names) -> Guarded[dict[str, Any]]:
+    def _phrase(self, text, author_role, composed, reading: Reading, lower: int, upper: int,
+                validate, session_date, next_session, names) -> Guarded[dict[str, Any]]:
         trusted = reading.trusted
         numbered = "\n".join(f"{i}. {sentence}" for i, sentence in enumerate(trusted, 1))
         sentence = {"type": "integer", "minimum": 1, "maximum": max(1, len(trusted))}
@@ -180,7 +182,7 @@ class ReflectionSummariser:
         def merge(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
             sentences = split_sentences(data["summary"])
             kept = [s for s in sentences
-                    if not unsafe_to_repeat(s) and is_supported(s, trusted)][:MAX_SUMMARY]
+                    if not unsafe_to_repeat(s) and is_supported(s, trusted)][:upper]
             if len(kept) < lower:
                 raise Rejected(f"only {len(kept)} of {len(sentences)} summary sentences are "
                                "supported by the reflection", FallbackReason.UNSUPPORTED)
