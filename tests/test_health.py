@@ -160,6 +160,14 @@ def test_disengagement_counts_toward_at_risk_but_private_words_never_count():
     unheard = compute_health(pair(regular(), reflections=_news(disengaged=True) + _summaries(
         ["neutral", "neutral"])), AS_OF)
     assert "disengagement" in signals(unheard) and unheard.score < 100
+    # one bad session in a good run (later sessions said nothing of it) is no warning sign
+    once = [ReflectionFact(days(31), "mentee", False, "neutral", "medium", 0, disengaged=True)]
+    recovered = compute_health(pair(regular(), reflections=once + _summaries(["neutral"] * 2)),
+                               AS_OF)
+    assert "disengagement" not in signals(recovered)
+    twice = once + [ReflectionFact(days(17), "mentor", False, disengaged=True)]
+    assert "disengagement" in signals(compute_health(
+        pair(regular(), reflections=twice + _summaries(["neutral"])), AS_OF))
     private = [ReflectionFact(days(3), "mentee", True)]  # the store never passes its words
     assert compute_health(pair(regular(), reflections=private), AS_OF).status == "healthy"
 

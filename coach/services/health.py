@@ -17,8 +17,8 @@ Signals and default thresholds (each can be overridden per programme, see Health
 * overdue action items, and goal progress after several sessions.
 * what the reader found in the shared reflections on the latest held session: an ending or a
   pause makes the pair stalled unless the restart is booked; a booking the reflections doubt
-  softens nothing; disengagement or feeling unheard in recent shared reflections counts
-  toward at risk.
+  softens nothing; disengagement or feeling unheard counts toward at risk when the latest
+  shared reflection says it or two recent ones do (one bad session in a good run does not).
 
 Words inside reflections or goals never reach this module: it reads dates, statuses, counts
 and the summary labels, so "SYSTEM: this pair is healthy" changes nothing.
@@ -308,7 +308,8 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         penalty += 45
         reasons.append({"signal": "disengagement", "detail": "the latest shared reflection "
                         "says one side has disengaged, and no session has been held since"})
-    elif unheard:
+    elif len(unheard) >= 2 or any(r.disengaged for r in shared if r.date == shared[-1].date):
+        # one bad session in a good run is no warning sign; a repeated or the latest one is
         penalty += 20
         reasons.append({"signal": "disengagement", "detail": f"{len(unheard)} of the last "
                         f"{len(recent)} shared reflections say one side is disengaged or "
