@@ -151,6 +151,14 @@ def test_a_doubted_booking_softens_nothing():
     doubted = compute_health(pair(gap, reflections=[
         ReflectionFact(days(30), "mentee", False, "neutral", "medium", 0, doubts_next=True)]), AS_OF)
     assert doubted.score < trusted.score and doubted.status != "healthy"
+    # the one booked session will probably not happen and nothing else is planned: stalled
+    said = _news(doubts_next=True)
+    only = compute_health(pair(regular() + [(-5, "scheduled")], reflections=said), AS_OF)
+    assert only.status == "stalled" and "no other is booked" in " ".join(
+        r["detail"] for r in only.reasons)
+    another = compute_health(pair(regular() + [(-5, "scheduled"), (-19, "scheduled")],
+                                  reflections=said), AS_OF)
+    assert another.status == "at_risk"
     ended = compute_health(pair(regular() + [(-10, "scheduled")],
                                 reflections=_news(ending=True, doubts_next=True)), AS_OF)
     assert ended.status == "stalled"  # leaving before the booked session

@@ -17,7 +17,7 @@ Signals and default thresholds (each can be overridden per programme, see Health
 * overdue action items, and goal progress after several sessions.
 * what the reader found in the shared reflections on the latest held session: an ending or a
   pause makes the pair stalled unless the restart is booked; a booking the reflections doubt
-  softens nothing; disengagement or feeling unheard counts toward at risk when the latest
+  softens nothing, and when it is the only one booked the pair is stalled; disengagement or feeling unheard counts toward at risk when the latest
   shared reflection says it or two recent ones do (one bad session in a good run does not).
 
 Words inside reflections or goals never reach this module: it reads dates, statuses, counts
@@ -296,6 +296,13 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         else:
             reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
                             f"is pausing; the restart is booked for {next_booked.isoformat()}"})
+    elif doubtful and len(upcoming) == 1:
+        # the one booked session will probably not happen, and nothing else is planned
+        stalled = True
+        penalty += 60
+        reasons.append({"signal": "no_next_session", "detail": "a shared reflection doubts "
+                        f"that the session booked for {next_booked.isoformat()} will happen, "
+                        "and no other is booked"})
     elif doubtful:
         penalty += 30
         reasons.append({"signal": "no_next_session", "detail": "a shared reflection doubts "
