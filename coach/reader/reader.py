@@ -176,7 +176,10 @@ class Reader:
                     "due": c.due.isoformat() if c.due else None, "sentence": index})
         action_items = list(items.values())[:MAX_ITEMS]
 
+        # as with clauses, a sentence read more as a bad evaluation ("it was not a good
+        # session") than as an obstacle names no blocker
         blockers = [b for index, (span, r) in enumerate(pairs) if "obstacle" in r.labels
+                    and (index in clause_scores or r.scores["obstacle"] > r.scores["negative"])
                     for b in self._blockers(span, clause_scores.get(index))]
         blockers = list(dict.fromkeys(b for b in blockers if b))[:MAX_BLOCKERS]
 
