@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from coach.store.db import Database
 from coach.store.documents import DocumentManifest
 from coach.store.ingest_jobs import IngestJobStore
 from coach.store.repository import Store
+
+log = logging.getLogger(__name__)
 
 
 class Container:
@@ -132,10 +135,19 @@ class Container:
         from coach.reader.model import LabelModel
         from coach.reader.reader import Reader
 
+        from coach.reader.features import FEATURE_WIDTH
+
         shared = self._embedder is None and self.settings.embedding_model_path is None
         path = self.settings.resolved_reader_model
-        return Reader(LabelModel.load(path) if path else None,
-                      embed=embed_with(self.embedder) if shared else None)
+        model = LabelModel.load(path) if path else None
+        if model is not None and model.width != FEATURE_WIDTH:
+            # a programme's own model from an older release reads other features; the
+            # corrections it learned from are still in the store
+            log.warning("%s was trained on an older reader's features, so the shipped reader "
+                        "model is used. Run `coach reader retrain` to fold the programme's "
+                        "corrections in again.", path)
+            model = None
+        return Reader(model, embed=embed_with(self.embedder) if shared else None)
 
     def coach(self, backend: str | None = None):
         from coach.services.coach import Coach

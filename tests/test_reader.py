@@ -100,9 +100,31 @@ def test_initials_do_not_end_sentences(reader):
 
 
 def test_the_shipped_model_has_every_label_and_loads_as_saved():
+    from coach.reader.features import FEATURE_WIDTH
+
     model = LabelModel.load(PACKAGED)
     assert model.labels == LABELS and set(model.thresholds) == set(LABELS)
+    assert model.width == FEATURE_WIDTH
     assert LabelModel.from_dict(model.to_dict()).to_dict() == model.to_dict()
+
+
+def test_a_programme_model_from_an_older_release_gives_way_to_the_shipped_one(tmp_path, caplog):
+    """A programme's own reader-model.json that reads other features is not used (it could
+    not read a sentence); the log says how to retrain it."""
+    import numpy as np
+
+    from coach.container import Container
+    from coach.settings import Settings
+
+    old = LabelModel.load(PACKAGED)
+    old.coef, old.mean, old.scale = old.coef[:, :402], old.mean[:402], old.scale[:402]
+    old.save(tmp_path / "reader-model.json")
+    container = Container(Settings(data_dir=tmp_path))
+    with caplog.at_level("WARNING"):
+        model = container.reader.model
+    assert model.width == LabelModel.load(PACKAGED).width
+    assert np.array_equal(model.coef, LabelModel.load(PACKAGED).coef)
+    assert "coach reader retrain" in caplog.text
 
 
 @pytest.mark.integration

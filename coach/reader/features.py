@@ -1,6 +1,8 @@
-"""What the classifiers see of a sentence: its MiniLM vector, and a few facts from the parse
-(tense, modality, negation, who the subject is) and from VADER. The parse facts are features of
-a learned model, never decisions on their own."""
+"""What the classifiers see of a sentence: its MiniLM vector, spaCy's own contextual token
+vectors averaged over it (the tok2vec layer its tagger and parser read, so it carries tense,
+negation and who does what), and a few facts from the parse (tense, modality, negation, who
+the subject is) and from VADER. The parse facts are features of a learned model, never
+decisions on their own."""
 
 from __future__ import annotations
 
@@ -87,7 +89,25 @@ def parse_features(sent: Span) -> list[float]:
     ]
 
 
+TENSOR_WIDTH = 96  # en_core_web_sm's tok2vec width
+EMBEDDING_WIDTH = 384  # all-MiniLM-L6-v2
+FEATURE_WIDTH = EMBEDDING_WIDTH + TENSOR_WIDTH + len(PARSE_FEATURES)
+
+
+def parser_vector(sent: Span) -> np.ndarray:
+    """The mean of spaCy's contextual token vectors over the span, as a unit vector."""
+    tensor = sent.doc.tensor
+    if tensor is None or not len(tensor) or tensor.shape[1] != TENSOR_WIDTH:
+        return np.zeros(TENSOR_WIDTH, dtype=np.float32)
+    mean = np.asarray(tensor[sent.start:sent.end], dtype=np.float32).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm else mean
+
+
 def feature_matrix(vectors: np.ndarray, sents: list[Span]) -> np.ndarray:
+    """One row per sentence: MiniLM vector, parser vector, parse facts."""
     parsed = np.asarray([parse_features(s) for s in sents], dtype=np.float32).reshape(
         len(sents), len(PARSE_FEATURES))
-    return np.hstack([vectors.astype(np.float32), parsed])
+    tensors = np.asarray([parser_vector(s) for s in sents], dtype=np.float32).reshape(
+        len(sents), TENSOR_WIDTH)
+    return np.hstack([vectors.astype(np.float32), tensors, parsed])

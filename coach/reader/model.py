@@ -33,6 +33,11 @@ class LabelModel:
     # likely: stricter than a sentence's own threshold, since any of many sentences counts.
     reflection_thresholds: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def width(self) -> int:
+        """How many features a sentence's row must have (coach.reader.features)."""
+        return int(self.coef.shape[1])
+
     def says(self, label: str, scores: list[float]) -> bool:
         bound = self.reflection_thresholds.get(label, self.thresholds[label])
         return any(s >= bound for s in scores)
