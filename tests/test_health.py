@@ -191,6 +191,7 @@ def test_overdue_action_items():
                                                 ActionFact(days(40), True, days(35))]), AS_OF)
     assert "overdue_actions" in signals(h)
     assert "2 action items overdue, the oldest by 30 days" in " ".join(r["detail"] for r in h.reasons)
+    assert h.status == "at_risk"  # several overdue items are reason enough on their own
     later = compute_health(pair(regular(), actions=[ActionFact(days(30), True, days(-2)),
                                                     ActionFact(days(10), False)]), AS_OF)
     assert "overdue_actions" in signals(later)  # done only after the as-of date

@@ -14,7 +14,8 @@ Signals and default thresholds (each can be overridden per programme, see Health
   reflection counts only as the fact that one was written.
 * sentiment: the trend in the last non-private summaries.
 * blockers: blockers the last non-private summaries flag.
-* overdue action items, and goal progress after several sessions.
+* overdue action items (several are reason enough to step in), and goal progress after
+  several sessions.
 * what the reader found in the shared reflections on the latest held session: an ending or a
   pause makes the pair stalled unless the restart is booked; a booking the reflections doubt
   softens nothing, and when it is the only one booked the pair is stalled; disengagement or feeling unheard counts toward at risk when the latest
@@ -375,7 +376,7 @@ def compute_health(pair: HealthInput, as_of: dt.date,
     overdue = [a for a in pair.action_items if a.due and a.due < as_of and
                (not a.done or (a.done_at is not None and a.done_at > as_of))]
     if len(overdue) >= t.overdue_warn:
-        penalty += min(15, 5 * len(overdue))
+        penalty += 30  # several overdue items are reason enough to step in
         oldest = max((as_of - a.due).days for a in overdue if a.due)
         reasons.append({"signal": "overdue_actions", "detail": f"{len(overdue)} action items "
                         f"overdue, the oldest by {oldest} days"})
