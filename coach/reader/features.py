@@ -15,7 +15,7 @@ from coach.reader.language import vader
 
 PARSE_FEATURES = (
     "future", "commits", "past", "perfect", "negated", "question", "conditional", "tentative",
-    "imperative", "subject_self", "subject_we", "subject_other", "subject_name", "dated",
+    "subject_self", "subject_we", "subject_other", "subject_name", "dated",
     "length", "vader_compound", "vader_positive", "vader_negative",
 )
 
@@ -58,12 +58,18 @@ def subject_of(token):
     return None
 
 
+def is_command(sent: Span) -> bool:
+    """A bare imperative: the sentence opens with its root verb and has no subject."""
+    root = sent.root
+    first = next((t for t in sent if not t.is_punct and not t.is_space), root)
+    return first.i == root.i and root.tag_ == "VB" and subject_of(root) is None
+
+
 def parse_features(sent: Span) -> list[float]:
     root = sent.root
     futures = future_verbs(sent)
     subject = subject_of(root) or (subject_of(futures[0]) if futures else None)
     lower = subject.lower_ if subject is not None else ""
-    first = next((t for t in sent if not t.is_punct and not t.is_space), root)
     scores = vader().polarity_scores(sent.text)
     from coach.reader.phrasing import commits
 
@@ -78,7 +84,6 @@ def parse_features(sent: Span) -> list[float]:
         float(any(t.dep_ == "mark" and t.lower_ in ("if", "unless", "whether") for t in sent)),
         float(any(t.tag_ == "MD" and t.lemma_.lower() in ("would", "could", "might", "may",
                                                            "should", "can") for t in sent)),
-        float(first is root and root.tag_ == "VB" and subject is None),
         float(lower in ("i", "me")),
         float(lower in ("we", "us")),
         float(lower in ("he", "she", "they", "him", "her", "them")),

@@ -21,7 +21,7 @@ import numpy as np
 from spacy.tokens import Span
 
 from coach.reader.dates import find_expressions, resolve
-from coach.reader.features import feature_matrix, future_verbs, subject_of
+from coach.reader.features import feature_matrix, future_verbs, is_command, subject_of
 from coach.reader.language import Embed, default_embed, nlp, vader
 from coach.reader.model import LabelModel
 from coach.reader.phrasing import clauses, commitments, pair_from
@@ -131,6 +131,9 @@ class Reader:
         model = self.model
         spans = self.sentences(text)
         trusted = [not unsafe_to_repeat(s.text) for s in spans]
+        for i in range(1, len(spans)):  # an injection runs on: a bare command after one is its
+            if trusted[i] and not trusted[i - 1] and is_command(spans[i]):
+                trusted[i] = False
         kept = [s for s, ok in zip(spans, trusted) if ok]
         parts = [clauses(s) for s in kept]
         multi = [c for p in parts if len(p) > 1 for c in p]
