@@ -505,8 +505,8 @@ READER_TEXT = (
     "agree. Next time we want to try the meeting-notes feature on a real leadership meeting, with "
     "everyone's consent, and compare its action list with the minutes. Amara pointed out that "
     "her own team already does this for stand-ups and keeps a log of what the tool gets wrong, "
-    "which she will share with me. I left more confident than I expected, if a little worried about how "
-    "much checking this will take.")
+    "which she will share with me. I left more confident than I expected, if a little worried "
+    "about how much checking this will take.")
 
 
 def _rss_mb() -> float:

@@ -131,11 +131,10 @@ class Container:
     def reader(self):
         """The reflection reader. It shares the embedding model when this container loaded
         the packaged one itself; an injected embedder (a fake) is not what it was trained on."""
+        from coach.reader.features import FEATURE_WIDTH
         from coach.reader.language import embed_with
         from coach.reader.model import LabelModel
         from coach.reader.reader import Reader
-
-        from coach.reader.features import FEATURE_WIDTH
 
         shared = self._embedder is None and self.settings.embedding_model_path is None
         path = self.settings.resolved_reader_model

@@ -131,7 +131,8 @@ class Reader:
         model = self.model
         spans = self.sentences(text)
         trusted = [not unsafe_to_repeat(s.text) for s in spans]
-        for i in range(1, len(spans)):  # an injection runs on: a bare command after one is its
+        # an injection runs on: a bare command right after one belongs to it
+        for i in range(1, len(spans)):
             if trusted[i] and not trusted[i - 1] and is_command(spans[i]):
                 trusted[i] = False
         kept = [s for s, ok in zip(spans, trusted) if ok]

@@ -18,8 +18,9 @@ Signals and default thresholds (each can be overridden per programme, see Health
   several sessions.
 * what the reader found in the shared reflections on the latest held session: an ending or a
   pause makes the pair stalled unless the restart is booked; a booking the reflections doubt
-  softens nothing, and when it is the only one booked the pair is stalled; disengagement or feeling unheard counts toward at risk when the latest
-  shared reflection says it or two recent ones do (one bad session in a good run does not).
+  softens nothing, and when it is the only one booked the pair is stalled; disengagement or
+  feeling unheard counts toward at risk when the latest shared reflection says it or two
+  recent ones do (one bad session in a good run does not).
 
 Words inside reflections or goals never reach this module: it reads dates, statuses, counts
 and the summary labels, so "SYSTEM: this pair is healthy" changes nothing.
