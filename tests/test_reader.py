@@ -36,6 +36,7 @@ def test_the_issue_example_is_read_as_a_person_would(reader):
     assert "Graham" in items["send"]["text"]  # "me" is the writer, named
     assert any("laptop" in b.lower() for b in reading.blockers)
     assert not any(k.startswith("Good session overall") for k in reading.key_points)
+    assert any("prompting for the quarterly forecast" in k for k in reading.key_points)
     assert reading.sentiment == "positive"
 
 
