@@ -57,6 +57,8 @@ def default_embed() -> Embed:
     return _embed
 
 
+EMBEDDING_WIDTH = 384  # all-MiniLM-L6-v2
+
 # A reflection's sentences and clauses run from 3 to 60 tokens; in one batch every text is
 # padded to the longest, which more than doubles the work. Small batches of similar length
 # cost far less and give the same vectors.
@@ -68,13 +70,14 @@ def embed_with(embedder) -> Embed:
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, EMBEDDING_WIDTH), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = np.zeros((len(texts), 384), dtype=np.float32)
+        rows: list[Sequence[float]] = [()] * len(texts)
         for start in range(0, len(order), BATCH):
             chunk = order[start:start + BATCH]
-            vectors[chunk] = np.asarray(embedder.embed_documents([texts[i] for i in chunk]),
-                                        dtype=np.float32)
+            for i, row in zip(chunk, embedder.embed_documents([texts[i] for i in chunk])):
+                rows[i] = row
+        vectors = np.asarray(rows, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1, norms)
 

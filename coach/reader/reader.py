@@ -48,6 +48,8 @@ def summary_sentences_at_most(trusted: int) -> int:
     """How many of a reflection's (trusted) sentences a summary may use: from three up it
     leaves at least one out, since a summary that is the whole text is the text."""
     return min(MAX_SUMMARY, trusted - 1) if trusted >= 3 else MAX_SUMMARY
+
+
 SENTIMENT_FEATURES = ("mean_positive", "max_positive", "mean_negative", "max_negative",
                       "share_positive", "share_negative", "vader", "obstacles", "disengaged")
 
