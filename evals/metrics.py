@@ -6,21 +6,9 @@ import statistics
 from collections.abc import Callable, Sequence
 
 from coach.bench import percentile  # noqa: F401  (one definition, re-exported)
-from coach.retrieval.text import tokenize
+from coach.retrieval.text import token_f1  # noqa: F401  (the one definition, re-exported)
 
 MATCH_THRESHOLD = 0.5
-
-
-def token_f1(a: str, b: str) -> float:
-    """Token-overlap F1 (stemmed content words) between two phrases."""
-    ta, tb = tokenize(a), tokenize(b)
-    if not ta or not tb:
-        return 0.0
-    common = sum(min(ta.count(t), tb.count(t)) for t in set(ta))
-    if common == 0:
-        return 0.0
-    p, r = common / len(ta), common / len(tb)
-    return 2 * p * r / (p + r)
 
 
 def match_items(predicted: Sequence[str], gold: Sequence[str],

@@ -14,6 +14,15 @@ import numpy as np
 LABELS = ("commitment", "obstacle", "ending", "disengaged", "positive", "negative", "key_point")
 SENTIMENTS = ("negative", "neutral", "positive")
 PACKAGED = Path(__file__).resolve().parent / "model.json"
+# What the blocker model sees of a clause: its own label probabilities and where it sits in
+# its sentence. It learns, from whole reflections and their gold blockers, which clauses name
+# what got in the way (a clause, not a sentence: "I arrived late, | hadn't read the paper").
+BLOCKER_FEATURES = (*LABELS, "in_longer_sentence", "first_clause", "clauses")
+
+
+def blocker_features(probabilities: np.ndarray, position: int, count: int) -> np.ndarray:
+    return np.concatenate([probabilities, [float(count > 1), float(position == 0),
+                                           float(np.log1p(count))]])
 
 
 @dataclass
@@ -32,6 +41,19 @@ class LabelModel:
     # A reflection says it (ending, disengaged) when one of its sentences is at least this
     # likely: stricter than a sentence's own threshold, since any of many sentences counts.
     reflection_thresholds: dict[str, float] = field(default_factory=dict)
+    blocker_coef: np.ndarray | None = None  # over BLOCKER_FEATURES
+    blocker_intercept: float = 0.0
+    blocker_threshold: float = 0.5
+
+    @property
+    def reads_blockers(self) -> bool:
+        return self.blocker_coef is not None and len(self.blocker_coef) == len(BLOCKER_FEATURES)
+
+    def blocker_probabilities(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows) or self.blocker_coef is None:
+            return np.zeros(len(rows))
+        return 1.0 / (1.0 + np.exp(-(np.asarray(rows) @ self.blocker_coef
+                                      + self.blocker_intercept)))
 
     @property
     def width(self) -> int:
@@ -69,7 +91,10 @@ class LabelModel:
                 "sentiment_intercept": arr(self.sentiment_intercept),
                 "sentiment_classes": list(self.sentiment_classes), "meta": self.meta,
                 "reflection_thresholds": {k: round(v, 4)
-                                          for k, v in self.reflection_thresholds.items()}}
+                                          for k, v in self.reflection_thresholds.items()},
+                "blocker_coef": None if self.blocker_coef is None else arr(self.blocker_coef),
+                "blocker_intercept": round(float(self.blocker_intercept), 6),
+                "blocker_threshold": round(float(self.blocker_threshold), 4)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LabelModel:
@@ -78,7 +103,10 @@ class LabelModel:
                    dict(data["thresholds"]), tuple(data["sentiment_features"]),
                    np.asarray(data["sentiment_coef"]), np.asarray(data["sentiment_intercept"]),
                    tuple(data["sentiment_classes"]), dict(data.get("meta", {})),
-                   dict(data.get("reflection_thresholds", {})))
+                   dict(data.get("reflection_thresholds", {})),
+                   None if data.get("blocker_coef") is None else np.asarray(data["blocker_coef"]),
+                   float(data.get("blocker_intercept", 0.0)),
+                   float(data.get("blocker_threshold", 0.5)))
 
     def save(self, path: Path) -> None:
         tmp = Path(path).with_suffix(".part")

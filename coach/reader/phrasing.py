@@ -161,6 +161,14 @@ def _own_subject(verb: Token) -> bool:
     return any(c.dep_ in ("nsubj", "nsubjpass") for c in verb.children)
 
 
+def _finite(verb: Token) -> bool:
+    """A verb with tense of its own ("the wifi dropped", "she'll leave"), not a small clause
+    inside another ("getting his camera working", "made it harder")."""
+    return verb.tag_ in ("VBD", "VBZ", "VBP", "MD") or any(
+        c.dep_ in ("aux", "auxpass") and c.tag_ in ("VBD", "VBZ", "VBP", "MD")
+        for c in verb.children)
+
+
 def commitments(sent: Span, who: Pair, session: dt.date | None,
                 next_session: dt.date | None) -> list[Commitment]:
     out = []
@@ -239,13 +247,15 @@ def _resolve(token, who: Pair) -> str:
 
 def clauses(sent: Span) -> list[Span]:
     """A sentence's clauses, so the one that says what got in the way can be shown alone:
-    split where a clause of its own begins (a conjunct or adverbial clause with a subject).
+    split where a clause of its own begins (a conjunct, or an adverbial clause with a subject
+    and a tense of its own).
     A "which ..." clause comments on the one before it and stays with it."""
     cuts = {sent.start}
     for token in sent:
         if token.head.i == token.i or token.left_edge.lower_ in ("which", "who"):
             continue
-        if token.dep_ in ("advcl", "ccomp", "parataxis") and _own_subject(token):
+        if token.dep_ in ("advcl", "ccomp", "parataxis") and _own_subject(token) \
+                and _finite(token):
             cuts.add(token.left_edge.i)
         elif token.dep_ == "conj" and token.pos_ in ("VERB", "AUX") and \
                 len(list(token.subtree)) >= 3:  # "arrived late and took two calls"

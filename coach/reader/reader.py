@@ -5,7 +5,8 @@ A reflection is split into sentences and parsed by spaCy. Each sentence is label
 logistic regressions over its MiniLM vector and a few parse and VADER features
 (coach/reader/model.py): commitment, obstacle, ending, disengaged, positive, negative, key
 point. Commitments become action items with an owner (the subject in the parse) and a due date
-(coach/reader/dates.py); obstacles become blockers (the clause that says it); the sentiment
+(coach/reader/dates.py); a second small model picks
+the clauses that name a blocker; the sentiment
 comes from a small model over the sentences' evaluations and VADER on the whole text.
 Sentences that address the software, or ask for credentials, money or outside contact, are
 read as nothing.
@@ -23,7 +24,7 @@ from spacy.tokens import Span
 from coach.reader.dates import find_expressions, resolve
 from coach.reader.features import feature_matrix, future_verbs, is_command, subject_of
 from coach.reader.language import Embed, default_embed, nlp, vader
-from coach.reader.model import LabelModel
+from coach.reader.model import LabelModel, blocker_features
 from coach.reader.phrasing import clauses, commitments, pair_from
 from coach.services.text import split_sentences, unsafe_to_repeat
 
@@ -36,7 +37,6 @@ MAX_ITEMS = 8
 # the classifier, whose vector can be pulled off by what the promise is about.
 PLAIN_FUTURE_FLOOR = 0.15
 MAX_BLOCKERS = 5
-JOIN_OBSTACLE = 0.5
 MAX_KEY_POINTS = 4
 KEY_POINTS_AT_LEAST = 2
 KEY_POINT_FLOOR = 0.1
@@ -127,10 +127,9 @@ class Reader:
         return self.model.probabilities(feature_matrix(vectors, sents))
 
     # -- a reflection -----------------------------------------------------------------------
-    def read(self, text: str, author_role: str, *, names: dict[str, str] | None = None,
-             session_date: dt.date | None = None, next_session: dt.date | None = None
-             ) -> Reading:
-        model = self.model
+    def _labelled(self, text: str):
+        """The sentences, which of them may be repeated, and label probabilities for each
+        trusted sentence and for each clause of the longer ones."""
         spans = self.sentences(text)
         trusted = [not unsafe_to_repeat(s.text) for s in spans]
         # an injection runs on: a bare command right after one belongs to it
@@ -139,29 +138,39 @@ class Reader:
                 trusted[i] = False
         kept = [s for s, ok in zip(spans, trusted) if ok]
         parts = [clauses(s) for s in kept]
-        multi = [c for p in parts if len(p) > 1 for c in p]
-        probs = self.label(kept + multi)
-        clause_probs = iter(probs[len(kept):])
+        probs = self.label(kept + [c for p in parts if len(p) > 1 for c in p])
+        rest = iter(probs[len(kept):])
+        clause_probs = [[next(rest) for _ in p] if len(p) > 1 else [probs[k]]
+                        for k, p in enumerate(parts)]
+        return spans, trusted, probs[:len(kept)], parts, clause_probs
+
+    def blocker_candidates(self, text: str) -> list[tuple[Span, np.ndarray]]:
+        """Each clause of each trusted sentence (a short sentence is its own clause), with
+        what the blocker model reads of it."""
+        _, _, _, parts, clause_probs = self._labelled(text)
+        return _candidates(parts, clause_probs)
+
+    def read(self, text: str, author_role: str, *, names: dict[str, str] | None = None,
+             session_date: dt.date | None = None, next_session: dt.date | None = None
+             ) -> Reading:
+        model = self.model
+        spans, trusted, sentence_probs, parts, clause_probs = self._labelled(text)
         obstacle, negative = model.labels.index("obstacle"), model.labels.index("negative")
         per_clause = [model.labels.index(k) for k in CLAUSE_LABELS]
         readings = []
-        clause_scores: dict[int, list[tuple[Span, float]]] = {}
-        rows = iter(range(len(kept)))
+        rows = iter(range(len(sentence_probs)))
         for span, ok in zip(spans, trusted):
             if not ok:
                 readings.append(SentenceReading(span.text, frozenset(), {}, trusted=False))
                 continue
             k = next(rows)
-            row = probs[k].copy()
-            if len(parts[k]) > 1:  # an obstacle may be one clause of a longer sentence
-                rows_k = [next(clause_probs) for _ in parts[k]]
-                # a clause read as a bad evaluation ("which was annoying") is no obstacle
-                scored = [(c, float(q[obstacle]) if q[obstacle] > q[negative] else 0.0)
-                          for c, q in zip(parts[k], rows_k)]
-                clause_scores[len(readings)] = scored
-                row[obstacle] = max(row[obstacle], max(p for _, p in scored))
-                for column in per_clause:
-                    row[column] = max(row[column], max(q[column] for q in rows_k))
+            row = sentence_probs[k].copy()
+            # an obstacle may be one clause of a longer sentence, but a clause read as a bad
+            # evaluation ("which was annoying") is none
+            row[obstacle] = max(row[obstacle], max(q[obstacle] if q[obstacle] > q[negative]
+                                                   else 0.0 for q in clause_probs[k]))
+            for column in per_clause:
+                row[column] = max(row[column], max(q[column] for q in clause_probs[k]))
             scores = dict(zip(model.labels, row.round(4).tolist()))
             labels = set(k for k, v in scores.items() if v >= model.thresholds[k])
             if "commitment" not in labels and scores["commitment"] >= PLAIN_FUTURE_FLOOR \
@@ -182,11 +191,10 @@ class Reader:
                     "due": c.due.isoformat() if c.due else None, "sentence": index})
         action_items = list(items.values())[:MAX_ITEMS]
 
-        # as with clauses, a sentence read more as a bad evaluation ("it was not a good
-        # session") than as an obstacle names no blocker
-        blockers = [b for index, (span, r) in enumerate(pairs) if "obstacle" in r.labels
-                    and (index in clause_scores or r.scores["obstacle"] > r.scores["negative"])
-                    for b in self._blockers(span, clause_scores.get(index))]
+        candidates = _candidates(parts, clause_probs)
+        likely = model.blocker_probabilities(np.asarray([f for _, f in candidates]))
+        blockers = [_phrase(c.text) for (c, _), p in zip(candidates, likely)
+                    if p >= model.blocker_threshold]
         blockers = list(dict.fromkeys(b for b in blockers if b))[:MAX_BLOCKERS]
 
         sentiment, scores = model.sentiment(self._sentiment_values(text, readings))
@@ -204,31 +212,6 @@ class Reader:
             doubts_next=any(doubts_a_meeting(span, r, session_date, next_session)
                             for span, r in pairs),
             ignored=[r.text for r in readings if not r.trusted])
-
-    def _blockers(self, span: Span, scored: list[tuple[Span, float]] | None) -> list[str]:
-        """What got in the way, in an obstacle sentence: each clause that says an obstacle,
-        or the sentence's likeliest clause, or the sentence."""
-        if not scored:
-            return [_phrase(span.text)]
-        threshold = self.model.thresholds["obstacle"]
-        best = max(range(len(scored)), key=lambda i: scored[i][1])
-        seeds = [i for i, (_, p) in enumerate(scored) if p >= threshold] or [best]
-        # a cause and its effect ("my laptop kept freezing | so we lost ten minutes") stay
-        # together: neighbouring clauses that are nearly obstacles join the run
-        runs: list[list[int]] = []
-        for i in seeds:
-            if runs and i <= runs[-1][-1] + 1:
-                runs[-1].append(i)
-                continue
-            run = [i]
-            while run[0] > 0 and scored[run[0] - 1][1] >= JOIN_OBSTACLE:
-                run.insert(0, run[0] - 1)
-            runs.append(run)
-        for run in runs:
-            while run[-1] + 1 < len(scored) and scored[run[-1] + 1][1] >= JOIN_OBSTACLE:
-                run.append(run[-1] + 1)
-        spans = [span.doc[scored[r[0]][0].start:scored[r[-1]][0].end] for r in runs]
-        return [_phrase(s.text) for s in spans[:3]]
 
     def _sentiment_values(self, text: str, readings: list[SentenceReading]) -> dict[str, float]:
         scored = [r for r in readings if r.trusted]
@@ -317,6 +300,13 @@ def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | No
     return names_it and any(
         t.dep_ == "neg" or (t.tag_ == "MD" and t.lemma_ in ("may", "might", "could"))
         or t.lemma_.lower() in _DOUBT for t in span)
+
+
+def _candidates(parts: list[list[Span]], clause_probs: list[list[np.ndarray]]
+                ) -> list[tuple[Span, np.ndarray]]:
+    return [(clause, blocker_features(row, i, len(sentence)))
+            for sentence, rows in zip(parts, clause_probs)
+            for i, (clause, row) in enumerate(zip(sentence, rows))]
 
 
 def _phrase(text: str) -> str:

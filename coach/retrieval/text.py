@@ -36,6 +36,18 @@ def tokenize(text: str) -> list[str]:
     return list(_tokens(text))
 
 
+def token_f1(a: str, b: str) -> float:
+    """Token-overlap F1 (stemmed content words) between two phrases."""
+    ta, tb = tokenize(a), tokenize(b)
+    if not ta or not tb:
+        return 0.0
+    common = sum(min(ta.count(t), tb.count(t)) for t in set(ta))
+    if common == 0:
+        return 0.0
+    p, r = common / len(ta), common / len(tb)
+    return 2 * p * r / (p + r)
+
+
 @lru_cache(maxsize=16_384)
 def _tokens(text: str) -> tuple[str, ...]:
     # Cached: the same titles, goals and sentences are compared many times per agenda.
