@@ -139,7 +139,7 @@ class Container:
         shared = self._embedder is None and self.settings.embedding_model_path is None
         path = self.settings.resolved_reader_model
         model = LabelModel.load(path) if path else None
-        if model is not None and model.width != FEATURE_WIDTH:
+        if model is not None and not model.reads_current_features(FEATURE_WIDTH):
             # a programme's own model from an older release reads other features; the
             # corrections it learned from are still in the store
             log.warning("%s was trained on an older reader's features, so the shipped reader "

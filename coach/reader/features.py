@@ -11,7 +11,7 @@ import math
 import numpy as np
 from spacy.tokens import Span
 
-from coach.reader.language import EMBEDDING_WIDTH, vader
+from coach.reader.language import EMBEDDING_WIDTH, TENSOR_WIDTH, vader
 
 PARSE_FEATURES = (
     "future", "commits", "past", "perfect", "negated", "question", "conditional", "tentative",
@@ -94,7 +94,6 @@ def parse_features(sent: Span) -> list[float]:
     ]
 
 
-TENSOR_WIDTH = 96  # en_core_web_sm's tok2vec width
 FEATURE_WIDTH = EMBEDDING_WIDTH + TENSOR_WIDTH + len(PARSE_FEATURES)
 
 

@@ -58,6 +58,7 @@ def default_embed() -> Embed:
 
 
 EMBEDDING_WIDTH = 384  # all-MiniLM-L6-v2
+TENSOR_WIDTH = 96  # en_core_web_sm's tok2vec width
 
 # A reflection's sentences and clauses run from 3 to 60 tokens; in one batch every text is
 # padded to the longest, which more than doubles the work. Small batches of similar length

@@ -22,8 +22,9 @@ import numpy as np
 from spacy.tokens import Span
 
 from coach.reader.dates import find_expressions, resolve
-from coach.reader.features import feature_matrix, future_verbs, is_command, subject_of
-from coach.reader.language import Embed, default_embed, nlp, vader
+from coach.reader.features import (FEATURE_WIDTH, feature_matrix, future_verbs, is_command,
+                                   subject_of)
+from coach.reader.language import EMBEDDING_WIDTH, Embed, default_embed, nlp, vader
 from coach.reader.model import LabelModel, blocker_features
 from coach.reader.phrasing import clauses, commitments, pair_from
 from coach.services.text import split_sentences, unsafe_to_repeat
@@ -86,6 +87,30 @@ class Reading:
         return [s for s in self.sentences if label in s.labels]
 
 
+@dataclass
+class _Labelled:
+    """A reflection's sentences, which of them may be repeated, and, for each trusted one,
+    its label probabilities and those and the feature rows of its clauses (a short sentence
+    is its own clause)."""
+    spans: list[Span]
+    trusted: list[bool]
+    sentence_probs: np.ndarray
+    parts: list[list[Span]]
+    clause_probs: list[list[np.ndarray]]
+    clause_rows: list[list[np.ndarray]]
+
+    def candidates(self) -> list[tuple[Span, np.ndarray]]:
+        """Each clause with what the blocker model reads of it."""
+        return [(clause, blocker_features(p, i, len(sentence)))
+                for sentence, probs in zip(self.parts, self.clause_probs)
+                for i, (clause, p) in enumerate(zip(sentence, probs))]
+
+    def mean_vector(self) -> np.ndarray:
+        """The mean MiniLM vector of the clauses: what the reflection is about, and how."""
+        rows = [row[:EMBEDDING_WIDTH] for rows in self.clause_rows for row in rows]
+        return np.mean(rows, axis=0) if rows else np.zeros(EMBEDDING_WIDTH)
+
+
 class Reader:
     def __init__(self, model: LabelModel | None = None, embed: Embed | None = None):
         self._model = model
@@ -120,16 +145,16 @@ class Reader:
                 out.append(doc[:])
         return out
 
+    def features(self, sents: list[Span]) -> np.ndarray:
+        return feature_matrix(self.embed([s.text for s in sents]), sents)
+
     def label(self, sents: list[Span]) -> np.ndarray:
         if not sents:
             return np.zeros((0, len(self.model.labels)))
-        vectors = self.embed([s.text for s in sents])
-        return self.model.probabilities(feature_matrix(vectors, sents))
+        return self.model.probabilities(self.features(sents))
 
     # -- a reflection -----------------------------------------------------------------------
-    def _labelled(self, text: str):
-        """The sentences, which of them may be repeated, and label probabilities for each
-        trusted sentence and for each clause of the longer ones."""
+    def _labelled(self, text: str) -> _Labelled:
         spans = self.sentences(text)
         trusted = [not unsafe_to_repeat(s.text) for s in spans]
         # an injection runs on: a bare command right after one belongs to it
@@ -138,46 +163,63 @@ class Reader:
                 trusted[i] = False
         kept = [s for s, ok in zip(spans, trusted) if ok]
         parts = [clauses(s) for s in kept]
-        probs = self.label(kept + [c for p in parts if len(p) > 1 for c in p])
-        rest = iter(probs[len(kept):])
-        clause_probs = [[next(rest) for _ in p] if len(p) > 1 else [probs[k]]
-                        for k, p in enumerate(parts)]
-        return spans, trusted, probs[:len(kept)], parts, clause_probs
+        units = kept + [c for p in parts if len(p) > 1 for c in p]
+        rows = self.features(units) if units else np.zeros((0, FEATURE_WIDTH))
+        probs = self.model.probabilities(rows)
+        clause_index = iter(range(len(kept), len(units)))
+        index = [[next(clause_index) for _ in p] if len(p) > 1 else [k]
+                 for k, p in enumerate(parts)]
+        return _Labelled(spans, trusted, probs[:len(kept)], parts,
+                         [[probs[i] for i in ix] for ix in index],
+                         [[rows[i] for i in ix] for ix in index])
 
-    def blocker_candidates(self, text: str) -> list[tuple[Span, np.ndarray]]:
-        """Each clause of each trusted sentence (a short sentence is its own clause), with
-        what the blocker model reads of it."""
-        _, _, _, parts, clause_probs = self._labelled(text)
-        return _candidates(parts, clause_probs)
-
-    def read(self, text: str, author_role: str, *, names: dict[str, str] | None = None,
-             session_date: dt.date | None = None, next_session: dt.date | None = None
-             ) -> Reading:
+    def _readings(self, seen: _Labelled) -> list[SentenceReading]:
+        """One reading per sentence; a trusted one carries its labels and their scores."""
         model = self.model
-        spans, trusted, sentence_probs, parts, clause_probs = self._labelled(text)
         obstacle, negative = model.labels.index("obstacle"), model.labels.index("negative")
         per_clause = [model.labels.index(k) for k in CLAUSE_LABELS]
         readings = []
-        rows = iter(range(len(sentence_probs)))
-        for span, ok in zip(spans, trusted):
+        rows = iter(range(len(seen.sentence_probs)))
+        for span, ok in zip(seen.spans, seen.trusted):
             if not ok:
                 readings.append(SentenceReading(span.text, frozenset(), {}, trusted=False))
                 continue
             k = next(rows)
-            row = sentence_probs[k].copy()
+            row = seen.sentence_probs[k].copy()
+            clause_probs = seen.clause_probs[k]
             # an obstacle may be one clause of a longer sentence, but a clause read as a bad
             # evaluation ("which was annoying") is none
             row[obstacle] = max(row[obstacle], max(q[obstacle] if q[obstacle] > q[negative]
-                                                   else 0.0 for q in clause_probs[k]))
+                                                   else 0.0 for q in clause_probs))
             for column in per_clause:
-                row[column] = max(row[column], max(q[column] for q in clause_probs[k]))
+                row[column] = max(row[column], max(q[column] for q in clause_probs))
             scores = dict(zip(model.labels, row.round(4).tolist()))
             labels = set(k for k, v in scores.items() if v >= model.thresholds[k])
             if "commitment" not in labels and scores["commitment"] >= PLAIN_FUTURE_FLOOR \
                     and plainly_promised(span):
                 labels.add("commitment")
-            labels = frozenset(labels)
-            readings.append(SentenceReading(span.text, labels, scores))
+            readings.append(SentenceReading(span.text, frozenset(labels), scores))
+        return readings
+
+    def blocker_candidates(self, text: str) -> list[tuple[Span, np.ndarray]]:
+        """Each clause of each trusted sentence (a short sentence is its own clause), with
+        what the blocker model reads of it."""
+        return self._labelled(text).candidates()
+
+    def sentiment_inputs(self, text: str) -> tuple[dict[str, float], np.ndarray,
+                                                   list[SentenceReading]]:
+        """What the sentiment model reads of a reflection, and the sentence readings."""
+        seen = self._labelled(text)
+        readings = self._readings(seen)
+        return self._sentiment_values(text, readings), seen.mean_vector(), readings
+
+    def read(self, text: str, author_role: str, *, names: dict[str, str] | None = None,
+             session_date: dt.date | None = None, next_session: dt.date | None = None
+             ) -> Reading:
+        model = self.model
+        seen = self._labelled(text)
+        spans = seen.spans
+        readings = self._readings(seen)
         pairs = list(zip(spans, readings))
         who = pair_from(author_role, names)
 
@@ -191,13 +233,14 @@ class Reader:
                     "due": c.due.isoformat() if c.due else None, "sentence": index})
         action_items = list(items.values())[:MAX_ITEMS]
 
-        candidates = _candidates(parts, clause_probs)
+        candidates = seen.candidates()
         likely = model.blocker_probabilities(np.asarray([f for _, f in candidates]))
         blockers = [_phrase(c.text) for (c, _), p in zip(candidates, likely)
                     if p >= model.blocker_threshold]
         blockers = list(dict.fromkeys(b for b in blockers if b))[:MAX_BLOCKERS]
 
-        sentiment, scores = model.sentiment(self._sentiment_values(text, readings))
+        sentiment, scores = model.sentiment(self._sentiment_values(text, readings),
+                                            seen.mean_vector())
         ending = model.says("ending", [r.scores["ending"] for r in readings if r.trusted])
         disengaged = model.says("disengaged",
                                 [r.scores["disengaged"] for r in readings if r.trusted])
@@ -300,13 +343,6 @@ def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | No
     return names_it and any(
         t.dep_ == "neg" or (t.tag_ == "MD" and t.lemma_ in ("may", "might", "could"))
         or t.lemma_.lower() in _DOUBT for t in span)
-
-
-def _candidates(parts: list[list[Span]], clause_probs: list[list[np.ndarray]]
-                ) -> list[tuple[Span, np.ndarray]]:
-    return [(clause, blocker_features(row, i, len(sentence)))
-            for sentence, rows in zip(parts, clause_probs)
-            for i, (clause, row) in enumerate(zip(sentence, rows))]
 
 
 def _phrase(text: str) -> str:
