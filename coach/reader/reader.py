@@ -5,9 +5,9 @@ A reflection is split into sentences and parsed by spaCy. Each sentence is label
 logistic regressions over its MiniLM vector and a few parse and VADER features
 (coach/reader/model.py): commitment, obstacle, ending, disengaged, positive, negative, key
 point. Commitments become action items with an owner (the subject in the parse) and a due date
-(coach/reader/dates.py); a second small model picks
-the clauses that name a blocker; the sentiment
-comes from a small model over the sentences' evaluations and VADER on the whole text.
+(coach/reader/dates.py); a second small model picks the clauses that name a blocker; the
+sentiment comes from a small model over the sentences' evaluations, VADER on the whole text
+and the reflection's mean MiniLM vector.
 Sentences that address the software, or ask for credentials, money or outside contact, are
 read as nothing.
 """
@@ -90,25 +90,20 @@ class Reading:
 @dataclass
 class _Labelled:
     """A reflection's sentences, which of them may be repeated, and, for each trusted one,
-    its label probabilities and those and the feature rows of its clauses (a short sentence
-    is its own clause)."""
+    its label probabilities and those of its clauses (a short sentence is its own clause);
+    and the mean MiniLM vector of those clauses: what the reflection is about, and how."""
     spans: list[Span]
     trusted: list[bool]
     sentence_probs: np.ndarray
     parts: list[list[Span]]
     clause_probs: list[list[np.ndarray]]
-    clause_rows: list[list[np.ndarray]]
+    mean_vector: np.ndarray
 
     def candidates(self) -> list[tuple[Span, np.ndarray]]:
         """Each clause with what the blocker model reads of it."""
         return [(clause, blocker_features(p, i, len(sentence)))
                 for sentence, probs in zip(self.parts, self.clause_probs)
                 for i, (clause, p) in enumerate(zip(sentence, probs))]
-
-    def mean_vector(self) -> np.ndarray:
-        """The mean MiniLM vector of the clauses: what the reflection is about, and how."""
-        rows = [row[:EMBEDDING_WIDTH] for rows in self.clause_rows for row in rows]
-        return np.mean(rows, axis=0) if rows else np.zeros(EMBEDDING_WIDTH)
 
 
 class Reader:
@@ -169,9 +164,11 @@ class Reader:
         clause_index = iter(range(len(kept), len(units)))
         index = [[next(clause_index) for _ in p] if len(p) > 1 else [k]
                  for k, p in enumerate(parts)]
+        clause_units = [i for ix in index for i in ix]
+        mean_vector = rows[clause_units, :EMBEDDING_WIDTH].mean(axis=0) if clause_units \
+            else np.zeros(EMBEDDING_WIDTH)
         return _Labelled(spans, trusted, probs[:len(kept)], parts,
-                         [[probs[i] for i in ix] for ix in index],
-                         [[rows[i] for i in ix] for ix in index])
+                         [[probs[i] for i in ix] for ix in index], mean_vector)
 
     def _readings(self, seen: _Labelled) -> list[SentenceReading]:
         """One reading per sentence; a trusted one carries its labels and their scores."""
@@ -211,7 +208,7 @@ class Reader:
         """What the sentiment model reads of a reflection, and the sentence readings."""
         seen = self._labelled(text)
         readings = self._readings(seen)
-        return self._sentiment_values(text, readings), seen.mean_vector(), readings
+        return self._sentiment_values(text, readings), seen.mean_vector, readings
 
     def read(self, text: str, author_role: str, *, names: dict[str, str] | None = None,
              session_date: dt.date | None = None, next_session: dt.date | None = None
@@ -240,7 +237,7 @@ class Reader:
         blockers = list(dict.fromkeys(b for b in blockers if b))[:MAX_BLOCKERS]
 
         sentiment, scores = model.sentiment(self._sentiment_values(text, readings),
-                                            seen.mean_vector())
+                                            seen.mean_vector)
         ending = model.says("ending", [r.scores["ending"] for r in readings if r.trusted])
         disengaged = model.says("disengaged",
                                 [r.scores["disengaged"] for r in readings if r.trusted])
