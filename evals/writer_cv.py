@@ -20,7 +20,7 @@ import numpy as np
 
 from coach.reader.language import default_embed
 from coach.reader.model import SENTIMENTS, LabelModel
-from coach.reader.reader import Reader
+from coach.reader.reader import Labelled, Reader
 from coach.reader.training import _train_blockers, _train_sentiment, training_reflections
 from evals.metrics import classification, match_items, prf
 
@@ -38,24 +38,26 @@ def cross_validate() -> dict[str, object]:
     def one(text: str) -> tuple[float, ...]:
         return tuple(base([text])[0])
 
-    def embed(texts):  # every fold reads the same reflections: their vectors are kept
+    def embed(texts):  # every fold reads the held-out reflections again: vectors are kept
         return np.asarray([one(t) for t in texts], dtype=np.float32).reshape(len(texts), -1)
 
-    by_writer: dict[str, list[dict]] = defaultdict(list)
+    # the sentence classifiers are the shipped ones in every fold: one parse per reflection
+    labeller = Reader(shipped, embed)
+    by_writer: dict[str, list[tuple[dict, Labelled]]] = defaultdict(list)
     for r in training_reflections():
-        by_writer[writer_of(r)].append(r)
+        by_writer[writer_of(r)].append((r, labeller.labelled(r["text"])))
     counts = np.zeros(3)
     gold_sentiment, said_sentiment = [], []
     flags = {k: np.zeros(3) for k in ("ending", "disengaged")}
     per_writer = {}
     for writer, held_out in sorted(by_writer.items()):
         model = copy.deepcopy(shipped)
-        rest = [r for w, rs in by_writer.items() if w != writer for r in rs]
-        _train_sentiment(model, rest, embed)
-        _train_blockers(model, rest, embed)
+        rest = [pair for w, pairs in by_writer.items() if w != writer for pair in pairs]
         reader = Reader(model, embed)
+        _train_sentiment(model, reader, rest)
+        _train_blockers(model, rest)
         mine = np.zeros(3)
-        for r in held_out:
+        for r, _ in held_out:
             reading = reader.read(r["text"], r.get("author_role", "mentee"))
             gold = r["gold"].get("blockers", [])
             mine += [len(reading.blockers), len(gold), len(match_items(reading.blockers, gold))]

@@ -88,7 +88,7 @@ class Reading:
 
 
 @dataclass
-class _Labelled:
+class Labelled:
     """A reflection's sentences, which of them may be repeated, and, for each trusted one,
     its label probabilities and those of its clauses (a short sentence is its own clause);
     and the mean MiniLM vector of those clauses: what the reflection is about, and how."""
@@ -149,7 +149,8 @@ class Reader:
         return self.model.probabilities(self.features(sents))
 
     # -- a reflection -----------------------------------------------------------------------
-    def _labelled(self, text: str) -> _Labelled:
+    def labelled(self, text: str) -> Labelled:
+        """The parse and label probabilities the rest of a reading is built from."""
         spans = self.sentences(text)
         trusted = [not unsafe_to_repeat(s.text) for s in spans]
         # an injection runs on: a bare command right after one belongs to it
@@ -167,10 +168,10 @@ class Reader:
         clause_units = [i for ix in index for i in ix]
         mean_vector = rows[clause_units, :EMBEDDING_WIDTH].mean(axis=0) if clause_units \
             else np.zeros(EMBEDDING_WIDTH)
-        return _Labelled(spans, trusted, probs[:len(kept)], parts,
+        return Labelled(spans, trusted, probs[:len(kept)], parts,
                          [[probs[i] for i in ix] for ix in index], mean_vector)
 
-    def _readings(self, seen: _Labelled) -> list[SentenceReading]:
+    def _readings(self, seen: Labelled) -> list[SentenceReading]:
         """One reading per sentence; a trusted one carries its labels and their scores."""
         model = self.model
         obstacle, negative = model.labels.index("obstacle"), model.labels.index("negative")
@@ -198,15 +199,9 @@ class Reader:
             readings.append(SentenceReading(span.text, frozenset(labels), scores))
         return readings
 
-    def blocker_candidates(self, text: str) -> list[tuple[Span, np.ndarray]]:
-        """Each clause of each trusted sentence (a short sentence is its own clause), with
-        what the blocker model reads of it."""
-        return self._labelled(text).candidates()
-
-    def sentiment_inputs(self, text: str) -> tuple[dict[str, float], np.ndarray,
-                                                   list[SentenceReading]]:
+    def sentiment_inputs(self, text: str, seen: Labelled
+                         ) -> tuple[dict[str, float], np.ndarray, list[SentenceReading]]:
         """What the sentiment model reads of a reflection, and the sentence readings."""
-        seen = self._labelled(text)
         readings = self._readings(seen)
         return self._sentiment_values(text, readings), seen.mean_vector, readings
 
@@ -214,7 +209,7 @@ class Reader:
              session_date: dt.date | None = None, next_session: dt.date | None = None
              ) -> Reading:
         model = self.model
-        seen = self._labelled(text)
+        seen = self.labelled(text)
         spans = seen.spans
         readings = self._readings(seen)
         pairs = list(zip(spans, readings))

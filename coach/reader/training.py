@@ -35,7 +35,7 @@ import numpy as np
 from coach.reader.features import PARSE_FEATURES, feature_matrix
 from coach.reader.language import Embed, default_embed, nlp
 from coach.reader.model import LABELS, SENTIMENTS, LabelModel
-from coach.reader.reader import SENTIMENT_FEATURES, Reader
+from coach.reader.reader import SENTIMENT_FEATURES, Labelled, Reader
 from coach.retrieval.text import token_f1
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,8 +172,11 @@ def train(examples: list[Example], reflections: list[dict[str, Any]], *,
         LABELS, mean, scale, np.asarray(coef), np.asarray(intercept), thresholds,
         SENTIMENT_FEATURES, np.zeros((len(SENTIMENTS), len(SENTIMENT_FEATURES))),
         np.zeros(len(SENTIMENTS)), SENTIMENTS, meta or {})
-    _train_sentiment(labels_model, reflections, embed)
-    _train_blockers(labels_model, reflections, embed)
+    # the reflection models read the same parse and label probabilities: computed once
+    reader = Reader(labels_model, embed)
+    seen = [(r, reader.labelled(r["text"])) for r in reflections]
+    _train_sentiment(labels_model, reader, seen)
+    _train_blockers(labels_model, seen)
     return labels_model
 
 
@@ -184,17 +187,16 @@ BLOCKER_C = 1.0
 BLOCKER_THRESHOLD = 0.8
 
 
-def _train_blockers(model: LabelModel, reflections: list[dict[str, Any]], embed: Embed) -> None:
+def _train_blockers(model: LabelModel, seen: list[tuple[dict[str, Any], Labelled]]) -> None:
     """Which clauses name what got in the way, learned from whole reflections and their gold
     blockers, over what coach.reader.model.blocker_features reads of each clause."""
     from sklearn.linear_model import LogisticRegression
 
-    reader = Reader(model, embed)
     rows, gold = [], []
-    for r in reflections:
+    for r, labelled in seen:
         if "blockers" not in r.get("gold", {}):
             continue
-        for clause, features in reader.blocker_candidates(r["text"]):
+        for clause, features in labelled.candidates():
             rows.append(features)
             gold.append(int(any(token_f1(clause.text, b) >= BLOCKER_MATCH
                                 for b in r["gold"]["blockers"])))
@@ -212,18 +214,18 @@ def _train_blockers(model: LabelModel, reflections: list[dict[str, Any]], embed:
 REFLECTION_LABELS = ("ending", "disengaged")
 
 
-def _train_sentiment(model: LabelModel, reflections: list[dict[str, Any]], embed: Embed) -> None:
+def _train_sentiment(model: LabelModel, reader: Reader,
+                     seen: list[tuple[dict[str, Any], Labelled]]) -> None:
     """A small multinomial model over what the sentences say, VADER on the whole text and
     the reflection's mean MiniLM vector (on its SENTIMENT_DIRECTIONS main directions); and
     the reflection-level thresholds for ending and disengaged."""
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
 
-    reader = Reader(model, embed)
     rows, vectors, gold = [], [], []
     flags: dict[str, list[tuple[bool, float]]] = {k: [] for k in REFLECTION_LABELS}
-    for r in reflections:
-        values, vector, readings = reader.sentiment_inputs(r["text"])
+    for r, labelled in seen:
+        values, vector, readings = reader.sentiment_inputs(r["text"], labelled)
         rows.append([values[k] for k in SENTIMENT_FEATURES])
         vectors.append(vector)
         gold.append(r["gold"]["sentiment"])
