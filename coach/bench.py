@@ -257,9 +257,9 @@ def bench_ingest(container: Container) -> list[Figure]:
         started = time.perf_counter()
         report = scratch.ingestor.ingest([scratch.settings.knowledge_dir])
         coach_s = time.perf_counter() - started
-        raw_model = getattr(embedder, "_client", None)
+        raw_model = getattr(embedder, "sentence_transformer", None)
         started = time.perf_counter()
-        if raw_model is not None:  # the SentenceTransformer under langchain-huggingface
+        if raw_model is not None:  # the SentenceTransformer under our embedder
             raw_model.encode(texts, batch_size=64, normalize_embeddings=True)
         else:
             embedder.embed_documents(texts)
@@ -329,7 +329,7 @@ def bench_retrieval(container: Container, sizes: tuple[int, ...] = (1_000, 10_00
         scratch.ingestor.ingest([scratch.settings.knowledge_dir])
         index = scratch.index
         seeds = [c for c in index.get(include_vectors=True) if c.metadata.get("role") != "question"]
-        raw_model = scratch.embedder._client  # the SentenceTransformer under langchain-huggingface
+        raw_model = scratch.embedder.sentence_transformer
         collection = index.collection
         for size in sorted(sizes):
             have = index.count()

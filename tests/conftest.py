@@ -190,6 +190,28 @@ def run(fake_container, capsys):
 
 
 @pytest.fixture(scope="session")
+def demo_data(tmp_path_factory):
+    """A data dir as `coach init --demo` leaves it, made once per run (it takes half a minute:
+    knowledge/ is embedded and 116 reflections are read); ``demo_data(dest)`` copies it to
+    ``dest`` for a test of its own to start from."""
+    import shutil
+    import subprocess
+    import sys
+
+    template = tmp_path_factory.mktemp("demo-template") / "data"
+    env = {**os.environ, "COACH_DATA_DIR": str(template), "COACH_LLM_BACKEND": "none"}
+    result = subprocess.run([sys.executable, "-m", "coach.cli", "init", "--demo", "--json"],
+                            env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    def copy(dest: Path) -> Path:
+        shutil.copytree(template, dest)
+        return dest
+
+    return copy
+
+
+@pytest.fixture(scope="session")
 def real_container(tmp_path_factory):
     """The real embedding model, embedded Chroma and SmolLM2 over knowledge/ and the demo."""
     tmp = tmp_path_factory.mktemp("real")

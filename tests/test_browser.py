@@ -35,13 +35,12 @@ def coach(env, *args) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, demo_data):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not at {CHROMIUM}; `make test` installs it (apt-get install chromium).")
-    data = tmp_path_factory.mktemp("browser")
+    data = demo_data(tmp_path_factory.mktemp("browser") / "data")  # after `coach init --demo`
     env = {**os.environ, "COACH_DATA_DIR": str(data), "COACH_LLM_BACKEND": "embedded",
            "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-    coach(env, "init", "--demo", "--json")
     people = {row["as"]: row for row in json.loads(coach(env, "demo-signin", "--json"))}
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "coach.cli", "serve", "--port", str(port)],

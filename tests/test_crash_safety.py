@@ -56,10 +56,9 @@ def doctor(env, repair=False):
     return json.loads(result.stdout)
 
 
-def test_kill_during_ingestion(tmp_path):
-    data = tmp_path / "data"
+def test_kill_during_ingestion(tmp_path, demo_data):
+    data = demo_data(tmp_path / "data")  # as `coach init --demo` leaves it
     env = env_for(data)
-    coach(env, "init")
     docs = tmp_path / "docs"
     docs.mkdir()
     for i in range(400):
@@ -81,10 +80,9 @@ def test_kill_during_ingestion(tmp_path):
     assert any("123" in h["text"] for h in hits)
 
 
-def test_kill_during_reflection_submission(tmp_path):
-    data = tmp_path / "data"
+def test_kill_during_reflection_submission(tmp_path, demo_data):
+    data = demo_data(tmp_path / "data")  # as `coach init --demo` leaves it
     env = env_for(data)
-    coach(env, "init", "--demo")
     before = json.loads(coach(env, "pairs", "show", "1", "--json").stdout)
     items_before = action_items_in(data)
     count = lambda s: sum(len(x["reflections"]) for x in s["sessions"])  # noqa: E731

@@ -59,3 +59,27 @@ def test_chroma_generations_are_per_group(real_container):
     assert other.generation("global") == knowledge and other.generation("pairs") != pairs
     index.delete(where=MetadataFilter.of(scope=["pair:999"]))
     assert index.get(MetadataFilter.of(scope=["pair:999"])) == []
+
+
+def test_the_embedding_model_loads_on_first_use_once_per_process(real_container, tmp_path):
+    """A command that only reads the store never loads MiniLM; the index, the retriever and
+    the reader share one copy of it."""
+    from coach.adapters import embeddings
+    from coach.reader.language import default_embed
+
+    real_container.retriever.search("warm up", 1)
+    path = embeddings.packaged_model_path().resolve()
+    loaded = embeddings._loaded[path]
+    assert embeddings.make_embedder(None).model is loaded
+    assert real_container.embedder.model is loaded
+    default_embed()(["one sentence"])
+    assert embeddings._loaded[path] is loaded and len(embeddings._loaded) == 1
+    # the same folder by another name is the same model
+    link = tmp_path / "minilm"
+    link.symlink_to(path, target_is_directory=True)
+    assert embeddings.make_embedder(link).model is loaded
+    # nothing is read from a folder until a text is embedded
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    embeddings.make_embedder(empty)
+    assert empty.resolve() not in embeddings._loaded

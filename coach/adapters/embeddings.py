@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import threading
 from importlib import resources
 from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
 
 from coach.errors import BackendUnavailable
 
@@ -24,21 +28,57 @@ def packaged_model_path() -> Path:
     return path
 
 
-def make_embedder(model_path: Path | None = None, *, threads: int | None = None):
-    """A LangChain ``Embeddings`` over a local sentence-transformers folder; never downloads."""
+_loaded: dict[Path, Any] = {}
+_lock = threading.Lock()
+
+
+class LocalEmbeddings(Embeddings):
+    """LangChain ``Embeddings`` over a local sentence-transformers folder. The model loads on
+    the first text it embeds (a command that only reads the store never pays for it), once per
+    process and folder: the index, the retriever and the reader share one copy."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @property
+    def model(self):
+        """The loaded HuggingFaceEmbeddings."""
+        model = _loaded.get(self.path)
+        if model is None:
+            with _lock:
+                model = _loaded.get(self.path)
+                if model is None:
+                    model = _loaded[self.path] = _load(self.path)
+        return model
+
+    @property
+    def sentence_transformer(self):
+        """The SentenceTransformer underneath, for measuring against it (coach bench)."""
+        return self.model._client
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.model.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model.embed_query(text)
+
+
+def make_embedder(model_path: Path | None = None) -> LocalEmbeddings:
+    """The embedder over a local sentence-transformers folder; never downloads."""
+    path = Path(model_path) if model_path else packaged_model_path()
+    if not path.exists():
+        raise BackendUnavailable(f"No embedding model at {path}. Set COACH_EMBEDDING_MODEL_PATH to a sentence-transformers folder.")
+    return LocalEmbeddings(path.resolve())
+
+
+def _load(path: Path):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    path = Path(model_path) if model_path else packaged_model_path()
-    if not path.exists():
-        raise BackendUnavailable(f"No embedding model at {path}. Set COACH_EMBEDDING_MODEL_PATH to a sentence-transformers folder.")
-    import torch
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    if threads:
-        torch.set_num_threads(threads)
     try:
         from transformers.utils import logging as hf_logging
 
