@@ -157,3 +157,12 @@ def test_the_shipped_model_matches_its_training_script(reader):
     a = Reader(fresh, reader.embed).label(spans)
     b = Reader(shipped, reader.embed).label(spans)
     assert abs(a - b).max() < 0.02
+    # the models that read a whole reflection: thresholds, blockers and sentiment
+    assert fresh.reflection_thresholds == shipped.reflection_thresholds
+    assert fresh.blocker_threshold == shipped.blocker_threshold
+    assert abs(fresh.blocker_coef - shipped.blocker_coef).max() < 0.02
+    text = "Good session, though the projector died. I will send the notes by Friday."
+    mine, theirs = (Reader(m, reader.embed).read(text, "mentee") for m in (fresh, shipped))
+    assert (mine.blockers, mine.sentiment) == (theirs.blockers, theirs.sentiment)
+    assert max(abs(mine.sentiment_scores[k] - theirs.sentiment_scores[k])
+               for k in theirs.sentiment_scores) < 0.02
