@@ -53,7 +53,8 @@ def summariser_for(store: Store, coach) -> Any:
     def summarise(pair_id: int, reflection) -> None:
         pair = store.get_pair(pair_id)
         result = coach.summariser.summarise(reflection.text, reflection.author_role,
-                                            **reading_context(pair, reflection.session_id))
+                                            **reading_context(pair, reflection.session_id,
+                                                              reflection.created_at.date()))
         store.set_reflection_summary(reflection.id, result.value, confirmed=True)
 
     return summarise

@@ -59,7 +59,8 @@ def build_pair(scratch: Container, case: dict[str, Any], *, coach=None,
         summary = None
         if summarise and coach is not None:
             summary = coach.summariser.summarise(
-                r["text"], role, **reading_context(store.get_pair(pair.id), before[-1])).value
+                r["text"], role,
+                **reading_context(store.get_pair(pair.id), before[-1], written=day)).value
         visibility = "private" if r.get("private") else r.get("visibility", "pair")
         store.add_reflection(pair.id, before[-1], author, r["text"], visibility=visibility,
                              summary=summary,

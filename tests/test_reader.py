@@ -166,3 +166,32 @@ def test_the_shipped_model_matches_its_training_script(reader):
     assert (mine.blockers, mine.sentiment) == (theirs.blockers, theirs.sentiment)
     assert max(abs(mine.sentiment_scores[k] - theirs.sentiment_scores[k])
                for k in theirs.sentiment_scores) < 0.02
+
+
+@pytest.mark.parametrize("text, doubted", [
+    ("Our session on 16 March will probably not happen because of the audit.", True),
+    ("I am not sure we will make our next session.", True),
+    ("Her PA says she'll be in Singapore, so the 16th looks doubtful.", True),
+    ("I may be travelling, but our next session on the 16th is fine.", False),
+    ("She confirmed our session on the 16th and asked if we could look at the dashboard.", False),
+])
+def test_a_doubt_must_bear_on_the_booked_session(reader, text, doubted):
+    assert read(reader, text, role="mentor").doubts_next is doubted
+
+
+def test_dates_count_from_the_day_a_late_note_was_written():
+    """"the 9th" in a note written on 28 August, three weeks after the session, is 9 September."""
+    from coach.records import PersonRecord, SessionRecord
+    from coach.services.reflection import reading_context
+
+    class Pair:
+        focus = ["technology"]
+        mentor = PersonRecord(1, "Amara Osei", "a@x.example", "mentor", "IT", None)
+        mentee = PersonRecord(2, "Graham Hill", "g@x.example", "mentee", "Ops", None)
+        sessions = [SessionRecord(1, dt.date(2026, 8, 5), "held", 45, None, ""),
+                    SessionRecord(2, dt.date(2026, 9, 9), "scheduled", 45, None, "")]
+
+    assert reading_context(Pair, 1)["session_date"] == dt.date(2026, 8, 5)
+    late = reading_context(Pair, 1, written=dt.date(2026, 8, 28))
+    assert (late["session_date"], late["next_session"]) == (dt.date(2026, 8, 28),
+                                                            dt.date(2026, 9, 9))

@@ -295,7 +295,7 @@ class Reader:
         return [readings[i].text for i in sorted(chosen)]
 
 
-_DOUBT = {"doubt", "unlikely", "probably", "maybe", "perhaps", "possibly"}
+_DOUBT = {"doubt", "doubtful", "unlikely", "probably", "maybe", "perhaps", "possibly"}
 
 
 def plainly_promised(span: Span) -> bool:
@@ -331,10 +331,29 @@ def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | No
                   and d < next_session]
         if before and not any(d is not None and d >= next_session for _, d in dates):
             return True
-    names_it = any(e.kind == "next_session" or d == next_session for e, d in dates)
-    return names_it and any(
-        t.dep_ == "neg" or (t.tag_ == "MD" and t.lemma_ in ("may", "might", "could"))
-        or t.lemma_.lower() in _DOUBT for t in span)
+    return any(_doubted(span, e) for e, d in dates
+               if e.kind == "next_session" or d == next_session)
+
+
+def _doubted(span: Span, expression) -> bool:
+    """Whether a negation or a tentative word bears on the words that name the meeting: on
+    them or on a verb they hang from ("the 9th looks doubtful", "7 January will probably not
+    happen", "not sure we'll make our next session"), not in a clause of its own ("she
+    confirmed our session on the 22nd and asked if we could look at the dashboard", "I may
+    be away, but the 9th is fine")."""
+    named = span.char_span(expression.start, expression.end, alignment_mode="expand")
+    if named is None:
+        return False
+    head = named.root
+    while True:
+        for t in (head, *head.children):
+            if t.dep_ == "neg" or (t.tag_ == "MD" and t.lemma_ in ("may", "might", "could")) \
+                    or t.lemma_.lower() in _DOUBT:
+                return True
+        # a clause joined by "and"/"but" is not governed by the one before it
+        if head.dep_ == "conj" or head.head.i == head.i:
+            return False
+        head = head.head
 
 
 def _phrase(text: str) -> str:

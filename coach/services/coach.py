@@ -70,7 +70,8 @@ class Coach:
         if person.id not in (pair.mentor.id, pair.mentee.id):
             raise InvalidInput(f"{person.name} is not in pair {pair_id}.")
         role = "mentor" if person.id == pair.mentor.id else "mentee"
-        result = self.summariser.summarise(text, role, **reading_context(pair, session_id)).value
+        result = self.summariser.summarise(
+            text, role, **reading_context(pair, session_id, written=dt.date.today())).value
         reflection = self.store.add_reflection(
             pair_id, session_id, person.id, text, visibility=visibility, summary=result,
             action_items=result["action_items"])

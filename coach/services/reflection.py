@@ -239,12 +239,17 @@ def grounded_proposals(data: dict[str, Any], base: dict[str, Any], reading: Read
     return out
 
 
-def reading_context(pair: PairRecord, session_id: int) -> dict[str, Any]:
+def reading_context(pair: PairRecord, session_id: int, written: dt.date | None = None
+                    ) -> dict[str, Any]:
     """What the reader needs to read a reflection on one of the pair's sessions: the focus,
-    the session's date (due dates count from it), the next session booked after it ("before
-    we next meet") and the pair's names (owners)."""
+    the day its dates count from, the next session booked after that day ("before we next
+    meet") and the pair's names (owners). Dates count from the session, or from the day the
+    reflection was written when that is later: "the 9th" in a note written on 28 August is
+    9 September, and "by Friday" a fortnight after the session is not a Friday long past."""
     session = next((s for s in pair.sessions if s.id == session_id), None)
     day = session.date if session else None
+    if day is not None and written is not None and written > day:
+        day = written
     later = [s.date for s in pair.sessions
              if s.status == "scheduled" and day is not None and s.date > day]
     return {"focus": pair.focus, "session_date": day, "next_session": min(later, default=None),
