@@ -50,7 +50,7 @@ def subject_of(token):
         for child in token.children:
             if child.dep_ in ("nsubj", "nsubjpass", "expl"):
                 return child
-        if token.dep_ in ("xcomp", "conj") and token.head is not token:
+        if token.dep_ in ("xcomp", "conj") and token.head.i != token.i:
             token = token.head
         else:
             return None
