@@ -54,7 +54,7 @@ def summariser_for(store: Store, coach) -> Any:
         pair = store.get_pair(pair_id)
         result = coach.summariser.summarise(reflection.text, reflection.author_role,
                                             **reading_context(pair, reflection.session_id,
-                                                              reflection.created_at.date()))
+                                                              written=reflection.created_at.date()))
         store.set_reflection_summary(reflection.id, result.value, confirmed=True)
 
     return summarise

@@ -164,7 +164,7 @@ def _repair(container, report, resync, gone, renamed, dead, out_of_step, missing
         pair = container.store.get_pair(pid)
         summary = coach.summariser.summarise(r.text, r.author_role,
                                              **reading_context(pair, r.session_id,
-                                                               r.created_at.date())).value
+                                                               written=r.created_at.date())).value
         container.store.set_reflection_summary(r.id, summary)
         container.programme.reindex(pid)
     for finding in report.findings:

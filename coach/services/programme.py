@@ -68,7 +68,8 @@ class ProgrammeService:
 
         pair = self.store.get_pair(pair_id)
         reflection = pair.reflection(reflection_id)
-        context = reading_context(pair, reflection.session_id, reflection.created_at.date())
+        context = reading_context(pair, reflection.session_id,
+                                  written=reflection.created_at.date())
         context.pop("focus")
         reading = reader.read(reflection.text, reflection.author_role, **context)
         return [c.to_row() for c in corrections(reading, reflection.text,
