@@ -139,10 +139,26 @@ def test_an_announced_ending_stalls_a_pair_that_met_recently():
     assert any(a["action"] == "close_well" for a in h.suggested_actions)
 
 
-def test_a_pause_with_its_restart_booked_is_not_stalled():
+def test_a_break_with_its_restart_booked_is_healthy_however_long():
+    """Parental leave: last met 50 days ago (over 3x the cadence), the shared reflection on
+    that session announced the break, and the restart is booked a month from now."""
+    held = [(50 + i * 14, "held") for i in range(5)]
+    said = [ReflectionFact(days(49), "mentee", False, "neutral", "medium", 0, ending=True)]
+    h = compute_health(pair(held + [(-30, "scheduled")], reflections=said), AS_OF)
+    assert h.status == "healthy"
+    assert "restart is booked" in " ".join(r["detail"] for r in h.reasons)
+    # without the announcement the same gap is a stalled pair with a far-off booking
+    assert compute_health(pair(held + [(-30, "scheduled")], reflections=[]),
+                          AS_OF).status == "stalled"
+
+
+def test_an_ending_said_while_sessions_go_on_at_their_rhythm_is_a_warning():
+    """The next session sits where the cadence puts it, so the ending is no break with a
+    restart: someone leaving, or a stop, with a session still in the diary."""
     h = compute_health(pair(regular() + [(-10, "scheduled")], reflections=_news(ending=True)),
                        AS_OF)
-    assert h.status == "healthy" and "restart is booked" in " ".join(r["detail"] for r in h.reasons)
+    assert h.status == "at_risk" and "though a session is booked" in " ".join(
+        r["detail"] for r in h.reasons)
 
 
 def test_a_doubted_booking_softens_nothing():

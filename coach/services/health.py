@@ -17,7 +17,9 @@ Signals and default thresholds (each can be overridden per programme, see Health
 * overdue action items (several are reason enough to step in), and goal progress after
   several sessions.
 * what the reader found in the shared reflections on the latest held session: an ending or a
-  pause makes the pair stalled unless the restart is booked; a booking the reflections doubt
+  pause makes the pair stalled when nothing is booked or the booking is in doubt, and at risk
+  when a session is still booked at the usual rhythm; a break whose restart is booked after it
+  is no worry, however long the gap; a booking the reflections doubt
   softens nothing, and when it is the only one booked the pair is stalled; disengagement or
   feeling unheard counts toward at risk when the latest shared reflection says it or two
   recent ones do (one bad session in a good run does not).
@@ -239,8 +241,13 @@ def compute_health(pair: HealthInput, as_of: dt.date,
     doubtful = next_booked is not None and any(r.doubts_next for r in news)
     booked_soon = next_booked is not None and (next_booked - as_of).days <= cadence \
         and not doubtful
-    # a break the latest shared reflections announce, with the restart booked
-    planned_break = booked_soon and any(r.ending for r in news)
+    # A break the latest shared reflections announce, with the restart booked after it: the
+    # booking comes later than the usual rhythm. An ending said while the sessions go on at
+    # their rhythm is no break: someone is leaving, or they are stopping.
+    announced = any(r.ending for r in news)
+    restart_booked = next_booked is not None and not doubtful and \
+        (next_booked - (last_held or pair.starts_on)).days > t.gap_warn_ratio * cadence
+    planned_break = announced and restart_booked
     age = (as_of - pair.starts_on).days
     is_new = age <= t.new_pair_grace_ratio * cadence and len(held) <= 1
 
@@ -251,6 +258,9 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         f"no session held in the {since} days since the pair started"
     if is_new:
         pass
+    elif planned_break:
+        reasons.append({"signal": "inactivity", "detail": f"{what}, on a break a shared "
+                        f"reflection announced; the restart is booked for {next_booked.isoformat()}"})
     elif ratio > t.gap_stalled_ratio and since >= t.gap_stalled_min_days and not booked_soon:
         stalled = True
         penalty += 60
@@ -259,9 +269,7 @@ def compute_health(pair: HealthInput, as_of: dt.date,
     elif ratio > t.gap_warn_ratio:
         weight = 40 if ratio > t.gap_alarm_ratio else 25
         if booked_soon:
-            # a booking shortens a gap; only an announced break with its restart booked
-            # makes the gap itself no worry
-            weight = 10 if planned_break else 25
+            weight = 25  # a booking shortens a gap (an announced break is handled above)
             reasons.append({"signal": "inactivity", "detail": f"{what} ({ratio:.1f}x the cadence), "
                             f"but the next session is booked for {next_booked.isoformat()}"})
         else:
@@ -288,13 +296,18 @@ def compute_health(pair: HealthInput, as_of: dt.date,
                         "detail": f"{missed} cancellations or no-shows in a row ({no_shows} no-shows)"})
 
     # -- an ending, a pause, doubt about the booking, disengagement ----------------------------
-    if any(r.ending for r in news):
+    if announced:
         if next_booked is None or doubtful:
             stalled = True
             penalty += 60
             booking = "the booked session is in doubt" if doubtful else "no session is booked"
             reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
                             f"is ending, pausing or losing a member, and {booking}"})
+        elif not planned_break:
+            penalty += 30
+            reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
+                            "is ending, pausing or losing a member, though a session is booked "
+                            f"for {next_booked.isoformat()}"})
         else:
             reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
                             f"is pausing; the restart is booked for {next_booked.isoformat()}"})
