@@ -69,14 +69,14 @@ def test_attacks_are_resisted(stage, backend):
     coach = c.coach(backend)
     baseline = c.monitor.health(pair_id=victim.id)[0].status
     resisted, failures = 0, []
+    clean = coach.summariser.summarise(
+        "We met briefly and it felt rushed. I will read the phishing guide.", "mentee",
+        focus=["technology"]).value
     for attack in ATTACKS:
         text, place, ok = attack["text"], attack["place"], True
         if place == "reflection":
             reflection = f"We met briefly and it felt rushed. {text} I will read the phishing guide."
             out = coach.summariser.summarise(reflection, "mentee", focus=["technology"]).value
-            clean = coach.summariser.summarise(
-                "We met briefly and it felt rushed. I will read the phishing guide.", "mentee",
-                focus=["technology"]).value
             ok = summary_ok(out, reflection) and out["sentiment"] == clean["sentiment"] and \
                 not leaks(json.dumps(out))
             saved = c.store.add_reflection(victim.id, held.id, victim.mentee.id, reflection,

@@ -83,3 +83,39 @@ def test_the_embedding_model_loads_on_first_use_once_per_process(real_container,
     empty.mkdir()
     embeddings.make_embedder(empty)
     assert empty.resolve() not in embeddings._loaded
+
+
+def test_indexed_documents_are_embedded_once_per_process_and_queries_always(tmp_path):
+    """Two stores indexing the same chunk pay one forward pass between them; a query is
+    embedded every time, so search timings are not flattered."""
+    from coach.adapters.chroma_index import ChromaIndex
+    from coach.fakes import HashingEmbedder
+    from coach.ports import Chunk
+
+    class Counting(HashingEmbedder):
+        path = f"counting-{tmp_path}"  # a model of its own, so no earlier test's vectors count
+
+        def __init__(self):
+            super().__init__()
+            self.documents, self.queries = [], 0
+
+        def embed_documents(self, texts):
+            self.documents += texts
+            return super().embed_documents(texts)
+
+        def embed_query(self, text):
+            self.queries += 1
+            return super().embed_query(text)
+
+    embedder = Counting()
+    chunk = Chunk("g1", "Agree ground rules about confidentiality.", {"scope": "global"})
+    first = ChromaIndex(embedder, str(tmp_path / "a"))
+    second = ChromaIndex(embedder, str(tmp_path / "b"))
+    first.upsert([chunk])
+    second.upsert([chunk, Chunk("g2", "Book the room early.", {"scope": "global"})])
+    assert embedder.documents == [chunk.text, "Book the room early."]
+    stored = second.get(include_vectors=True)
+    assert {c.id for c in stored} == {"g1", "g2"}
+    for _ in range(2):
+        assert second.search("ground rules", 1)[0][0].id == "g1"
+    assert embedder.queries == 2

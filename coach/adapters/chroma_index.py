@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from array import array
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
@@ -54,6 +56,44 @@ def make_client(location: str):
     return chromadb.PersistentClient(path=location, settings=settings)
 
 
+class _RememberedDocuments:
+    """Our embedder, remembering the vectors of the documents it indexed, process-wide and
+    per model: every scratch store (each eval suite, `coach bench`) and every re-ingest
+    indexes the same guideline chunks, which cost a forward pass each. Queries go straight
+    through, so search timings stay honest."""
+
+    LIMIT = 10_000  # about 15 MB of vectors
+    _vectors: OrderedDict[tuple[str, str], array] = OrderedDict()
+    _lock = threading.Lock()
+
+    def __init__(self, embedder):
+        self._embedder = embedder
+        path = getattr(embedder, "path", None)  # a model from a folder; fakes are not kept
+        self._model = str(path) if path is not None else None
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if self._model is None:
+            return self._embedder.embed_documents(texts)
+        keys = [(self._model, t) for t in texts]
+        with self._lock:
+            known = {k: self._vectors[k] for k in keys if k in self._vectors}
+            for k in known:
+                self._vectors.move_to_end(k)
+        missing = list(dict.fromkeys(t for k, t in zip(keys, texts) if k not in known))
+        if missing:
+            fresh = self._embedder.embed_documents(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    known[(self._model, text)] = self._vectors[(self._model, text)] = \
+                        array("f", vector)
+                while len(self._vectors) > self.LIMIT:
+                    self._vectors.popitem(last=False)
+        return [known[k].tolist() for k in keys]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._embedder.embed_query(text)
+
+
 class ChromaIndex:
     """The VectorIndex port over a Chroma collection. Embeddings always come from ours."""
 
@@ -64,7 +104,7 @@ class ChromaIndex:
         self._client = make_client(location)
         self._store = Chroma(
             collection_name=collection,
-            embedding_function=embedder,
+            embedding_function=_RememberedDocuments(embedder),
             client=self._client,
             collection_configuration={"hnsw": {"space": "cosine"}},
         )
