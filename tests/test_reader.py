@@ -174,6 +174,11 @@ def test_the_shipped_model_matches_its_training_script(reader):
     ("Her PA says she'll be in Singapore, so the 16th looks doubtful.", True),
     ("I may be travelling, but our next session on the 16th is fine.", False),
     ("She confirmed our session on the 16th and asked if we could look at the dashboard.", False),
+    ("We put 16 March in the diary but he said himself it will probably not happen.", True),
+    ("I've put the 16th in the diary but, to be honest, with the stocktake I can't promise "
+     "I'll make it.", True),
+    ("I'll bring the photos to our next session but I'm not sure what the point is.", False),
+    ("We booked the 16th so we don't lose it.", False),
 ])
 def test_a_doubt_must_bear_on_the_booked_session(reader, text, doubted):
     assert read(reader, text, role="mentor").doubts_next is doubted

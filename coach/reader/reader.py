@@ -346,14 +346,38 @@ def _doubted(span: Span, expression) -> bool:
         return False
     head = named.root
     while True:
-        for t in (head, *head.children):
-            if t.dep_ == "neg" or (t.tag_ == "MD" and t.lemma_ in ("may", "might", "could")) \
-                    or t.lemma_.lower() in _DOUBT:
-                return True
-        # a clause joined by "and"/"but" is not governed by the one before it
+        if any(_doubting(t) for t in (head, *head.children)):
+            return True
+        # a reservation after "but" that points back at the booking bears on it ("we put
+        # 24 September in the diary but he said it will probably not happen"; not "I'll bring
+        # photos next time but I'm not sure what the point is")
+        if any(c.dep_ == "conj" and c.i > named.end and _after_but(c)
+               and any(_doubting(t) for t in c.subtree)
+               and any(_points_back(t) for t in c.subtree) for c in head.children):
+            return True
+        # otherwise a clause joined by "and"/"but" is not governed by the one before it
         if head.dep_ == "conj" or head.head.i == head.i:
             return False
         head = head.head
+
+
+def _doubting(t) -> bool:
+    return t.dep_ == "neg" or (t.tag_ == "MD" and t.lemma_ in ("may", "might", "could")) \
+        or t.lemma_.lower() in _DOUBT
+
+
+def _points_back(t) -> bool:
+    """A word that can stand for a booked meeting named before it."""
+    return t.lower_ in ("it", "that", "this", "one") or \
+        t.lemma_.lower() in ("session", "slot", "date", "meeting", "booking")
+
+
+def _after_but(clause) -> bool:
+    """Whether a conjoined clause is introduced by "but" (or "though", "although")."""
+    before = clause.doc[clause.head.i + 1:clause.left_edge.i + 1]
+    return any(t.dep_ == "cc" and t.lower_ in ("but", "yet") for t in clause.head.children
+               if clause.head.i < t.i < clause.i) or \
+        any(t.lower_ in ("but", "though", "although") for t in before)
 
 
 def _phrase(text: str) -> str:
