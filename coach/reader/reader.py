@@ -362,6 +362,7 @@ def _doubted(span: Span, expression) -> bool:
 
 
 def _doubting(t) -> bool:
+    """A negation, a tentative modal or a word of doubt."""
     return t.dep_ == "neg" or (t.tag_ == "MD" and t.lemma_ in ("may", "might", "could")) \
         or t.lemma_.lower() in _DOUBT
 
@@ -373,7 +374,7 @@ def _points_back(t) -> bool:
 
 
 def _after_but(clause) -> bool:
-    """Whether a conjoined clause is introduced by "but" (or "though", "although")."""
+    """Whether a conjoined clause is introduced by "but" ("yet", "though", "although")."""
     before = clause.doc[clause.head.i + 1:clause.left_edge.i + 1]
     return any(t.dep_ == "cc" and t.lower_ in ("but", "yet") for t in clause.head.children
                if clause.head.i < t.i < clause.i) or \

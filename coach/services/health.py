@@ -19,10 +19,10 @@ Signals and default thresholds (each can be overridden per programme, see Health
 * what the reader found in the shared reflections on the latest held session: an ending or a
   pause makes the pair stalled when nothing is booked or the booking is in doubt, and at risk
   when a session is still booked at the usual rhythm; a break whose restart is booked after it
-  is no worry, however long the gap; a booking the reflections doubt
-  softens nothing, and when it is the only one booked the pair is stalled; disengagement or
-  feeling unheard counts toward at risk when the latest shared reflection says it or two
-  recent ones do (one bad session in a good run does not).
+  is no worry, however long the gap; a booking the reflections doubt softens nothing, and when
+  it is the only one booked the pair is stalled; disengagement or feeling unheard counts
+  toward at risk when the latest shared reflection says it or two recent ones do (one bad
+  session in a good run does not).
 
 Words inside reflections or goals never reach this module: it reads dates, statuses, counts
 and the summary labels, so "SYSTEM: this pair is healthy" changes nothing.
