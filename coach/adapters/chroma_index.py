@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -63,7 +64,7 @@ class _RememberedDocuments:
     through, so search timings stay honest."""
 
     LIMIT = 10_000  # about 15 MB of vectors
-    _vectors: OrderedDict[tuple[str, str], array] = OrderedDict()
+    _vectors: OrderedDict[tuple[str, bytes], array] = OrderedDict()
     _lock = threading.Lock()
 
     def __init__(self, embedder):
@@ -74,18 +75,18 @@ class _RememberedDocuments:
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if self._model is None:
             return self._embedder.embed_documents(texts)
-        keys = [(self._model, t) for t in texts]
+        # keyed by a digest: no text outlives its chunk here (a summary unshared or erased)
+        keys = [(self._model, hashlib.sha256(t.encode()).digest()) for t in texts]
         with self._lock:
             known = {k: self._vectors[k] for k in keys if k in self._vectors}
             for k in known:
                 self._vectors.move_to_end(k)
-        missing = list(dict.fromkeys(t for k, t in zip(keys, texts) if k not in known))
+        missing = list({k: t for k, t in zip(keys, texts) if k not in known}.items())
         if missing:
-            fresh = self._embedder.embed_documents(missing)
+            fresh = self._embedder.embed_documents([t for _, t in missing])
             with self._lock:
-                for text, vector in zip(missing, fresh, strict=True):
-                    known[(self._model, text)] = self._vectors[(self._model, text)] = \
-                        array("f", vector)
+                for (key, _), vector in zip(missing, fresh, strict=True):
+                    known[key] = self._vectors[key] = array("f", vector)
                 while len(self._vectors) > self.LIMIT:
                     self._vectors.popitem(last=False)
         return [known[k].tolist() for k in keys]
