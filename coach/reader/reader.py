@@ -375,10 +375,8 @@ def _points_back(t) -> bool:
 
 def _after_but(clause) -> bool:
     """Whether a conjoined clause is introduced by "but" ("yet", "though", "although")."""
-    before = clause.doc[clause.head.i + 1:clause.left_edge.i + 1]
-    return any(t.dep_ == "cc" and t.lower_ in ("but", "yet") for t in clause.head.children
-               if clause.head.i < t.i < clause.i) or \
-        any(t.lower_ in ("but", "though", "although") for t in before)
+    between = clause.doc[clause.head.i + 1:clause.left_edge.i + 1]  # its "but" sits here
+    return any(t.lower_ in ("but", "yet", "though", "although") for t in between)
 
 
 def _phrase(text: str) -> str:
