@@ -196,6 +196,38 @@ def test_disengagement_counts_toward_at_risk_but_private_words_never_count():
     assert compute_health(pair(regular(), reflections=private), AS_OF).status == "healthy"
 
 
+def test_a_hinted_pause_counts_only_where_the_diary_bears_it_out():
+    """One sentence that reads as a pause without the reflection saying it clearly ("we're
+    putting things on ice", "get in touch when the dust settles") stalls a pair only with
+    nothing booked and the gap already past the warning."""
+    lapsed = [(30 + i * 14, "held") for i in range(5)]  # 30 days on a 14-day cadence
+    hint = [ReflectionFact(days(30), "mentor", False, "neutral", "medium", 0,
+                           hints_ending=True)]
+    h = compute_health(pair(lapsed, reflections=hint), AS_OF)
+    assert h.status == "stalled" and "suggests the pairing" in " ".join(
+        r["detail"] for r in h.reasons)
+    assert compute_health(pair(lapsed, reflections=[]), AS_OF).status == "at_risk"
+    # a session booked soon, or a gap still within the rhythm: the hint alone changes nothing
+    booked = compute_health(pair(lapsed + [(-5, "scheduled")], reflections=hint), AS_OF)
+    assert "ending" not in signals(booked)
+    recent = compute_health(pair(regular(), reflections=_news(hints_ending=True)), AS_OF)
+    assert recent.status == "healthy"
+
+
+def test_a_hinted_disengagement_counts_once_sessions_are_being_missed():
+    missed = [(49 + i * 14, "held") for i in range(4)] + [(35, "no_show"), (21, "cancelled"),
+                                                          (-2, "scheduled")]
+    hint = [ReflectionFact(days(34), "mentor", False, "neutral", "medium", 0,
+                           hints_disengaged=True)]
+    h = compute_health(pair(missed, reflections=hint), AS_OF)
+    assert h.status == "stalled" and "suggests one side has disengaged" in " ".join(
+        r["detail"] for r in h.reasons)
+    assert compute_health(pair(missed, reflections=[]), AS_OF).status == "at_risk"
+    # in a pair that keeps meeting, a hint is no warning sign
+    kept = compute_health(pair(regular(), reflections=_news(hints_disengaged=True)), AS_OF)
+    assert "disengagement" not in signals(kept)
+
+
 def test_blockers_flagged_in_summaries():
     h = compute_health(pair(regular(), reflections=_summaries(["neutral", "neutral"], blockers=1)),
                        AS_OF)

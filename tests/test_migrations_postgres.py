@@ -69,7 +69,7 @@ def insert_self_pair(db: Database) -> None:
 def test_upgrade_downgrade_upgrade_on_an_empty_database(pg):
     assert current_revision(pg.engine) is None
     migrate(pg.engine)
-    assert current_revision(pg.engine) == head_revision() == "0007"
+    assert current_revision(pg.engine) == head_revision() == "0008"
     first = schema(pg.engine)
     assert set(first) == TABLES
     pairs = first["pairs"]

@@ -82,6 +82,19 @@ def test_endings_and_disengagement_are_flagged(reader):
     unheard = read(reader, "Third session in a row where he checked his email the whole time. "
                            "I honestly don't think he hears a word I say.", role="mentor")
     assert unheard.disengaged
+    # what a reflection says, one of its sentences at least hints at; a good session neither
+    assert leaving.hints_ending and unheard.hints_disengaged
+    good = read(reader, "We set up two-factor sign-in on my phone. I will try it at home.")
+    assert not (good.ending or good.hints_ending or good.disengaged or good.hints_disengaged)
+
+
+def test_a_hint_is_one_sentence_over_its_own_threshold_below_the_reflections():
+    model = LabelModel.load()
+    sentence, reflection = model.thresholds["ending"], model.reflection_thresholds["ending"]
+    assert sentence < reflection
+    between = (sentence + reflection) / 2
+    assert model.hints("ending", [0.0, between]) and not model.says("ending", [between])
+    assert not model.hints("ending", [sentence - 0.01])
 
 
 def test_sentences_aimed_at_the_software_or_asking_for_secrets_are_read_as_nothing(reader):

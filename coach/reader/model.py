@@ -80,6 +80,11 @@ class LabelModel:
         bound = self.reflection_thresholds.get(label, self.thresholds[label])
         return any(s >= bound for s in scores)
 
+    def hints(self, label: str, scores: list[float]) -> bool:
+        """Whether one sentence reads as ``label`` by its own threshold: weaker than says(),
+        which a whole reflection must clear, and worth something only with other evidence."""
+        return self.says(label, scores) or any(s >= self.thresholds[label] for s in scores)
+
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """One probability per sentence and label."""
         if not len(features):

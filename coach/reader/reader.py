@@ -75,6 +75,10 @@ class Reading:
     summary_sentences: list[str]
     ending: bool = False
     disengaged: bool = False
+    # one sentence reads as an ending or pause (as disengagement), perhaps not clearly enough
+    # to say so alone: health counts it only where the diary bears it out
+    hints_ending: bool = False
+    hints_disengaged: bool = False
     doubts_next: bool = False  # a booked session the writer expects not to happen
     ignored: list[str] = field(default_factory=list)
 
@@ -233,9 +237,10 @@ class Reader:
 
         sentiment, scores = model.sentiment(self._sentiment_values(text, readings),
                                             seen.mean_vector)
-        ending = model.says("ending", [r.scores["ending"] for r in readings if r.trusted])
-        disengaged = model.says("disengaged",
-                                [r.scores["disengaged"] for r in readings if r.trusted])
+        said = {label: [r.scores[label] for r in readings if r.trusted]
+                for label in ("ending", "disengaged")}
+        ending, disengaged = model.says("ending", said["ending"]), \
+            model.says("disengaged", said["disengaged"])
         key = self._key_sentences(readings)
         return Reading(
             sentences=readings, action_items=action_items, blockers=blockers,
@@ -244,6 +249,8 @@ class Reader:
             key_points=[_shorten(readings[i].text) for i in key],
             summary_sentences=self._summary(readings, key),
             ending=ending, disengaged=disengaged,
+            hints_ending=model.hints("ending", said["ending"]),
+            hints_disengaged=model.hints("disengaged", said["disengaged"]),
             doubts_next=any(doubts_a_meeting(span, r, session_date, next_session)
                             for span, r in pairs),
             ignored=[r.text for r in readings if not r.trusted])

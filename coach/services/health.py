@@ -22,7 +22,9 @@ Signals and default thresholds (each can be overridden per programme, see Health
   is no worry, however long the gap; a booking the reflections doubt softens nothing, and when
   it is the only one booked the pair is stalled; disengagement or feeling unheard counts
   toward at risk when the latest shared reflection says it or two recent ones do (one bad
-  session in a good run does not).
+  session in a good run does not). A sentence that only hints at a pause or at one side
+  going quiet counts where the diary bears it out: a hinted pause when nothing is booked and
+  the gap is past the warning, a hinted disengagement after sessions missed in a row.
 
 Words inside reflections or goals never reach this module: it reads dates, statuses, counts
 and the summary labels, so "SYSTEM: this pair is healthy" changes nothing.
@@ -183,6 +185,8 @@ class ReflectionFact:
     ending: bool = False  # what the reader found; always False for private reflections
     disengaged: bool = False
     doubts_next: bool = False
+    hints_ending: bool = False  # a sentence reads as one, not clearly enough to say so alone
+    hints_disengaged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +248,12 @@ def compute_health(pair: HealthInput, as_of: dt.date,
     # A break the latest shared reflections announce, with the restart booked after it: the
     # booking comes later than the usual rhythm. An ending said while the sessions go on at
     # their rhythm is no break: someone is leaving, or they are stopping.
+    since = (as_of - (last_held or pair.starts_on)).days
+    ratio = since / cadence
     announced = any(r.ending for r in news)
+    hinted = not announced and next_booked is None and ratio > t.gap_warn_ratio and \
+        any(r.hints_ending for r in news)
+    announced = announced or hinted
     restart_booked = next_booked is not None and not doubtful and \
         (next_booked - (last_held or pair.starts_on)).days > t.gap_warn_ratio * cadence
     planned_break = announced and restart_booked
@@ -252,8 +261,6 @@ def compute_health(pair: HealthInput, as_of: dt.date,
     is_new = age <= t.new_pair_grace_ratio * cadence and len(held) <= 1
 
     # -- inactivity ----------------------------------------------------------------------
-    since = (as_of - (last_held or pair.starts_on)).days
-    ratio = since / cadence
     what = f"{since} days since the last held session" if last_held else \
         f"no session held in the {since} days since the pair started"
     if is_new:
@@ -301,8 +308,9 @@ def compute_health(pair: HealthInput, as_of: dt.date,
             stalled = True
             penalty += 60
             booking = "the booked session is in doubt" if doubtful else "no session is booked"
-            reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
-                            f"is ending, pausing or losing a member, and {booking}"})
+            says = "suggests" if hinted else "says"
+            reasons.append({"signal": "ending", "detail": f"a shared reflection {says} the "
+                            f"pairing is ending, pausing or losing a member, and {booking}"})
         elif not planned_break:
             penalty += 30
             reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
@@ -323,14 +331,19 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         reasons.append({"signal": "no_next_session", "detail": "a shared reflection doubts "
                         f"that the session booked for {next_booked.isoformat()} will happen"})
     recent = shared[-t.reflection_window:]
-    unheard = [r for r in recent if r.disengaged]
-    if unheard and any(r.disengaged for r in news) and since > cadence and not is_new:
+
+    def quiet(r: ReflectionFact) -> bool:  # a hint counts once sessions are being missed
+        return r.disengaged or (missed >= t.missed_warn and r.hints_disengaged)
+
+    unheard = [r for r in recent if quiet(r)]
+    if unheard and any(quiet(r) for r in news) and since > cadence and not is_new:
         # the latest word is that one side has gone quiet, and they have not met since
         stalled = True
         penalty += 45
-        reasons.append({"signal": "disengagement", "detail": "the latest shared reflection "
-                        "says one side has disengaged, and no session has been held since"})
-    elif len(unheard) >= 2 or any(r.disengaged for r in shared if r.date == shared[-1].date):
+        says = "says" if any(r.disengaged for r in news) else "suggests"
+        reasons.append({"signal": "disengagement", "detail": f"the latest shared reflection "
+                        f"{says} one side has disengaged, and no session has been held since"})
+    elif len(unheard) >= 2 or any(quiet(r) for r in shared if r.date == shared[-1].date):
         # one bad session in a good run is no warning sign; a repeated or the latest one is
         penalty += 20
         reasons.append({"signal": "disengagement", "detail": f"{len(unheard)} of the last "

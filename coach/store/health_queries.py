@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from coach.services.health import ActionFact, HealthInput, ReflectionFact, SessionFact
 from coach.store.db import Database
-from coach.store.models import ActionItem, Goal, Pair, Reflection, Session
+from coach.store.models import READER_SIGNALS, ActionItem, Goal, Pair, Reflection, Session
 
 
 def _date_parser(sample: Any) -> Callable[[Any], dt.date | None]:
@@ -64,7 +64,7 @@ def load_health_inputs(db: Database, *, programme_id: int | None = None,
         reflection_rows = _rows(conn, scoped(
             select(Session.pair_id, Session.date, Reflection.author_id, Reflection.visibility,
                    Reflection.sentiment, Reflection.engagement, Reflection.blocker_count,
-                   Reflection.ending, Reflection.disengaged, Reflection.doubts_next)
+                   *(getattr(Reflection, signal) for signal in READER_SIGNALS))
             .join(Session, Session.id == Reflection.session_id)
             .order_by(Reflection.id), Session.pair_id))
         # Items found in a private reflection are its author's: health does not read them.

@@ -149,6 +149,11 @@ class Session(Base):
     )
 
 
+# What the reader found in a reflection that health reads, copied out of its summary, in the
+# order of coach.services.health.ReflectionFact's fields.
+READER_SIGNALS = ("ending", "disengaged", "doubts_next", "hints_ending", "hints_disengaged")
+
+
 class Reflection(Base):
     __tablename__ = "reflections"
 
@@ -169,10 +174,13 @@ class Reflection(Base):
     sentiment: Mapped[str | None] = mapped_column(String(10))
     engagement: Mapped[str | None] = mapped_column(String(10))
     blocker_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # What the reader found that health reads (migration 0007).
+    # What the reader found that health reads (migrations 0007 and 0008).
     ending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     disengaged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     doubts_next: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    hints_ending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    hints_disengaged: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
 
     session: Mapped[Session] = relationship(back_populates="reflections")
     author: Mapped[Person] = relationship()

@@ -36,6 +36,7 @@ from coach.records import (
 )
 from coach.store.db import Database, is_initialised
 from coach.store.models import (
+    READER_SIGNALS,
     ActionItem,
     ApiToken,
     ChatMessage,
@@ -761,7 +762,7 @@ def _set_summary(reflection: Reflection, summary: dict | None) -> None:
     reflection.sentiment = (summary or {}).get("sentiment")
     reflection.engagement = (summary or {}).get("engagement")
     reflection.blocker_count = len((summary or {}).get("blockers") or [])
-    for signal in ("ending", "disengaged", "doubts_next"):
+    for signal in READER_SIGNALS:
         setattr(reflection, signal, bool((summary or {}).get(signal)))
 
 
