@@ -168,10 +168,14 @@ def test_a_doubted_booking_softens_nothing():
         ReflectionFact(days(30), "mentee", False, "neutral", "medium", 0, doubts_next=True)]), AS_OF)
     assert doubted.score < trusted.score and doubted.status != "healthy"
     # the one booked session will probably not happen and nothing else is planned: stalled
-    said = _news(doubts_next=True)
+    said = _news(doubts_next=True, expects_next_dropped=True)
     only = compute_health(pair(regular() + [(-5, "scheduled")], reflections=said), AS_OF)
     assert only.status == "stalled" and "no other is booked" in " ".join(
         r["detail"] for r in only.reasons)
+    # merely in doubt ("she might need to move that one"): at risk
+    unsure = compute_health(pair(regular() + [(-5, "scheduled")],
+                                 reflections=_news(doubts_next=True)), AS_OF)
+    assert unsure.status == "at_risk"
     another = compute_health(pair(regular() + [(-5, "scheduled"), (-19, "scheduled")],
                                   reflections=said), AS_OF)
     assert another.status == "at_risk"

@@ -197,6 +197,23 @@ def test_a_doubt_must_bear_on_the_booked_session(reader, text, doubted):
     assert read(reader, text, role="mentor").doubts_next is doubted
 
 
+@pytest.mark.parametrize("text, expected_not", [
+    ("Our session on 16 March will probably not happen because of the audit.", True),
+    ("We put 16 March in the diary but he said himself it will probably not happen.", True),
+    ("Our next session won't go ahead.", True),
+    ("I doubt the 16th will happen.", True),
+    ("It is unlikely that our next session will happen.", True),
+    ("I am not sure we will make our next session.", False),
+    ("Her PA says she'll be in Singapore, so the 16th looks doubtful.", False),
+    ("She may well not make the 16th because of the stocktake.", False),
+    ("We booked the 16th but she might need to move that one too.", False),
+])
+def test_expecting_the_booked_session_not_to_happen_is_more_than_doubting_it(
+        reader, text, expected_not):
+    reading = read(reader, text, role="mentor")
+    assert reading.doubts_next and reading.expects_next_dropped is expected_not
+
+
 def test_dates_count_from_the_day_a_late_note_was_written():
     """"the 9th" in a note written on 28 August, three weeks after the session, is 9 September."""
     from coach.records import PersonRecord, SessionRecord

@@ -79,7 +79,8 @@ class Reading:
     # to say so alone: health counts it only where the diary bears it out
     hints_ending: bool = False
     hints_disengaged: bool = False
-    doubts_next: bool = False  # a booked session the writer expects not to happen
+    doubts_next: bool = False  # the next booked session is in doubt
+    expects_next_dropped: bool = False  # the writer expects it not to happen
     ignored: list[str] = field(default_factory=list)
 
     @property
@@ -242,6 +243,8 @@ class Reader:
         ending, disengaged = model.says("ending", said["ending"]), \
             model.says("disengaged", said["disengaged"])
         key = self._key_sentences(readings)
+        doubt = max((doubts_a_meeting(span, r, session_date, next_session)
+                     for span, r in pairs), default=0)
         return Reading(
             sentences=readings, action_items=action_items, blockers=blockers,
             sentiment=sentiment, sentiment_scores=scores,
@@ -251,8 +254,7 @@ class Reader:
             ending=ending, disengaged=disengaged,
             hints_ending=model.hints("ending", said["ending"]),
             hints_disengaged=model.hints("disengaged", said["disengaged"]),
-            doubts_next=any(doubts_a_meeting(span, r, session_date, next_session)
-                            for span, r in pairs),
+            doubts_next=doubt >= UNCERTAIN, expects_next_dropped=doubt >= EXPECTED_NOT,
             ignored=[r.text for r in readings if not r.trusted])
 
     def _sentiment_values(self, text: str, readings: list[SentenceReading]) -> dict[str, float]:
@@ -322,50 +324,70 @@ def plainly_promised(span: Span) -> bool:
     return False
 
 
+UNCERTAIN, EXPECTED_NOT = 1, 2  # how strongly a reflection doubts the next booked meeting
+
+
 def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | None,
-                     next_session: dt.date | None) -> bool:
-    """Whether a sentence puts the next booked meeting in doubt: it names that meeting (its
-    date, or "next session") with negation or tentative modality in its parse ("7 January
-    will probably not happen", "not sure we'll make our next session"); or it is an ending
-    dated before that meeting, with no date on or after it ("she leaves on 14 August", but
-    not "on leave from June, back for our session on 3 September")."""
+                     next_session: dt.date | None) -> int:
+    """How strongly a sentence puts the next booked meeting in doubt: 0 not at all;
+    UNCERTAIN when it names that meeting (its date, or "next session") with negation or
+    tentative modality in its parse ("the 9th looks doubtful", "not sure we'll make our next
+    session", "she might need to move that one"); EXPECTED_NOT when the writer expects it not
+    to happen ("7 January will probably not happen", "it won't go ahead", "unlikely"), or it
+    is an ending dated before that meeting, with no date on or after it ("she leaves on 14
+    August", but not "on leave from June, back for our session on 3 September")."""
     if not reading.trusted or session is None or next_session is None:
-        return False
+        return 0
     found = find_expressions(span.text)
     dates = [(e, resolve(e, session, next_session)) for e in found]
     if "ending" in reading.labels:
         before = [d for e, d in dates if d is not None and e.kind != "next_session"
                   and d < next_session]
         if before and not any(d is not None and d >= next_session for _, d in dates):
-            return True
-    return any(_doubted(span, e) for e, d in dates
-               if e.kind == "next_session" or d == next_session)
+            return EXPECTED_NOT
+    return max((_doubted(span, e) for e, d in dates
+                if e.kind == "next_session" or d == next_session), default=0)
 
 
-def _doubted(span: Span, expression) -> bool:
-    """Whether a negation or a tentative word bears on the words that name the meeting: on
-    them or on a verb they hang from ("the 9th looks doubtful", "7 January will probably not
-    happen", "not sure we'll make our next session"), not in a clause of its own ("she
+def _doubted(span: Span, expression) -> int:
+    """How strongly a negation or a tentative word bears on the words that name the meeting:
+    on them or on a verb they hang from ("the 9th looks doubtful", "7 January will probably
+    not happen", "not sure we'll make our next session"), not in a clause of its own ("she
     confirmed our session on the 22nd and asked if we could look at the dashboard", "I may
     be away, but the 9th is fine")."""
     named = span.char_span(expression.start, expression.end, alignment_mode="expand")
     if named is None:
-        return False
+        return 0
     head = named.root
     while True:
         if any(_doubting(t) for t in (head, *head.children)):
-            return True
+            return _strength((head, *head.children))
         # a reservation after "but" that points back at the booking bears on it ("we put
         # 24 September in the diary but he said it will probably not happen"; not "I'll bring
         # photos next time but I'm not sure what the point is")
-        if any(c.dep_ == "conj" and c.i > named.end and _after_but(c)
-               and any(_doubting(t) for t in c.subtree)
-               and any(_points_back(t) for t in c.subtree) for c in head.children):
-            return True
+        for c in head.children:
+            if c.dep_ == "conj" and c.i > named.end and _after_but(c) \
+                    and any(_doubting(t) for t in c.subtree) \
+                    and any(_points_back(t) for t in c.subtree):
+                return _strength(c.subtree)
         # otherwise a clause joined by "and"/"but" is not governed by the one before it
         if head.dep_ == "conj" or head.head.i == head.i:
-            return False
+            return 0
         head = head.head
+
+
+def _strength(tokens) -> int:
+    """EXPECTED_NOT for a negated event with "will" or "probably" on it ("will probably not
+    happen", "won't go ahead"), "unlikely" or "I doubt"; UNCERTAIN for anything tentative
+    ("may well not make it", "not sure it will happen", "can't promise", "doubtful")."""
+    tokens = list(tokens)
+    for t in tokens:
+        if t.lemma_.lower() == "unlikely" or (t.lemma_.lower() == "doubt" and t.pos_ == "VERB"):
+            return EXPECTED_NOT
+        if t.dep_ == "neg" and any(c.lemma_.lower() in ("will", "probably")
+                                   for c in t.head.children):
+            return EXPECTED_NOT
+    return UNCERTAIN
 
 
 def _doubting(t) -> bool:

@@ -20,7 +20,8 @@ Signals and default thresholds (each can be overridden per programme, see Health
   pause makes the pair stalled when nothing is booked or the booking is in doubt, and at risk
   when a session is still booked at the usual rhythm; a break whose restart is booked after it
   is no worry, however long the gap; a booking the reflections doubt softens nothing, and when
-  it is the only one booked the pair is stalled; disengagement or feeling unheard counts
+  it is the only one booked the pair is at risk, or stalled when they expect it not to happen
+  ("will probably not happen", not "might move"); disengagement or feeling unheard counts
   toward at risk when the latest shared reflection says it or two recent ones do (one bad
   session in a good run does not). A sentence that only hints at a pause or at one side
   going quiet counts where the diary bears it out: a hinted pause when nothing is booked and
@@ -187,6 +188,7 @@ class ReflectionFact:
     doubts_next: bool = False
     hints_ending: bool = False  # a sentence reads as one, not clearly enough to say so alone
     hints_disengaged: bool = False
+    expects_next_dropped: bool = False  # not only doubted: the writer expects it not to happen
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,12 +321,12 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         else:
             reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
                             f"is pausing; the restart is booked for {next_booked.isoformat()}"})
-    elif doubtful and len(upcoming) == 1:
+    elif doubtful and len(upcoming) == 1 and any(r.expects_next_dropped for r in news):
         # the one booked session will probably not happen, and nothing else is planned
         stalled = True
         penalty += 60
-        reasons.append({"signal": "no_next_session", "detail": "a shared reflection doubts "
-                        f"that the session booked for {next_booked.isoformat()} will happen, "
+        reasons.append({"signal": "no_next_session", "detail": "a shared reflection expects "
+                        f"the session booked for {next_booked.isoformat()} not to happen, "
                         "and no other is booked"})
     elif doubtful:
         penalty += 30

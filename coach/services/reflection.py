@@ -70,6 +70,7 @@ class ReflectionSummariser:
             "ending": reading.ending,
             "disengaged": reading.disengaged,
             "doubts_next": reading.doubts_next,
+            "expects_next_dropped": reading.expects_next_dropped,
             "hints_ending": reading.hints_ending,
             "hints_disengaged": reading.hints_disengaged,
             "topics": reflection_topics(text, focus, self.catalogue),

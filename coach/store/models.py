@@ -151,7 +151,8 @@ class Session(Base):
 
 # What the reader found in a reflection that health reads, copied out of its summary, in the
 # order of coach.services.health.ReflectionFact's fields.
-READER_SIGNALS = ("ending", "disengaged", "doubts_next", "hints_ending", "hints_disengaged")
+READER_SIGNALS = ("ending", "disengaged", "doubts_next", "hints_ending", "hints_disengaged",
+                  "expects_next_dropped")
 
 
 class Reflection(Base):
@@ -181,6 +182,8 @@ class Reflection(Base):
     hints_ending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     hints_disengaged: Mapped[bool] = mapped_column(Boolean, default=False,
                                                    server_default=false())
+    expects_next_dropped: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
 
     session: Mapped[Session] = relationship(back_populates="reflections")
     author: Mapped[Person] = relationship()

@@ -1,11 +1,12 @@
 """what one sentence of a reflection hints at (an ending or pause, disengagement) without the
-reflection saying it clearly: health counts a hint only where the diary bears it out
+reflection saying it clearly, which health counts only where the diary bears it out; and
+whether the writer expects the next booked session not to happen, not only doubts it
 
 Revision ID: 0008
 Revises: 0007
 
 Copied out of the summary like the signals of 0007. Summaries written before the reader gave
-hints have none, so they stay false until the reflection is summarised again.
+these have none, so they stay false until the reflection is summarised again.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-HINTS = ("hints_ending", "hints_disengaged")
+HINTS = ("hints_ending", "hints_disengaged", "expects_next_dropped")
 
 
 def upgrade() -> None:
@@ -34,7 +35,8 @@ def upgrade() -> None:
         found = {name: bool(data.get(name)) for name in HINTS}
         if any(found.values()):
             conn.execute(sa.text("UPDATE reflections SET hints_ending=:hints_ending, "
-                                 "hints_disengaged=:hints_disengaged WHERE id=:id"),
+                                 "hints_disengaged=:hints_disengaged, "
+                                 "expects_next_dropped=:expects_next_dropped WHERE id=:id"),
                          {**found, "id": rid})
 
 
