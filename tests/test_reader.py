@@ -197,6 +197,21 @@ def test_a_doubt_must_bear_on_the_booked_session(reader, text, doubted):
     assert read(reader, text, role="mentor").doubts_next is doubted
 
 
+def test_a_bare_day_names_the_session_booked_on_it(reader):
+    """Written on 2 March with the restart booked for 10 June: "the 10th" is that booking,
+    not 10 March, so the break's end is booked, not an ending before the next session."""
+    text = ("Last one before Raj goes on parental leave. We agreed to break until June and "
+            "I've already booked the 10th so we dont lose it.")
+    june = reader.read(text, "mentor", names=NAMES, session_date=MONDAY,
+                       next_session=dt.date(2026, 6, 10))
+    assert not june.doubts_next
+    # booked for another day, "the 10th" is 10 March: an ending dated before the booking
+    other = reader.read(text.replace("break until June", "stop on the 10th").replace(
+        " and I've already booked the 10th so we dont lose it", ""), "mentor", names=NAMES,
+        session_date=MONDAY, next_session=dt.date(2026, 6, 11))
+    assert other.ending and other.expects_next_dropped
+
+
 @pytest.mark.parametrize("text, expected_not", [
     ("Our session on 16 March will probably not happen because of the audit.", True),
     ("We put 16 March in the diary but he said himself it will probably not happen.", True),

@@ -15,6 +15,7 @@ read as nothing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -339,7 +340,7 @@ def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | No
     if not reading.trusted or session is None or next_session is None:
         return 0
     found = find_expressions(span.text)
-    dates = [(e, resolve(e, session, next_session)) for e in found]
+    dates = [(e, _booked_or(e, session, next_session)) for e in found]
     if "ending" in reading.labels:
         before = [d for e, d in dates if d is not None and e.kind != "next_session"
                   and d < next_session]
@@ -347,6 +348,15 @@ def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | No
             return EXPECTED_NOT
     return max((_doubted(span, e) for e, d in dates
                 if e.kind == "next_session" or d == next_session), default=0)
+
+
+def _booked_or(expression, session: dt.date, next_session: dt.date) -> dt.date | None:
+    """The date words name; a bare day of the month on which a session is booked names that
+    session ("break until December; I've booked the 10th" written on 4 September)."""
+    if expression.kind == "ordinal" and next_session >= session and \
+            int(re.sub(r"\D", "", expression.text)) == next_session.day:
+        return next_session
+    return resolve(expression, session, next_session)
 
 
 def _doubted(span: Span, expression) -> int:
