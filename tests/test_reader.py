@@ -197,6 +197,16 @@ def test_a_doubt_must_bear_on_the_booked_session(reader, text, doubted):
     assert read(reader, text, role="mentor").doubts_next is doubted
 
 
+def test_a_reservation_set_beside_the_booking_bears_on_it(reader):
+    """spaCy attaches "I can't promise I'll make it" here as a clause set beside the first
+    (parataxis), not joined to it; after "but", and pointing back, it still doubts."""
+    text = ("I've put 14 January in the diary but, to be honest, with the year-end stocktake "
+            "and the office move landing in the same fortnight I can't promise I'll make it.")
+    reading = reader.read(text, "mentee", names=NAMES, session_date=dt.date(2025, 12, 18),
+                          next_session=dt.date(2026, 1, 14))
+    assert reading.doubts_next and not reading.expects_next_dropped
+
+
 def test_a_bare_day_names_the_session_booked_on_it(reader):
     """Written on 2 March with the restart booked for 10 June: "the 10th" is that booking,
     not 10 March, so the break's end is booked, not an ending before the next session."""

@@ -372,11 +372,12 @@ def _doubted(span: Span, expression) -> int:
     while True:
         if any(_doubting(t) for t in (head, *head.children)):
             return _strength((head, *head.children))
-        # a reservation after "but" that points back at the booking bears on it ("we put
-        # 24 September in the diary but he said it will probably not happen"; not "I'll bring
-        # photos next time but I'm not sure what the point is")
+        # a reservation after "but" that points back at the booking bears on it, joined to
+        # the clause or set beside it ("we put 24 September in the diary but he said it will
+        # probably not happen", "... but, to be honest, with the stocktake I can't promise
+        # I'll make it"; not "I'll bring photos next time but I'm not sure what the point is")
         for c in head.children:
-            if c.dep_ == "conj" and c.i > named.end and _after_but(c) \
+            if c.dep_ in ("conj", "parataxis") and c.i > named.end and _after_but(c) \
                     and any(_doubting(t) for t in c.subtree) \
                     and any(_points_back(t) for t in c.subtree):
                 return _strength(c.subtree)
