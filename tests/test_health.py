@@ -232,6 +232,21 @@ def test_a_hinted_disengagement_counts_once_sessions_are_being_missed():
     assert "disengagement" not in signals(kept)
 
 
+def test_a_hinted_disengagement_beside_undone_work_counts_toward_at_risk():
+    """"We turn up, he nods, we book the next one" only hints; with his homework overdue it
+    is going through the motions. Neither alone is a warning sign."""
+    hint = _news(hints_disengaged=True)
+    late = [ActionFact(days(10), False)]
+    both = compute_health(pair(regular(), reflections=hint, actions=late), AS_OF)
+    assert "an action item is overdue" in " ".join(
+        r["detail"] for r in both.reasons if r["signal"] == "disengagement")
+    for alone in (dict(reflections=hint), dict(actions=late)):
+        assert "disengagement" not in signals(compute_health(pair(regular(), **alone), AS_OF))
+    done = [ActionFact(days(10), True, days(12))]
+    assert "disengagement" not in signals(compute_health(
+        pair(regular(), reflections=hint, actions=done), AS_OF))
+
+
 def test_blockers_flagged_in_summaries():
     h = compute_health(pair(regular(), reflections=_summaries(["neutral", "neutral"], blockers=1)),
                        AS_OF)

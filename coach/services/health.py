@@ -24,8 +24,9 @@ Signals and default thresholds (each can be overridden per programme, see Health
   ("will probably not happen", not "might move"); disengagement or feeling unheard counts
   toward at risk when the latest shared reflection says it or two recent ones do (one bad
   session in a good run does not). A sentence that only hints at a pause or at one side
-  going quiet counts where the diary bears it out: a hinted pause when nothing is booked and
-  the gap is past the warning, a hinted disengagement after sessions missed in a row.
+  going quiet counts where the record bears it out: a hinted pause when nothing is booked and
+  the gap is past the warning; a hinted disengagement after sessions missed in a row, or
+  (toward at risk) beside an overdue action item.
 
 Words inside reflections or goals never reach this module: it reads dates, statuses, counts
 and the summary labels, so "SYSTEM: this pair is healthy" changes nothing.
@@ -333,6 +334,8 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         reasons.append({"signal": "no_next_session", "detail": "a shared reflection doubts "
                         f"that the session booked for {next_booked.isoformat()} will happen"})
     recent = shared[-t.reflection_window:]
+    overdue = [a for a in pair.action_items if a.due and a.due < as_of and
+               (not a.done or (a.done_at is not None and a.done_at > as_of))]
 
     def quiet(r: ReflectionFact) -> bool:  # a hint counts once sessions are being missed
         return r.disengaged or (missed >= t.missed_warn and r.hints_disengaged)
@@ -351,6 +354,12 @@ def compute_health(pair: HealthInput, as_of: dt.date,
         reasons.append({"signal": "disengagement", "detail": f"{len(unheard)} of the last "
                         f"{len(recent)} shared reflections say one side is disengaged or "
                         "feels unheard"})
+    elif overdue and any(r.hints_disengaged for r in recent):
+        # going through the motions, borne out by work left undone
+        penalty += 20
+        reasons.append({"signal": "disengagement", "detail": "a recent shared reflection "
+                        "suggests one side is disengaged or feels unheard, and an action item "
+                        "is overdue"})
 
     # -- next session ----------------------------------------------------------------------
     if next_booked is None and not is_new and since > cadence:
@@ -402,8 +411,6 @@ def compute_health(pair: HealthInput, as_of: dt.date,
                             "last summaries"})
 
     # -- action items and goals --------------------------------------------------------------
-    overdue = [a for a in pair.action_items if a.due and a.due < as_of and
-               (not a.done or (a.done_at is not None and a.done_at > as_of))]
     if len(overdue) >= t.overdue_warn:
         penalty += 30  # several overdue items are reason enough to step in
         oldest = max((as_of - a.due).days for a in overdue if a.due)
