@@ -110,9 +110,14 @@ def resolve(expression: TimeExpression, session: dt.date,
         target = _WEEKDAY[text.split()[-1][:3]]
         return session + dt.timedelta(days=(target - session.weekday() - 1) % 7 + 1)
     if kind == "ordinal":
-        day = int(re.sub(r"\D", "", text))
+        day = ordinal_day(expression)
         return _on_or_after(session, lambda year, month: (year, month, day))
     return _explicit(kind, text, session)
+
+
+def ordinal_day(expression: TimeExpression) -> int:
+    """The day of the month a bare ordinal names ("the 10th" -> 10)."""
+    return int(re.sub(r"\D", "", expression.text))
 
 
 def _friday_of(day: dt.date) -> dt.date:

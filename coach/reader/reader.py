@@ -15,14 +15,13 @@ read as nothing.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from spacy.tokens import Span
 
-from coach.reader.dates import find_expressions, resolve
+from coach.reader.dates import find_expressions, ordinal_day, resolve
 from coach.reader.features import (FEATURE_WIDTH, feature_matrix, future_verbs, is_command,
                                    subject_of)
 from coach.reader.language import EMBEDDING_WIDTH, Embed, default_embed, nlp, vader
@@ -354,7 +353,7 @@ def _booked_or(expression, session: dt.date, next_session: dt.date) -> dt.date |
     """The date words name; a bare day of the month on which a session is booked names that
     session ("break until December; I've booked the 10th" written on 4 September)."""
     if expression.kind == "ordinal" and next_session >= session and \
-            int(re.sub(r"\D", "", expression.text)) == next_session.day:
+            ordinal_day(expression) == next_session.day:
         return next_session
     return resolve(expression, session, next_session)
 
