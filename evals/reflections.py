@@ -3,8 +3,9 @@ points, endings and disengagement, faithfulness and compression, each beside a s
 baseline.
 
 Matching (documented, deterministic): a predicted item and a gold item match when their
-token-overlap F1 (stemmed content words) is at least 0.5; items are paired one-to-one, most
-similar first. Owner and due-date accuracy are over matched action items whose gold gives
+token-overlap F1 (stemmed content words) is at least SAME_ITEM_OVERLAP (0.25, where it agrees
+best with people's judgments: `python -m evals.match_agreement`); items are paired one-to-one,
+most similar first. Owner and due-date accuracy are over matched action items whose gold gives
 them. A gold key point is recalled when at least half of its content words appear in one
 summary sentence or key point; a predicted key point is precise when it recalls a gold one.
 A summary sentence is faithful when at least 60% of its content words appear in one

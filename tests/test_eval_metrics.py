@@ -106,3 +106,12 @@ def test_thresholds_name_the_metric():
     assert "none retrieval hit@5: 0.800 < 0.85" in misses
     assert "none retrieval latency_ms.p50: 30.000 > 20" in misses
     assert "none retrieval mrr: no such metric" in misses
+
+
+def test_same_item_threshold_is_where_people_agree_best():
+    from evals.match_agreement import THRESHOLDS, agreement, load
+    from evals.metrics import MATCH_THRESHOLD
+
+    judgments = load()
+    best = max(agreement(judgments, t)["f1"] for t in THRESHOLDS)
+    assert agreement(judgments, MATCH_THRESHOLD)["f1"] == pytest.approx(best, abs=0.005)
