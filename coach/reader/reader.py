@@ -382,8 +382,22 @@ def _doubted(span: Span, expression) -> int:
                 return _strength(c.subtree)
         # otherwise a clause joined by "and"/"but" is not governed by the one before it
         if head.dep_ == "conj" or head.head.i == head.i:
-            return 0
+            return _reservation(span, named)
         head = head.head
+
+
+def _reservation(span: Span, named: Span) -> int:
+    """A reservation after "but" later in the sentence that points back at the booking, where
+    spaCy leaves it outside the booking's clause ("I keep the 15th in the calendar but I think
+    it will not happen", "the 27th is still in the diary but realistically that's my handover
+    week so I said not to count on it")."""
+    but = next((t.i for t in span.doc[named.end:span.end] if t.lower_ in _BUT), None)
+    if but is None:
+        return 0
+    rest = span.doc[but + 1:span.end]
+    if any(_doubting(t) for t in rest) and any(_points_back(t) for t in rest):
+        return _strength(rest)
+    return 0
 
 
 def _strength(tokens) -> int:
@@ -412,10 +426,13 @@ def _points_back(t) -> bool:
         t.lemma_.lower() in ("session", "slot", "date", "meeting", "booking")
 
 
+_BUT = ("but", "yet", "though", "although")
+
+
 def _after_but(clause) -> bool:
     """Whether a conjoined clause is introduced by "but" ("yet", "though", "although")."""
     between = clause.doc[clause.head.i + 1:clause.left_edge.i + 1]  # its "but" sits here
-    return any(t.lower_ in ("but", "yet", "though", "although") for t in between)
+    return any(t.lower_ in _BUT for t in between)
 
 
 def _phrase(text: str) -> str:
