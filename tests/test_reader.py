@@ -213,6 +213,16 @@ def test_a_reservation_set_beside_the_booking_bears_on_it(reader):
     assert reading.doubts_next and not reading.expects_next_dropped
 
 
+def test_an_ending_dated_before_the_booking_is_no_doubt_when_the_restart_is_named(reader):
+    """The leave's start sits before the booking, in a sentence of its own; the restart is
+    named in the next one, so the booking stands."""
+    leave = "Good session. I go on paternity leave from 2 March for ten weeks."
+    restart = " We have booked 12 May to restart and she will keep an eye on the pilot meanwhile."
+    on = dict(names=NAMES, session_date=dt.date(2026, 2, 25), next_session=dt.date(2026, 5, 12))
+    assert not reader.read(leave + restart, "mentee", **on).doubts_next
+    assert reader.read(leave, "mentee", **on).expects_next_dropped
+
+
 def test_a_bare_day_names_the_session_booked_on_it(reader):
     """Written on 2 March with the restart booked for 10 June: "the 10th" is that booking,
     not 10 March, so the break's end is booked, not an ending before the next session."""
@@ -239,6 +249,7 @@ def test_a_bare_day_names_the_session_booked_on_it(reader):
     ("She may well not make the 16th because of the stocktake.", False),
     ("We booked the 16th but she might need to move that one too.", False),
     ("I keep the 16th in the calendar but I think it will not happen.", True),
+    ("My last day is 10 March. I'll cancel our session on the 16th.", True),
 ])
 def test_expecting_the_booked_session_not_to_happen_is_more_than_doubting_it(
         reader, text, expected_not):

@@ -243,7 +243,10 @@ class Reader:
         ending, disengaged = model.says("ending", said["ending"]), \
             model.says("disengaged", said["disengaged"])
         key = self._key_sentences(readings)
-        doubt = max((doubts_a_meeting(span, r, session_date, next_session)
+        booking_named = any(names_the_booking(span, session_date, next_session)
+                            for span, r in pairs if r.trusted)
+        doubt = max((doubts_a_meeting(span, r, session_date, next_session,
+                                      booking_named=booking_named)
                      for span, r in pairs), default=0)
         return Reading(
             sentences=readings, action_items=action_items, blockers=blockers,
@@ -305,6 +308,7 @@ class Reader:
 
 
 _DOUBT = {"doubt", "doubtful", "unlikely", "probably", "maybe", "perhaps", "possibly"}
+_CALL_OFF = {"cancel", "scrap", "drop"}  # a meeting someone will call off will not happen
 
 
 def plainly_promised(span: Span) -> bool:
@@ -328,14 +332,16 @@ UNCERTAIN, EXPECTED_NOT = 1, 2  # how strongly a reflection doubts the next book
 
 
 def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | None,
-                     next_session: dt.date | None) -> int:
+                     next_session: dt.date | None, *, booking_named: bool = False) -> int:
     """How strongly a sentence puts the next booked meeting in doubt: 0 not at all;
     UNCERTAIN when it names that meeting (its date, or "next session") with negation or
     tentative modality in its parse ("the 9th looks doubtful", "not sure we'll make our next
     session", "she might need to move that one"); EXPECTED_NOT when the writer expects it not
     to happen ("7 January will probably not happen", "it won't go ahead", "unlikely"), or it
-    is an ending dated before that meeting, with no date on or after it ("she leaves on 14
-    August", but not "on leave from June, back for our session on 3 September")."""
+    is an ending dated before that meeting, when the reflection names no date on or after it
+    (`booking_named`: "she leaves on 14 August", but not "on leave from June, back for our
+    session on 3 September", nor "I go on leave from 2 March. We have booked 12 May to
+    restart")."""
     if not reading.trusted or session is None or next_session is None:
         return 0
     found = find_expressions(span.text)
@@ -343,10 +349,21 @@ def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | No
     if "ending" in reading.labels:
         before = [d for e, d in dates if d is not None and e.kind != "next_session"
                   and d < next_session]
-        if before and not any(d is not None and d >= next_session for _, d in dates):
+        if before and not booking_named and not names_the_booking(span, session, next_session):
             return EXPECTED_NOT
     return max((_doubted(span, e) for e, d in dates
                 if e.kind == "next_session" or d == next_session), default=0)
+
+
+def names_the_booking(span: Span, session: dt.date | None, next_session: dt.date | None
+                      ) -> bool:
+    """Whether a sentence names a date on or after the next booked meeting, and does not
+    doubt it."""
+    if session is None or next_session is None:
+        return False
+    return any(d is not None and d >= next_session and not _doubted(span, e)
+               for e, d in ((e, _booked_or(e, session, next_session))
+                            for e in find_expressions(span.text)))
 
 
 def _booked_or(expression, session: dt.date, next_session: dt.date) -> dt.date | None:
@@ -402,11 +419,13 @@ def _reservation(span: Span, named: Span) -> int:
 
 def _strength(tokens) -> int:
     """EXPECTED_NOT for a negated event with "will" or "probably" on it ("will probably not
-    happen", "won't go ahead"), "unlikely" or "I doubt"; UNCERTAIN for anything tentative
+    happen", "won't go ahead"), "unlikely", "I doubt" or calling it off; UNCERTAIN for anything tentative
     ("may well not make it", "not sure it will happen", "can't promise", "doubtful")."""
     tokens = list(tokens)
     for t in tokens:
         if t.lemma_.lower() == "unlikely" or (t.lemma_.lower() == "doubt" and t.pos_ == "VERB"):
+            return EXPECTED_NOT
+        if _calls_off(t):
             return EXPECTED_NOT
         if t.dep_ == "neg" and any(c.lemma_.lower() in ("will", "probably")
                                    for c in t.head.children):
@@ -415,9 +434,15 @@ def _strength(tokens) -> int:
 
 
 def _doubting(t) -> bool:
-    """A negation, a tentative modal or a word of doubt."""
+    """A negation, a tentative modal, a word of doubt, or calling the meeting off."""
     return t.dep_ == "neg" or (t.tag_ == "MD" and t.lemma_ in ("may", "might", "could")) \
-        or t.lemma_.lower() in _DOUBT
+        or t.lemma_.lower() in _DOUBT or _calls_off(t)
+
+
+def _calls_off(t) -> bool:
+    """ "I'll cancel the session on the 29th"; not "we won't cancel it"."""
+    return t.pos_ == "VERB" and t.lemma_.lower() in _CALL_OFF and \
+        not any(c.dep_ == "neg" for c in t.children)
 
 
 def _points_back(t) -> bool:
