@@ -192,6 +192,7 @@ def test_the_shipped_model_matches_its_training_script(reader):
      "I'll make it.", True),
     ("I'll bring the photos to our next session but I'm not sure what the point is.", False),
     ("We booked the 16th so we don't lose it.", False),
+    ("There is a fair chance I will be travelling, so our next slot is in doubt.", True),
     # spaCy leaves these reservations outside the booking's clause, as sentences of their own
     ("I keep the 16th in the calendar but I think it will not happen.", True),
     ("The 16th is still in the diary but realistically that's my audit week so I said not to "

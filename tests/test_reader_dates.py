@@ -21,6 +21,8 @@ NEXT = dt.date(2026, 3, 16)
     ("before we next meet", "2026-03-16"),
     ("by our next session", "2026-03-16"),
     ("by next time", "2026-03-16"),
+    ("before our next 1:1", "2026-03-16"),
+    ("ahead of the next slot", "2026-03-16"),
     ("this week", "2026-03-06"),
     ("by the end of the week", "2026-03-06"),
     ("next week", "2026-03-13"),

@@ -386,8 +386,10 @@ def _doubted(span: Span, expression) -> int:
         return 0
     head = named.root
     while True:
-        if any(_doubting(t) for t in (head, *head.children)):
-            return _strength((head, *head.children))
+        near = (head, *head.children, *(o for c in head.children if c.dep_ == "prep"
+                                         for o in c.children if o.dep_ == "pobj"))
+        if any(_doubting(t) for t in near):  # "...looks doubtful", "...is in doubt"
+            return _strength(near)
         # a reservation after "but" that points back at the booking bears on it, joined to
         # the clause or set beside it ("we put 24 September in the diary but he said it will
         # probably not happen", "... but, to be honest, with the stocktake I can't promise
