@@ -20,7 +20,8 @@ PACKAGED = Path(__file__).resolve().parent / "model.json"
 # its sentence. It learns, from whole reflections and their gold blockers, which clauses name
 # what got in the way (a clause, not a sentence: "I arrived late, | hadn't read the paper").
 # The clause's own vectors as well scored higher in cross-validation by writer (0.508 against
-# 0.464) but no better on dev, and missed both blockers of issue 14's own example.
+# 0.464, when items had to overlap by 0.5 to match) but no better on dev, and missed both
+# blockers of issue 14's own example.
 BLOCKER_FEATURES = (*LABELS, "in_longer_sentence", "first_clause", "clauses")
 
 
