@@ -14,7 +14,6 @@ the blocker model use, SAME_ITEM_OVERLAP, is where this agreement is best.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from coach.retrieval.text import SAME_ITEM_OVERLAP, token_f1
@@ -53,7 +52,6 @@ def main() -> None:
         print(f"{key:>9s}  " + "  ".join(
             f"P {figures[k][key]['precision']:.2f} R {figures[k][key]['recall']:.2f} "
             f"F1 {figures[k][key]['f1']:.2f}" for k in figures))
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":

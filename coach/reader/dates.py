@@ -26,7 +26,8 @@ _NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "
 # A time expression, longest forms first. Each alternative names what it means.
 _EXPRESSION = re.compile(
     r"(?P<next_session>\b(?:before|by|until|till|at|for|in|to)?\s*(?:(?:our|the)\s+)?next\s+"
-    r"(?:session|meeting|time|catch[- ]?up|call|slot|booking|chat|one[- ]to[- ]one|1[:-]1)\b|\b(?:we|i)\s+(?:next\s+meet|meet\s+next|"
+    r"(?:session|meeting|time|catch[- ]?up|call|slot|booking|chat|one[- ]to[- ]one|1[:-]1)\b"
+    r"|\b(?:we|i)\s+(?:next\s+meet|meet\s+next|"
     r"meet\s+again)\b|\bmeet(?:ing)?\s+again\b|\bby\s+next\s+time\b)"
     r"|(?P<today>\b(?:eod|end of (?:the )?day|today|tonight|this evening)\b)"
     r"|(?P<tomorrow>\b(?:tomorrow|tmrw|tmr|tomoz)\b)"

@@ -332,7 +332,7 @@ UNCERTAIN, EXPECTED_NOT = 1, 2  # how strongly a reflection doubts the next book
 
 
 def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | None,
-                     next_session: dt.date | None, *, booking_named: bool = False) -> int:
+                     next_session: dt.date | None, *, booking_named: bool) -> int:
     """How strongly a sentence puts the next booked meeting in doubt: 0 not at all;
     UNCERTAIN when it names that meeting (its date, or "next session") with negation or
     tentative modality in its parse ("the 9th looks doubtful", "not sure we'll make our next
@@ -349,7 +349,7 @@ def doubts_a_meeting(span: Span, reading: SentenceReading, session: dt.date | No
     if "ending" in reading.labels:
         before = [d for e, d in dates if d is not None and e.kind != "next_session"
                   and d < next_session]
-        if before and not booking_named and not names_the_booking(span, session, next_session):
+        if before and not booking_named:
             return EXPECTED_NOT
     return max((_doubted(span, e) for e, d in dates
                 if e.kind == "next_session" or d == next_session), default=0)
@@ -421,8 +421,9 @@ def _reservation(span: Span, named: Span) -> int:
 
 def _strength(tokens) -> int:
     """EXPECTED_NOT for a negated event with "will" or "probably" on it ("will probably not
-    happen", "won't go ahead"), "unlikely", "I doubt" or calling it off; UNCERTAIN for anything tentative
-    ("may well not make it", "not sure it will happen", "can't promise", "doubtful")."""
+    happen", "won't go ahead"), "unlikely", "I doubt" or calling it off; UNCERTAIN for
+    anything tentative ("may well not make it", "not sure it will happen", "can't promise",
+    "doubtful")."""
     tokens = list(tokens)
     for t in tokens:
         if t.lemma_.lower() == "unlikely" or (t.lemma_.lower() == "doubt" and t.pos_ == "VERB"):
