@@ -3,17 +3,22 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
 .PHONY: install run test test-fast test-abuse eval clean chromium postgres
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# The CPU build of torch first: an unpinned torch would pull gigabytes of CUDA.
 	$(BIN)/pip install --quiet torch==2.13.0
-	# llama-cpp-python compiles from source the first time (4-5 min on 2 cores); pip caches it.
+	# llama-cpp-python compiles from source (4-5 min on 2 cores), for any x86-64 with AVX2
+	# rather than -march=native: its AMX kernels segfault on some Sapphire Rapids hosts
+	# (ggml-org/llama.cpp#20824). No wheel cache, since a cached build ignores CMAKE_ARGS.
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir \
+	  'llama-cpp-python[server]>=0.3.8'
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
