@@ -4,8 +4,11 @@ The models that read a whole reflection (sentiment, which clauses are blockers, 
 disengaged thresholds) learn from the training reflections of nine blind writers
 (coach/reader/training.py). Dev has 85 reflections, so one or two of them move its figures;
 this scores the shipped settings on each writer's reflections with the models refitted on the
-other writers' only, and pools the counts. The sentence classifiers stay as shipped (they learn
-from train/sentences.jsonl, not from these reflections). Dev and test are never read here.
+other writers' only, and pools the counts. The ending and disengaged classifiers also learn
+from the reflections (as multiple instances, INSTANCE_LABELS), so they and their reflection
+thresholds are refitted in each fold too; the other sentence classifiers and every sentence
+threshold stay as shipped (they learn from train/sentences.jsonl alone). Dev and test are
+never read here.
 
     .venv/bin/python -m evals.writer_cv
 """
@@ -21,13 +24,12 @@ import numpy as np
 from coach.reader.language import default_embed
 from coach.reader.model import SENTIMENTS, LabelModel
 from coach.reader.reader import Labelled, Reader
-from coach.reader.training import _train_blockers, _train_sentiment, training_reflections
+from coach.reader.training import (C, INSTANCE_LABELS, REFLECTION_BETA, REFLECTION_LABELS,
+                                   Sentences,
+                                   _train_blockers, _train_sentiment, best_threshold,
+                                   domain_examples, featurise, instances, reflection_units,
+                                   training_reflections, writer_held_out_tops, writer_of)
 from evals.metrics import classification, match_items, prf
-
-
-def writer_of(reflection: dict) -> str:
-    """The writer's letter: ids are ar01, br01, ... ir60 (see evals/datasets/README.md)."""
-    return reflection["id"][0]
 
 
 def cross_validate() -> dict[str, object]:
@@ -41,23 +43,45 @@ def cross_validate() -> dict[str, object]:
     def embed(texts):  # every fold reads the held-out reflections again: vectors are kept
         return np.asarray([one(t) for t in texts], dtype=np.float32).reshape(len(texts), -1)
 
-    # the sentence classifiers are the shipped ones in every fold: one parse per reflection
-    labeller = Reader(shipped, embed)
-    by_writer: dict[str, list[tuple[dict, Labelled]]] = defaultdict(list)
-    for r in training_reflections():
-        by_writer[writer_of(r)].append((r, labeller.labelled(r["text"])))
+    class Parsed(Reader):  # each fold reads the reflections with its own model: parse once
+        @lru_cache(maxsize=None)
+        def units(self, text):
+            return super().units(text)
+
+    parsed = Parsed(shipped, embed)
+    reflections = training_reflections()
+    examples = domain_examples()
+    z = (featurise([e.text for e in examples], embed) - shipped.mean) / shipped.scale
+    units = reflection_units(reflections, parsed, shipped.mean, shipped.scale)
+    sentences = {label: Sentences(z, np.asarray([label in e.labels for e in examples], int),
+                                  np.ones(len(examples))) for label in INSTANCE_LABELS}
+    by_writer: dict[str, list[dict]] = defaultdict(list)
+    for r in reflections:
+        by_writer[writer_of(r)].append(r)
     counts = np.zeros(3)
     gold_sentiment, said_sentiment = [], []
-    flags = {k: np.zeros(3) for k in ("ending", "disengaged")}
+    flags = {k: np.zeros(3) for k in REFLECTION_LABELS}
     per_writer = {}
     for writer, held_out in sorted(by_writer.items()):
         model = copy.deepcopy(shipped)
-        rest = [pair for w, pairs in by_writer.items() if w != writer for pair in pairs]
+        rest_units = [u for u in units if writer_of(u[0]) != writer]
+        for label, known in sentences.items():
+            row = model.labels.index(label)
+            fitted = known.fit(C, instances(label, known.fit(C), rest_units))
+            model.coef[row], model.intercept[row] = fitted.coef_[0], fitted.intercept_[0]
+            if label not in REFLECTION_LABELS:
+                continue
+            tops, truth = writer_held_out_tops(label, known, rest_units, C)
+            model.reflection_thresholds[label] = max(model.thresholds[label], best_threshold(
+                truth, tops, upper=0.975, beta=REFLECTION_BETA[label]))
         reader = Reader(model, embed)
+        reader.units = parsed.units
+        rest = [(r, reader.labelled(r["text"])) for w, rs in by_writer.items() if w != writer
+                for r in rs]
         _train_sentiment(model, reader, rest)
         _train_blockers(model, rest)
         mine = np.zeros(3)
-        for r, _ in held_out:
+        for r in held_out:
             reading = reader.read(r["text"], r.get("author_role", "mentee"))
             gold = r["gold"].get("blockers", [])
             mine += [len(reading.blockers), len(gold), len(match_items(reading.blockers, gold))]

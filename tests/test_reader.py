@@ -217,7 +217,8 @@ def test_a_reservation_set_beside_the_booking_bears_on_it(reader):
 def test_an_ending_dated_before_the_booking_is_no_doubt_when_the_restart_is_named(reader):
     """The leave's start sits before the booking, in a sentence of its own; the restart is
     named in the next one, so the booking stands."""
-    leave = "Good session. I go on paternity leave from 2 March for ten weeks."
+    leave = "Good session. I go on paternity leave from 2 March for ten weeks, so we are " \
+            "pausing the sessions."
     restart = " We have booked 12 May to restart and she will keep an eye on the pilot meanwhile."
     on = dict(names=NAMES, session_date=dt.date(2026, 2, 25), next_session=dt.date(2026, 5, 12))
     assert not reader.read(leave + restart, "mentee", **on).doubts_next

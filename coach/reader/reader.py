@@ -154,8 +154,11 @@ class Reader:
         return self.model.probabilities(self.features(sents))
 
     # -- a reflection -----------------------------------------------------------------------
-    def labelled(self, text: str) -> Labelled:
-        """The parse and label probabilities the rest of a reading is built from."""
+    def units(self, text: str
+              ) -> tuple[list[Span], list[bool], list[list[Span]], list[Span], np.ndarray]:
+        """The sentences, which of them are trusted, the clauses of the trusted ones, what the
+        classifiers read (each trusted sentence, then the clauses of those that have more than
+        one) and its features."""
         spans = self.sentences(text)
         trusted = [not unsafe_to_repeat(s.text) for s in spans]
         # an injection runs on: a bare command right after one belongs to it
@@ -166,8 +169,14 @@ class Reader:
         parts = [clauses(s) for s in kept]
         units = kept + [c for p in parts if len(p) > 1 for c in p]
         rows = self.features(units) if units else np.zeros((0, FEATURE_WIDTH))
+        return spans, trusted, parts, units, rows
+
+    def labelled(self, text: str) -> Labelled:
+        """The parse and label probabilities the rest of a reading is built from."""
+        spans, trusted, parts, _, rows = self.units(text)
+        kept = [s for s, ok in zip(spans, trusted) if ok]
         probs = self.model.probabilities(rows)
-        clause_index = iter(range(len(kept), len(units)))
+        clause_index = iter(range(len(kept), len(rows)))
         index = [[next(clause_index) for _ in p] if len(p) > 1 else [k]
                  for k, p in enumerate(parts)]
         clause_units = [i for ix in index for i in ix]
