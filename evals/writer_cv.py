@@ -55,6 +55,7 @@ def cross_validate() -> dict[str, object]:
     units = reflection_units(reflections, parsed, shipped.mean, shipped.scale)
     sentences = {label: Sentences(z, np.asarray([label in e.labels for e in examples], int),
                                   np.ones(len(examples))) for label in INSTANCE_LABELS}
+    bases = {label: known.fit(C) for label, known in sentences.items()}  # sentences alone
     by_writer: dict[str, list[dict]] = defaultdict(list)
     for r in reflections:
         by_writer[writer_of(r)].append(r)
@@ -67,11 +68,11 @@ def cross_validate() -> dict[str, object]:
         rest_units = [u for u in units if writer_of(u[0]) != writer]
         for label, known in sentences.items():
             row = model.labels.index(label)
-            fitted = known.fit(C, instances(label, known.fit(C), rest_units))
+            fitted = known.fit(C, instances(label, bases[label], rest_units))
             model.coef[row], model.intercept[row] = fitted.coef_[0], fitted.intercept_[0]
             if label not in REFLECTION_LABELS:
                 continue
-            tops, truth = writer_held_out_tops(label, known, rest_units, C)
+            tops, truth = writer_held_out_tops(label, known, bases[label], rest_units, C)
             model.reflection_thresholds[label] = max(model.thresholds[label], best_threshold(
                 truth, tops, upper=0.975, beta=REFLECTION_BETA[label]))
         reader = Reader(model, embed)

@@ -42,8 +42,9 @@ def test_each_writers_reflections_are_scored_by_a_model_that_never_saw_them():
         return out
 
     rng_rows = {(w, k): rng.normal(size=(3, 3)) for w in "abc" for k in range(6)}
-    tops, truth = writer_held_out_tops("ending", known, units(False), 1.0)
-    flipped, flipped_truth = writer_held_out_tops("ending", known, units(True), 1.0)
+    base = known.fit(1.0)
+    tops, truth = writer_held_out_tops("ending", known, base, units(False), 1.0)
+    flipped, flipped_truth = writer_held_out_tops("ending", known, base, units(True), 1.0)
     # writer a's gold changed: its own scores did not, the others' did
     assert np.allclose(tops[:6], flipped[:6])
     assert not np.allclose(tops[6:], flipped[6:])

@@ -160,9 +160,12 @@ def train(examples: list[Example], reflections: list[dict[str, Any]], *,
         y = np.asarray([label in e.labels for e in examples], dtype=int)
         speaks = np.asarray([e.only in (None, label) for e in examples])
         sentences = Sentences(z[speaks], y[speaks], w[speaks])
-        extra = instances(label, sentences.fit(c), units) if label in INSTANCE_LABELS else None
-        if label in REFLECTION_LABELS:
-            tops, truth = writer_held_out_tops(label, sentences, units, c)
+        extra = None
+        if label in INSTANCE_LABELS:
+            base = sentences.fit(c)  # picks each reflection's likeliest unit
+            extra = instances(label, base, units)
+            if label in REFLECTION_LABELS:
+                tops, truth = writer_held_out_tops(label, sentences, base, units, c)
         model = sentences.fit(c, extra)
         coef.append(model.coef_[0])
         intercept.append(model.intercept_[0])
@@ -264,12 +267,12 @@ def instances(label: str, base, units: Units) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack(xs), np.concatenate(ys)
 
 
-def writer_held_out_tops(label: str, sentences: Sentences, units: Units, c: float
+def writer_held_out_tops(label: str, sentences: Sentences, base, units: Units, c: float
                          ) -> tuple[np.ndarray, np.ndarray]:
     """Each reflection's likeliest unit for ``label`` by a model that learned from the other
     writers' reflections only, with its gold: what the reflection-level threshold is chosen
-    on, since the final model has seen every reflection."""
-    base = sentences.fit(c)
+    on, since the final model has seen every reflection. ``base`` is the model of the
+    sentences alone, as in instances()."""
     tops, truth = [], []
     for writer in sorted({writer_of(r) for r, *_ in units}):
         others = [u for u in units if writer_of(u[0]) != writer]
