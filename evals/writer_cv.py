@@ -23,12 +23,12 @@ import numpy as np
 
 from coach.reader.language import default_embed
 from coach.reader.model import SENTIMENTS, LabelModel
-from coach.reader.reader import Labelled, Reader
-from coach.reader.training import (C, INSTANCE_LABELS, REFLECTION_BETA, REFLECTION_LABELS,
-                                   Sentences,
-                                   _train_blockers, _train_sentiment, best_threshold,
-                                   domain_examples, featurise, instances, reflection_units,
-                                   training_reflections, writer_held_out_tops, writer_of)
+from coach.reader.reader import Reader
+from coach.reader.training import (C, INSTANCE_LABELS, REFLECTION_LABELS, Sentences,
+                                   _train_blockers, _train_sentiment, domain_examples,
+                                   featurise, instances, reflection_threshold,
+                                   reflection_units, training_reflections,
+                                   writer_held_out_tops, writer_of)
 from evals.metrics import classification, match_items, prf
 
 
@@ -73,8 +73,8 @@ def cross_validate() -> dict[str, object]:
             if label not in REFLECTION_LABELS:
                 continue
             tops, truth = writer_held_out_tops(label, known, bases[label], rest_units, C)
-            model.reflection_thresholds[label] = max(model.thresholds[label], best_threshold(
-                truth, tops, upper=0.975, beta=REFLECTION_BETA[label]))
+            model.reflection_thresholds[label] = reflection_threshold(
+                label, model.thresholds[label], tops, truth)
         reader = Reader(model, embed)
         reader.units = parsed.units
         rest = [(r, reader.labelled(r["text"])) for w, rs in by_writer.items() if w != writer

@@ -181,8 +181,8 @@ def train(examples: list[Example], reflections: list[dict[str, Any]], *,
             oof[held] = fold_model.predict_proba(z[held])[:, 1]
         thresholds[label] = best_threshold(y[domain_idx], oof[domain_idx])
         if label in REFLECTION_LABELS and truth.sum():
-            reflection_thresholds[label] = max(thresholds[label], best_threshold(
-                truth, tops, upper=0.975, beta=REFLECTION_BETA[label]))
+            reflection_thresholds[label] = reflection_threshold(label, thresholds[label],
+                                                                tops, truth)
     labels_model = LabelModel(
         LABELS, mean, scale, np.asarray(coef), np.asarray(intercept), thresholds,
         SENTIMENT_FEATURES, np.zeros((len(SENTIMENTS), len(SENTIMENT_FEATURES))),
@@ -265,6 +265,14 @@ def instances(label: str, base, units: Units) -> tuple[np.ndarray, np.ndarray]:
     if not xs:
         return np.zeros((0, 0)), np.zeros(0, dtype=int)
     return np.vstack(xs), np.concatenate(ys)
+
+
+def reflection_threshold(label: str, sentence_threshold: float, tops: np.ndarray,
+                         truth: np.ndarray) -> float:
+    """How likely one sentence must be for a reflection to say ``label``: never below a
+    sentence's own threshold, and best on writer-held-out scores (REFLECTION_BETA)."""
+    return max(sentence_threshold, best_threshold(truth, tops, upper=0.975,
+                                                  beta=REFLECTION_BETA[label]))
 
 
 def writer_held_out_tops(label: str, sentences: Sentences, base, units: Units, c: float
