@@ -147,3 +147,24 @@ def test_retrain_folds_corrections_in_and_refuses_a_worse_model(monkeypatch):
 def test_retrain_without_corrections_is_a_clear_error(world, run):
     code, _, err = run("reader", "retrain")
     assert code != 0 and "no corrections yet" in err.lower()
+
+
+def test_a_programme_model_of_an_older_format_gives_way_to_the_shipped_one(settings, caplog):
+    from coach.container import Container
+    from coach.reader.model import FORMAT, PACKAGED
+
+    older = json.loads(PACKAGED.read_text(encoding="utf-8"))
+    older.pop("format")  # format 1: blockers came from a second model over label probabilities
+    settings.ensure_data_dir()
+    (settings.data_dir / "reader-model.json").write_text(json.dumps(older), encoding="utf-8")
+    container = Container(settings)
+    try:
+        assert container.reader.model.format == FORMAT
+        assert "older reader" in caplog.text
+        current = dict(older, format=FORMAT)
+        (settings.data_dir / "reader-model.json").write_text(json.dumps(current), encoding="utf-8")
+        own = Container(settings)
+        assert own.reader._model is not None  # its own model is read
+        own.close()
+    finally:
+        container.close()

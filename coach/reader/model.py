@@ -16,18 +16,10 @@ from coach.reader.language import EMBEDDING_WIDTH
 LABELS = ("commitment", "obstacle", "ending", "disengaged", "positive", "negative", "key_point")
 SENTIMENTS = ("negative", "neutral", "positive")
 PACKAGED = Path(__file__).resolve().parent / "model.json"
-# What the blocker model sees of a clause: its own label probabilities and where it sits in
-# its sentence. It learns, from whole reflections and their gold blockers, which clauses name
-# what got in the way (a clause, not a sentence: "I arrived late, | hadn't read the paper").
-# The clause's own vectors as well scored higher in cross-validation by writer (0.508 against
-# 0.464, when items had to overlap by 0.5 to match) but no better on dev, and missed both
-# blockers of issue 14's own example.
-BLOCKER_FEATURES = (*LABELS, "in_longer_sentence", "first_clause", "clauses")
-
-
-def blocker_features(probabilities: np.ndarray, position: int, count: int) -> np.ndarray:
-    return np.concatenate([probabilities, [float(count > 1), float(position == 0),
-                                           float(np.log1p(count))]])
+# The model format: 2 since a clause names a blocker by its own obstacle probability
+# (blocker_threshold) instead of a second model over the label probabilities. A programme's
+# model of another format reads features this reader does not give it.
+FORMAT = 2
 
 
 @dataclass
@@ -52,25 +44,17 @@ class LabelModel:
     sentiment_projection: np.ndarray | None = None  # directions x EMBEDDING_WIDTH
     sentiment_mean: np.ndarray | None = None
     sentiment_scale: np.ndarray | None = None
-    blocker_coef: np.ndarray | None = None  # over blocker_features()
-    blocker_intercept: float = 0.0
+    # a clause names a blocker when its obstacle probability is at least this: stricter than
+    # the sentence threshold, since a blocker is shown to the author as found
     blocker_threshold: float = 0.5
-    blocker_mean: np.ndarray | None = None
-    blocker_scale: np.ndarray | None = None
+    format: int = FORMAT
 
     def reads_current_features(self, feature_width: int) -> bool:
         """Whether this model reads what today's reader gives it (an older programme model
         may not)."""
-        return (self.width == feature_width and self.blocker_coef is not None
-                and len(self.blocker_coef) == len(BLOCKER_FEATURES)
+        return (self.format == FORMAT and self.width == feature_width
                 and self.sentiment_projection is not None
                 and self.sentiment_projection.shape[1] == EMBEDDING_WIDTH)
-
-    def blocker_probabilities(self, rows: np.ndarray) -> np.ndarray:
-        if not len(rows) or self.blocker_coef is None:
-            return np.zeros(len(rows))
-        z = (np.asarray(rows) - self.blocker_mean) / self.blocker_scale
-        return 1.0 / (1.0 + np.exp(-(z @ self.blocker_coef + self.blocker_intercept)))
 
     @property
     def width(self) -> int:
@@ -125,10 +109,8 @@ class LabelModel:
                 "sentiment_projection": opt(self.sentiment_projection),
                 "sentiment_mean": opt(self.sentiment_mean),
                 "sentiment_scale": opt(self.sentiment_scale),
-                "blocker_coef": opt(self.blocker_coef),
-                "blocker_intercept": round(float(self.blocker_intercept), 6),
                 "blocker_threshold": round(float(self.blocker_threshold), 4),
-                "blocker_mean": opt(self.blocker_mean), "blocker_scale": opt(self.blocker_scale)}
+                "format": self.format}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LabelModel:
@@ -140,9 +122,7 @@ class LabelModel:
                    dict(data.get("reflection_thresholds", {})),
                    _array(data.get("sentiment_center")), _array(data.get("sentiment_projection")),
                    _array(data.get("sentiment_mean")), _array(data.get("sentiment_scale")),
-                   _array(data.get("blocker_coef")), float(data.get("blocker_intercept", 0.0)),
-                   float(data.get("blocker_threshold", 0.5)), _array(data.get("blocker_mean")),
-                   _array(data.get("blocker_scale")))
+                   float(data.get("blocker_threshold", 0.5)), int(data.get("format", 1)))
 
     def save(self, path: Path) -> None:
         tmp = Path(path).with_suffix(".part")

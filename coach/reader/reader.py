@@ -5,7 +5,7 @@ A reflection is split into sentences and parsed by spaCy. Each sentence is label
 logistic regressions over its MiniLM vector and a few parse and VADER features
 (coach/reader/model.py): commitment, obstacle, ending, disengaged, positive, negative, key
 point. Commitments become action items with an owner (the subject in the parse) and a due date
-(coach/reader/dates.py); a second small model picks the clauses that name a blocker; the
+(coach/reader/dates.py); a clause names a blocker when it is likely enough an obstacle; the
 sentiment comes from a small model over the sentences' evaluations, VADER on the whole text
 and the reflection's mean MiniLM vector.
 Sentences that address the software, or ask for credentials, money or outside contact, are
@@ -25,7 +25,7 @@ from coach.reader.dates import find_expressions, ordinal_day, resolve
 from coach.reader.features import (FEATURE_WIDTH, feature_matrix, future_verbs, is_command,
                                    subject_of)
 from coach.reader.language import EMBEDDING_WIDTH, Embed, default_embed, nlp, vader
-from coach.reader.model import LabelModel, blocker_features
+from coach.reader.model import LabelModel
 from coach.reader.phrasing import clauses, commitments, pair_from
 from coach.services.text import split_sentences, unsafe_to_repeat
 
@@ -104,11 +104,11 @@ class Labelled:
     clause_probs: list[list[np.ndarray]]
     mean_vector: np.ndarray
 
-    def candidates(self) -> list[tuple[Span, np.ndarray]]:
-        """Each clause with what the blocker model reads of it."""
-        return [(clause, blocker_features(p, i, len(sentence)))
+    def clauses(self, label_index: int) -> list[tuple[Span, float]]:
+        """Each clause of a trusted sentence with its probability of one label."""
+        return [(clause, float(p[label_index]))
                 for sentence, probs in zip(self.parts, self.clause_probs)
-                for i, (clause, p) in enumerate(zip(sentence, probs))]
+                for clause, p in zip(sentence, probs)]
 
 
 class Reader:
@@ -239,9 +239,7 @@ class Reader:
                     "due": c.due.isoformat() if c.due else None, "sentence": index})
         action_items = list(items.values())[:MAX_ITEMS]
 
-        candidates = seen.candidates()
-        likely = model.blocker_probabilities(np.asarray([f for _, f in candidates]))
-        blockers = [_phrase(c.text) for (c, _), p in zip(candidates, likely)
+        blockers = [_phrase(c.text) for c, p in seen.clauses(model.labels.index("obstacle"))
                     if p >= model.blocker_threshold]
         blockers = list(dict.fromkeys(b for b in blockers if b))[:MAX_BLOCKERS]
 
