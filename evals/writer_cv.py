@@ -1,14 +1,15 @@
 """Leave-one-writer-out cross-validation of the reader's reflection-level models.
 
 The models that read a whole reflection (sentiment, the ending and disengaged thresholds) learn
-from the training reflections of nine blind writers
-(coach/reader/training.py). Dev has 85 reflections, so one or two of them move its figures;
-this scores the shipped settings on each writer's reflections with the models refitted on the
-other writers' only, and pools the counts. The ending, disengaged and obstacle classifiers
+from the training reflections of nine blind writers (coach/reader/training.py). Dev has 85
+reflections, so one or two of them move its figures; this scores the shipped settings on each
+writer's reflections with the models refitted on the other writers' only, and pools the
+counts. The ending, disengaged and obstacle classifiers
 also learn from the reflections (as multiple instances, INSTANCE_LABELS), so they and the
 reflection thresholds are refitted in each fold too (a clause names a blocker by its obstacle
-probability); the other sentence classifiers and every sentence threshold stay as shipped (they learn from train/sentences.jsonl alone). Dev and test are
-never read here.
+probability, with the shipped BLOCKER_THRESHOLD); the other sentence classifiers and every
+sentence threshold stay as shipped (they learn from train/sentences.jsonl alone). Dev and test
+are never read here.
 
     .venv/bin/python -m evals.writer_cv
 """
@@ -25,7 +26,7 @@ from coach.reader.language import default_embed
 from coach.reader.model import SENTIMENTS, LabelModel
 from coach.reader.reader import Reader
 from coach.reader.training import (C, INSTANCE_LABELS, REFLECTION_LABELS, Sentences,
-                                   BLOCKER_THRESHOLD, _train_sentiment, domain_examples,
+                                   _train_sentiment, domain_examples,
                                    featurise, instances, reflection_threshold,
                                    reflection_units, training_reflections,
                                    writer_held_out_tops, writer_of)
@@ -80,7 +81,6 @@ def cross_validate() -> dict[str, object]:
         rest = [(r, reader.labelled(r["text"])) for w, rs in by_writer.items() if w != writer
                 for r in rs]
         _train_sentiment(model, reader, rest)
-        model.blocker_threshold = BLOCKER_THRESHOLD
         mine = np.zeros(3)
         for r in held_out:
             reading = reader.read(r["text"], r.get("author_role", "mentee"))

@@ -185,12 +185,12 @@ def train(examples: list[Example], reflections: list[dict[str, Any]], *,
     labels_model = LabelModel(
         LABELS, mean, scale, np.asarray(coef), np.asarray(intercept), thresholds,
         SENTIMENT_FEATURES, np.zeros((len(SENTIMENTS), len(SENTIMENT_FEATURES))),
-        np.zeros(len(SENTIMENTS)), SENTIMENTS, meta or {}, reflection_thresholds)
+        np.zeros(len(SENTIMENTS)), SENTIMENTS, meta or {}, reflection_thresholds,
+        blocker_threshold=BLOCKER_THRESHOLD)
     # the reflection models read the same parse and label probabilities: computed once
     reader = Reader(labels_model, embed)
     seen = [(r, reader.labelled(r["text"])) for r in reflections]
     _train_sentiment(labels_model, reader, seen)
-    labels_model.blocker_threshold = BLOCKER_THRESHOLD
     return labels_model
 
 
@@ -248,26 +248,26 @@ def reflection_units(reflections: list[dict[str, Any]], reader: Reader, mean: np
 
 
 def instances(label: str, base, units: Units) -> tuple[np.ndarray, np.ndarray]:
-    """Sentence examples from whole reflections: every unit of one whose gold says no, and the
-    likeliest unit (by ``base``, a model of the sentences alone) of one whose gold says yes."""
+    """Sentence examples from whole reflections: every unit of one whose gold says no, and of
+    one whose gold says yes, the units that say a gold blocker (obstacles) or else the likeliest
+    unit (by ``base``, a model of the sentences alone)."""
     xs, ys = [], []
     key = INSTANCE_LABELS[label]
     for r, texts, rows in units:
         if key not in r["gold"] or not len(rows):
             continue
         gold = r["gold"][key]
-        if gold and isinstance(gold, list):  # the units that say a gold blocker
-            said = [k for k, text in enumerate(texts)
-                    if any(token_f1(text, g) >= BLOCKER_MATCH for g in gold)]
-            xs.append(rows[said])
-            ys.append(np.ones(len(said), dtype=int))
-        elif gold:
-            k = int(base.predict_proba(rows)[:, 1].argmax())
-            xs.append(rows[k:k + 1])
-            ys.append(np.ones(1, dtype=int))
-        else:
+        if not gold:
             xs.append(rows)
             ys.append(np.zeros(len(rows), dtype=int))
+            continue
+        if key == "blockers":
+            said = [k for k, text in enumerate(texts)
+                    if any(token_f1(text, g) >= BLOCKER_MATCH for g in gold)]
+        else:
+            said = [int(base.predict_proba(rows)[:, 1].argmax())]
+        xs.append(rows[said])
+        ys.append(np.ones(len(said), dtype=int))
     if not xs:
         return np.zeros((0, 0)), np.zeros(0, dtype=int)
     return np.vstack(xs), np.concatenate(ys)
