@@ -959,8 +959,7 @@ def reader_retrain(
     if not rows:
         raise InvalidInput("There are no corrections yet: authors correct the action items, "
                            "blockers and sentiment on the reflect page before confirming.")
-    result = retrain(c.reader.model, rows, lambda model: _score_reader(c, model),
-                     embed=c.reader.embed)
+    result = retrain(c.reader.model, rows, lambda model: _score_reader(c, model))
     target = c.settings.data_dir / "reader-model.json"
     if result.accepted:
         result.model.save(target)

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from coach.reader.language import default_embed
+from coach.reader.language import training_embed
 from coach.reader.model import SENTIMENTS, LabelModel
 from coach.reader.reader import Reader
 from coach.reader.training import (C, INSTANCE_LABELS, REFLECTION_LABELS, Sentences,
@@ -35,7 +35,7 @@ from evals.metrics import classification, match_items, prf
 
 def cross_validate() -> dict[str, object]:
     shipped = LabelModel.load()
-    base = default_embed()
+    base = training_embed()
 
     @lru_cache(maxsize=None)
     def one(text: str) -> tuple[float, ...]:

@@ -37,7 +37,7 @@ def _sentence_vectors_computed_once():
 
     def embed_with(embedder):
         embed = plain(embedder)
-        kind = type(embedder).__name__
+        kind = f"{type(embedder).__name__}/{getattr(embedder, 'dtype', '')}"
 
         def remembered(texts):
             missing = list(dict.fromkeys(t for t in texts if (kind, t) not in seen))

@@ -69,11 +69,13 @@ def test_the_embedding_model_loads_on_first_use_once_per_process(real_container,
 
     real_container.retriever.search("warm up", 1)
     path = embeddings.packaged_model_path().resolve()
-    loaded = embeddings._loaded[path]
+    key = (path, embeddings.resolve_precision("auto"))
+    loaded = embeddings._loaded[key]
     assert embeddings.make_embedder(None).model is loaded
     assert real_container.embedder.model is loaded
     default_embed()(["one sentence"])
-    assert embeddings._loaded[path] is loaded and len(embeddings._loaded) == 1
+    assert embeddings._loaded[key] is loaded
+    assert [k for k in embeddings._loaded if k[1] == key[1]] == [key]
     # the same folder by another name is the same model
     link = tmp_path / "minilm"
     link.symlink_to(path, target_is_directory=True)
@@ -82,7 +84,7 @@ def test_the_embedding_model_loads_on_first_use_once_per_process(real_container,
     empty = tmp_path / "empty"
     empty.mkdir()
     embeddings.make_embedder(empty)
-    assert empty.resolve() not in embeddings._loaded
+    assert all(empty.resolve() != p for p, _ in embeddings._loaded)
 
 
 def test_indexed_documents_are_embedded_once_per_process_and_queries_always(tmp_path):

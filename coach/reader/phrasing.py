@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Span, Token
 
-from coach.reader.dates import due_date
+from coach.reader.dates import due_date, find_expressions
 from coach.reader.features import future_verbs, subject_of
 
 # Verbs whose complement is the thing committed to: "promised to try", "agreed that she'd".
@@ -192,6 +192,7 @@ def _action_words(verb: Token, sent: Span) -> list[Token]:
     """The verb's own clause, without its subject, auxiliaries, time phrases and any clause
     that has its own subject; the verb in its base form."""
     drop: set[int] = set()
+    when = time_tokens(sent)
     for child in verb.children:
         if child.dep_ in ("nsubj", "nsubjpass", "aux", "auxpass", "neg", "cc", "punct",
                           "expl", "mark", "prep") and child.i < verb.i:
@@ -205,14 +206,13 @@ def _action_words(verb: Token, sent: Span) -> list[Token]:
         elif child.dep_ == "advcl" and any(m.dep_ == "mark" and m.lower_ in _TEMPORAL_MARKS
                                            for m in child.children):
             drop.update(t.i for t in child.subtree)
-        elif child.dep_ in ("npadvmod", "prep", "advmod") and _is_time(child):
+        elif child.dep_ in ("npadvmod", "prep", "advmod") and _is_time(child, when):
             drop.update(t.i for t in child.subtree)
-    for ent in sent.ents:
-        if ent.label_ in ("DATE", "TIME"):
-            drop.update(range(ent.start, ent.end))
-            head = ent.root.head
-            if head.dep_ == "prep" and all(t.i in drop or t.i == head.i for t in head.subtree):
-                drop.add(head.i)
+    drop.update(when)
+    for i in when:  # "on" in "on the 14th" goes with its date
+        head = sent.doc[i].head
+        if head.dep_ == "prep" and all(t.i in drop or t.i == head.i for t in head.subtree):
+            drop.add(head.i)
     words = [t for t in verb.subtree if t.i not in drop and not t.is_space]
     while words and (words[-1].is_punct or words[-1].dep_ in ("cc", "prep")):
         words.pop()
@@ -221,11 +221,16 @@ def _action_words(verb: Token, sent: Span) -> list[Token]:
     return words
 
 
-def _is_time(token: Token) -> bool:
+def time_tokens(sent: Span) -> set[int]:
+    """The sentence's tokens inside a time expression, as the due-date reader finds them."""
+    found = [(sent.start_char + e.start, sent.start_char + e.end)
+             for e in find_expressions(sent.text)]
+    return {t.i for t in sent if any(a <= t.idx < b for a, b in found)}
+
+
+def _is_time(token: Token, when: set[int]) -> bool:
     text = " ".join(t.lower_ for t in token.subtree)
-    return any(ent.label_ in ("DATE", "TIME") for ent in token.doc.ents
-               if ent.start <= token.i < ent.end) or \
-        text in ("asap", "soon", "next time", "by next time", "this week", "next week")
+    return token.i in when or text in ("asap", "soon", "next time", "by next time")
 
 
 class _Base:

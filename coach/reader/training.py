@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from coach.reader.features import PARSE_FEATURES, feature_matrix
-from coach.reader.language import Embed, default_embed, nlp
+from coach.reader.language import Embed, nlp, training_embed
 from coach.reader.model import LABELS, SENTIMENTS, LabelModel
 from coach.reader.reader import SENTIMENT_FEATURES, Labelled, Reader
 from coach.retrieval.text import token_f1
@@ -147,7 +147,7 @@ def train(examples: list[Example], reflections: list[dict[str, Any]], *,
           ) -> LabelModel:
     from sklearn.model_selection import StratifiedKFold
 
-    embed = embed or default_embed()
+    embed = embed or training_embed()
     x = featurise([e.text for e in examples], embed)
     w = np.asarray([e.weight for e in examples])
     mean, scale = feature_scaling(x)
