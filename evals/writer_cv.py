@@ -56,7 +56,8 @@ def cross_validate() -> dict[str, object]:
     units = reflection_units(reflections, parsed, shipped.mean, shipped.scale)
     sentences = {label: Sentences(z, np.asarray([label in e.labels for e in examples], int),
                                   np.ones(len(examples))) for label in INSTANCE_LABELS}
-    bases = {label: known.fit(C) for label, known in sentences.items()}  # sentences alone
+    bases = {label: known.fit(C) if INSTANCE_LABELS[label] != "blockers" else None  # alone
+             for label, known in sentences.items()}
     by_writer: dict[str, list[dict]] = defaultdict(list)
     for r in reflections:
         by_writer[writer_of(r)].append(r)
