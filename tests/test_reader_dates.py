@@ -63,3 +63,20 @@ def test_a_day_used_as_a_name_is_not_a_date():
     due, _ = due_date("I'll keep the Friday bulletin short, starting this week", MONDAY, NEXT)
     assert due == dt.date(2026, 3, 6)
     assert due_date("the travel money and the month ahead", MONDAY, NEXT)[0] is None
+
+
+@pytest.mark.parametrize("text, named", [
+    ("We lost about ten minutes to the wifi.", True),
+    ("With the restructure I may not have time after January.", True),
+    ("She wants feedback straight away, not at the monthly review.", True),
+    ("The reminders go out at 2am.", True),
+    ("I'll send it before we next meet.", True),
+    ("She may join the call.", False),  # "may" the verb, not the month
+    ("We marched through the slides.", False),
+    ("Good session overall, thanks Amara!", False),
+])
+def test_a_mention_of_time_is_read_from_units_names_and_clock_times(text, named):
+    """What the reader's "dated" feature sees, now that spaCy's entity recogniser is not loaded."""
+    from coach.reader.dates import names_a_time
+
+    assert names_a_time(text) is named
