@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -45,6 +46,7 @@ _loaded: dict[tuple[Path, str], Any] = {}
 _lock = threading.Lock()
 
 
+@functools.cache
 def native_bfloat16() -> bool:
     try:
         flags = Path("/proc/cpuinfo").read_text()

@@ -1,5 +1,5 @@
 """The language tools the reader stands on, loaded once per process and only when first used:
-spaCy's English pipeline (sentences, parse, entities), VADER, and the sentence embedder."""
+spaCy's English pipeline (sentences and parse), VADER, and the sentence embedder."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 _lock = threading.Lock()
 _nlp = None
 _vader = None
-_embed: Embed | None = None
-_training_embed: Embed | None = None
+_embeds: dict[str, Embed] = {}  # precision -> the packaged MiniLM
 
 
 def nlp():
@@ -50,27 +49,25 @@ def vader():
 
 def default_embed() -> Embed:
     """all-MiniLM-L6-v2 from the package the coach already ships, shared by every reader."""
-    global _embed
-    if _embed is None:
-        with _lock:
-            if _embed is None:
-                from coach.adapters.embeddings import make_embedder
-
-                _embed = embed_with(make_embedder(None))
-    return _embed
+    return _packaged_embed("auto")
 
 
 def training_embed() -> Embed:
     """MiniLM in float32 whatever the CPU, so `coach reader train` makes the same model on
     every machine; a reader may then run in bfloat16 (see coach.adapters.embeddings)."""
-    global _training_embed
-    if _training_embed is None:
+    return _packaged_embed("float32")
+
+
+def _packaged_embed(precision: str) -> Embed:
+    embed = _embeds.get(precision)
+    if embed is None:
         with _lock:
-            if _training_embed is None:
+            embed = _embeds.get(precision)
+            if embed is None:
                 from coach.adapters.embeddings import make_embedder
 
-                _training_embed = embed_with(make_embedder(None, precision="float32"))
-    return _training_embed
+                embed = _embeds[precision] = embed_with(make_embedder(None, precision))
+    return embed
 
 
 EMBEDDING_WIDTH = 384  # all-MiniLM-L6-v2
