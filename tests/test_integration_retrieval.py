@@ -87,6 +87,24 @@ def test_the_embedding_model_loads_on_first_use_once_per_process(real_container,
     assert all(empty.resolve() != p for p, _ in embeddings._loaded)
 
 
+def test_the_precision_setting_picks_the_model_and_both_precisions_agree(tmp_path):
+    """COACH_EMBEDDING_PRECISION=float32 gives the float32 MiniLM that training uses; "auto"
+    gives bfloat16 only on a CPU that multiplies it natively. Their vectors agree."""
+    import numpy as np
+
+    from coach.adapters import embeddings
+    from coach.container import Container
+    from coach.settings import Settings
+
+    pinned = Container(Settings(data_dir=tmp_path, embedding_precision="float32")).embedder
+    auto = embeddings.make_embedder(None)
+    assert pinned.dtype == "float32"
+    assert auto.dtype == ("bfloat16" if embeddings.native_bfloat16() else "float32")
+    text = ["Honestly my laptop kept freezing so we lost about ten minutes."]
+    a, b = (np.asarray(e.embed_documents(text))[0] for e in (pinned, auto))
+    assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.995
+
+
 def test_indexed_documents_are_embedded_once_per_process_and_queries_always(tmp_path):
     """Two stores indexing the same chunk pay one forward pass between them; a query is
     embedded every time, so search timings are not flattered."""
