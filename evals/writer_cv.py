@@ -28,7 +28,7 @@ from coach.reader.reader import Reader
 from coach.reader.training import (C, INSTANCE_LABELS, REFLECTION_LABELS, Sentences,
                                    _train_sentiment, domain_examples,
                                    featurise, instances, reflection_threshold,
-                                   reflection_units, training_reflections,
+                                   reflection_units, sentences_alone, training_reflections,
                                    writer_held_out_tops, writer_of)
 from evals.metrics import classification, match_items, prf
 
@@ -56,8 +56,7 @@ def cross_validate() -> dict[str, object]:
     units = reflection_units(reflections, parsed, shipped.mean, shipped.scale)
     sentences = {label: Sentences(z, np.asarray([label in e.labels for e in examples], int),
                                   np.ones(len(examples))) for label in INSTANCE_LABELS}
-    bases = {label: known.fit(C) if INSTANCE_LABELS[label] != "blockers" else None  # alone
-             for label, known in sentences.items()}
+    bases = {label: sentences_alone(label, known, C) for label, known in sentences.items()}
     by_writer: dict[str, list[dict]] = defaultdict(list)
     for r in reflections:
         by_writer[writer_of(r)].append(r)

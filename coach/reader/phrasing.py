@@ -172,8 +172,9 @@ def _finite(verb: Token) -> bool:
 def commitments(sent: Span, who: Pair, session: dt.date | None,
                 next_session: dt.date | None) -> list[Commitment]:
     out = []
+    when = time_tokens(sent)
     for verb in committed_verbs(sent):
-        words = _action_words(verb, sent)
+        words = _action_words(verb, sent, when)
         if len(words) < 2:
             continue
         phrase = "".join(_resolve(w, who) + (w.whitespace_ if nxt == w.i + 1 else " ")
@@ -188,11 +189,10 @@ def commitments(sent: Span, who: Pair, session: dt.date | None,
     return out
 
 
-def _action_words(verb: Token, sent: Span) -> list[Token]:
+def _action_words(verb: Token, sent: Span, when: set[int]) -> list[Token]:
     """The verb's own clause, without its subject, auxiliaries, time phrases and any clause
     that has its own subject; the verb in its base form."""
     drop: set[int] = set()
-    when = time_tokens(sent)
     for child in verb.children:
         if child.dep_ in ("nsubj", "nsubjpass", "aux", "auxpass", "neg", "cc", "punct",
                           "expl", "mark", "prep") and child.i < verb.i:

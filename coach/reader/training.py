@@ -161,8 +161,7 @@ def train(examples: list[Example], reflections: list[dict[str, Any]], *,
         sentences = Sentences(z[speaks], y[speaks], w[speaks])
         extra = None
         if label in INSTANCE_LABELS:
-            # picks each reflection's likeliest unit; blockers are matched to their clauses
-            base = sentences.fit(c) if INSTANCE_LABELS[label] != "blockers" else None
+            base = sentences_alone(label, sentences, c)
             extra = instances(label, base, units)
             if label in REFLECTION_LABELS:
                 tops, truth = writer_held_out_tops(label, sentences, base, units, c)
@@ -246,6 +245,12 @@ def reflection_units(reflections: list[dict[str, Any]], reader: Reader, mean: np
             *_, units, rows = reader.units(r["text"])
             out.append((r, [u.text for u in units], (rows - mean) / scale))
     return out
+
+
+def sentences_alone(label: str, sentences: Sentences, c: float):
+    """The model of the sentences alone that picks each reflection's likeliest unit for
+    instances(), or None where the gold says which units (blockers are matched to clauses)."""
+    return sentences.fit(c) if INSTANCE_LABELS[label] != "blockers" else None
 
 
 def instances(label: str, base, units: Units) -> tuple[np.ndarray, np.ndarray]:
