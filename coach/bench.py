@@ -522,27 +522,32 @@ def bench_reader(runs: int = 40) -> list[Figure]:
     and the memory they add."""
     import datetime as dt
 
-    from coach.adapters.embeddings import resolve_precision
+    from coach.adapters.embeddings import ROWS_PER_BATCH, make_embedder, resolve_precision
     from coach.reader.reader import Reader
 
-    reader = Reader()
+    reader, precision = Reader(), resolve_precision("auto")
     before = _rss_mb()
     first, _ = _timed(lambda: reader.read(READER_TEXT, "mentee", session_date=dt.date(2026, 3, 2)))
     added = _rss_mb() - before
     samples = [_timed(lambda: reader.read(READER_TEXT, "mentee",
                                           session_date=dt.date(2026, 3, 2)))[0]
                for _ in range(runs)]
-    # where the time goes: spaCy's parse, and MiniLM over the sentences and clauses
+    # where the time goes: spaCy's parse, and MiniLM over the sentences and clauses (packed,
+    # beside sentence-transformers' own padded batches)
     *_, units, _ = reader.units(READER_TEXT)
     texts = [u.text for u in units]
     parse = [_timed(lambda: reader.sentences(READER_TEXT))[0] for _ in range(runs)]
     embed = [_timed(lambda: reader.embed(texts))[0] for _ in range(runs)]
+    model = make_embedder(None).sentence_transformer
+    plain = [_timed(lambda: model.encode(texts, batch_size=ROWS_PER_BATCH[precision],
+                                         normalize_embeddings=True))[0] for _ in range(runs)]
     words = len(READER_TEXT.split())
     return [Figure(f"reader.{words}_words.p50", statistics.median(samples), "ms"),
             Figure(f"reader.{words}_words.p95", percentile(samples, 95), "ms"),
             Figure("reader.parse.p50", statistics.median(parse), "ms"),
-            Figure(f"reader.minilm_{resolve_precision('auto')}.{len(texts)}_units.p50",
-                   statistics.median(embed), "ms"),
+            Figure(f"reader.minilm_{precision}.{len(texts)}_units.p50",
+                   statistics.median(embed), "ms", statistics.median(plain),
+                   statistics.median(embed) / statistics.median(plain)),
             Figure("reader.first_read", first, "ms"),
             Figure("reader.added_rss", added, "MB")]
 

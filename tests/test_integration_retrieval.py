@@ -105,6 +105,58 @@ def test_the_precision_setting_picks_the_model_and_both_precisions_agree(tmp_pat
     assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.995
 
 
+@pytest.mark.parametrize("precision", ["float32", "auto"])
+def test_packed_vectors_are_the_models_own(precision):
+    """Short texts share rows (coach.adapters.embeddings.PACK_TOKENS); each must still get the
+    vector sentence-transformers gives it alone: texts that span several rows and batches, one
+    longer than a row, one past the model's 256 word pieces, and an empty one."""
+    import numpy as np
+
+    from coach.adapters import embeddings
+
+    embedder = embeddings.make_embedder(None, precision)
+    model = embedder.sentence_transformer
+    assert embeddings._packs_exactly(model)
+    texts = [f"Item {i}: we {'talked through the forecast ' * (i % 5)}and agreed a next step."
+             for i in range(40)]
+    texts += ["a long section about prompting " * 12, "word " * 400, ""]
+    packed = embedder.encode(texts)
+    plain = model.encode(texts, batch_size=1, normalize_embeddings=True, convert_to_numpy=True)
+    floor = 0.9999 if embedder.dtype == "float32" else 0.99  # bfloat16 pools in bfloat16 alone
+    assert packed.shape == plain.shape
+    assert float((packed * plain.astype(np.float32)).sum(1).min()) > floor
+    assert np.allclose(np.linalg.norm(packed, axis=1), 1, atol=1e-5)
+
+
+def test_a_model_that_does_not_pack_exactly_gets_plain_batches(monkeypatch):
+    """If packing ever disagrees with the model's own encode (another model, a library that
+    ignores the per-token mask), the embedder notices once and uses plain batches."""
+    import numpy as np
+
+    from coach.adapters import embeddings
+
+    embedder = embeddings.make_embedder(None, "float32")
+    model = embedder.sentence_transformer
+    monkeypatch.setattr(embeddings, "encode_packed",
+                        lambda m, texts, n: np.roll(m.encode(texts), 1, axis=0))
+    monkeypatch.setattr(model, "_coach_packs", None, raising=False)
+    texts = ["The webcam froze twice.", "We agreed to meet on Friday.", "It went well."]
+    assert not embeddings._packs_exactly(model)
+    assert np.allclose(embedder.encode(texts), model.encode(texts, normalize_embeddings=True),
+                       atol=1e-5)
+
+
+def test_packing_fills_rows_first_fit_and_keeps_every_text_once():
+    from coach.adapters.embeddings import _pack
+
+    lengths = [100, 5, 30, 200, 90, 40, 7, 128]
+    rows = _pack(lengths, 128)
+    assert sorted(i for row in rows for i in row) == list(range(len(lengths)))
+    assert [3] in rows and [7] in rows  # as long as a row or longer: alone
+    assert all(sum(lengths[i] for i in row) <= 128 for row in rows if len(row) > 1)
+    assert len(rows) == 5  # 200 | 128 | 100+5+7 | 90+30 | 40
+
+
 def test_indexed_documents_are_embedded_once_per_process_and_queries_always(tmp_path):
     """Two stores indexing the same chunk pay one forward pass between them; a query is
     embedded every time, so search timings are not flattered."""
