@@ -1,7 +1,7 @@
 """Leave-one-writer-out cross-validation of the reader's reflection-level models.
 
 The models that read a whole reflection (sentiment, the ending and disengaged thresholds) learn
-from the training reflections of nine blind writers (coach/reader/training.py). Dev has 85
+from the training reflections of eight blind writers (A, B, D-I: coach/reader/training.py). Dev has 85
 reflections, so one or two of them move its figures; this scores the shipped settings on each
 writer's reflections with the models refitted on the other writers' only, and pools the
 counts. The ending, disengaged and obstacle classifiers

@@ -6,9 +6,9 @@ Data, kept apart from dev and test:
   evals/ANNOTATION.md, labelled commitment, obstacle, ending, disengaged, positive, negative,
   key_point (or none);
 - evals/datasets/{train,train-more,train-extra}/reflections.jsonl: whole reflections with
-  their gold from nine blind writers (A-I), for the models that read a whole reflection:
-  sentiment, the ending and disengaged thresholds, and (each reflection's gold as multiple
-  instances) the ending, disengaged and obstacle classifiers;
+  their gold from eight blind writers (A, B, D-I; C wrote sentences only), for the models
+  that read a whole reflection: sentiment, the ending and disengaged thresholds, and (each
+  reflection's gold as multiple instances) the ending, disengaged and obstacle classifiers;
 - the AMI Meeting Corpus participant reports of meetings ES2002-ES2005 only (CC BY 4.0,
   University of Edinburgh; Carletta et al. 2005): their "actions" as commitments and their
   "problems" as obstacles, at a lower weight. ES2006-ES2009 are kept for scoring
