@@ -131,10 +131,10 @@ def _load(path: Path, dtype: str):
         hf_logging.disable_progress_bar()
     except ImportError:  # pragma: no cover
         pass
+    # loaded through langchain-huggingface; LocalEmbeddings.encode does the encoding
     model = HuggingFaceEmbeddings(
         model_name=str(path),
         model_kwargs={"device": "cpu", "local_files_only": True},
-        encode_kwargs={"normalize_embeddings": True, "batch_size": ROWS_PER_BATCH[dtype]},
     )
     if dtype == "bfloat16":
         import torch

@@ -6,7 +6,7 @@ Matcher tries every pattern on every token: 3.6 of a 200-word reflection's 14 ms
 those patterns are looked up by the token's tag and lower-case form, and only the rest (sets,
 regular expressions, dependencies, two tokens) go through a Matcher. Matches are applied in
 the ruler's order, later rules winning, exactly as the ruler does; a test compares the two on
-every training text.
+every training reflection.
 """
 
 from __future__ import annotations
