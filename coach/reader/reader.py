@@ -104,11 +104,18 @@ class Labelled:
     clause_probs: list[list[np.ndarray]]
     mean_vector: np.ndarray
 
-    def clauses(self, label_index: int) -> list[tuple[Span, float]]:
-        """Each clause of a trusted sentence with its probability of one label."""
-        return [(clause, float(p[label_index]))
-                for sentence, probs in zip(self.parts, self.clause_probs)
-                for clause, p in zip(sentence, probs)]
+    def likely(self, label_index: int, threshold: float) -> list[Span]:
+        """The clauses of trusted sentences whose probability of one label is at least
+        ``threshold``; where a sentence reaches it but none of its clauses does alone, the
+        sentence ("Ward was short-staffed so the session started late": the cause and what
+        it cost are one obstacle)."""
+        kept = [s for s, ok in zip(self.spans, self.trusted) if ok]
+        out: list[Span] = []
+        for sentence, sentence_p, clauses, probs in zip(kept, self.sentence_probs, self.parts,
+                                                        self.clause_probs):
+            hits = [c for c, p in zip(clauses, probs) if p[label_index] >= threshold]
+            out += hits or ([sentence] if sentence_p[label_index] >= threshold else [])
+        return out
 
 
 class Reader:
@@ -239,8 +246,8 @@ class Reader:
                     "due": c.due.isoformat() if c.due else None, "sentence": index})
         action_items = list(items.values())[:MAX_ITEMS]
 
-        blockers = [_phrase(c.text) for c, p in seen.clauses(model.labels.index("obstacle"))
-                    if p >= model.blocker_threshold]
+        blockers = [_phrase(c.text) for c in seen.likely(model.labels.index("obstacle"),
+                                                         model.blocker_threshold)]
         blockers = list(dict.fromkeys(b for b in blockers if b))[:MAX_BLOCKERS]
 
         sentiment, scores = model.sentiment(self._sentiment_values(text, readings),

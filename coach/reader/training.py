@@ -309,14 +309,17 @@ def writer_held_out_tops(label: str, sentences: Sentences, base, units: Units, c
 # BLOCKER_THRESHOLD of each, 0.35 / 0.5 / 0.65 here scored blockers F1 0.634 / 0.633 / 0.625
 # (with the "dated" feature from spaCy's entity recogniser).
 BLOCKER_MATCH = 0.5
-# A clause names a blocker when its obstacle probability is at least this. Chosen by
-# writer-held-out cross-validation (python -m evals.writer_cv): blockers F1 0.622 / 0.627 /
-# 0.638 / 0.640 / 0.611 / 0.608 at 0.75 / 0.8 / 0.825 / 0.85 / 0.875 / 0.9. Merging a
-# sentence's adjacent blocker clauses into one blocker, as the annotation guide's example
-# does, scored 0.654 there but lowered dev blockers F1 from 0.585 to 0.530, so clauses stay
-# apart. It replaced a second logistic regression over a
-# clause's label probabilities and its place in the sentence (0.618 at best, and 0.642 with the
-# obstacles taught as above, but then it missed the frozen laptop of issue 14's example).
+# A clause names a blocker when its obstacle probability is at least this, and a sentence
+# does when it reaches it but none of its clauses does alone (Labelled.likely). Chosen by
+# writer-held-out cross-validation (python -m evals.writer_cv): blockers F1 0.636 / 0.648 /
+# 0.652 / 0.631 / 0.638 / 0.635 at 0.8 / 0.825 / 0.85 / 0.875 / 0.9 / 0.925; with clauses
+# alone, 0.628 / 0.638 / 0.640 / 0.612 / 0.608 / 0.586 (dev 0.585 against 0.609 now, train-late
+# 0.599 against 0.601, train-op 0.548 against 0.556). Merging a sentence's adjacent blocker
+# clauses into one blocker, as the annotation guide's example does, scored 0.654 there but
+# lowered dev blockers F1 from 0.585 to 0.530, so clauses stay apart. It replaced a second
+# logistic regression over a clause's label probabilities and its place in the sentence
+# (0.618 at best, and 0.642 with the obstacles taught as above, but then it missed the frozen
+# laptop of issue 14's example).
 BLOCKER_THRESHOLD = 0.85
 
 
