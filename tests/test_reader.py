@@ -105,8 +105,8 @@ def test_a_blocker_is_a_likely_clause_or_else_a_likely_sentence():
     from coach.reader.phrasing import clauses
     from coach.reader.reader import Labelled
 
-    doc = nlp()("The ward was short-staffed so we started late. Then the projector failed, "
-                "and we moved rooms. Thanks!")
+    doc = nlp()("The lift was out of order so we started twenty minutes late. Then the "
+                "projector failed, and we moved rooms. Thanks!")
     spans = list(doc.sents)
     parts = [clauses(s) for s in spans]
     assert [len(p) for p in parts] == [2, 2, 1]

@@ -107,8 +107,8 @@ class Labelled:
     def likely(self, label_index: int, threshold: float) -> list[Span]:
         """The clauses of trusted sentences whose probability of one label is at least
         ``threshold``; where a sentence reaches it but none of its clauses does alone, the
-        sentence ("Ward was short-staffed so the session started late": the cause and what
-        it cost are one obstacle)."""
+        sentence ("The lift was out of order so we started twenty minutes late": the cause
+        and what it cost are one obstacle)."""
         kept = [s for s, ok in zip(self.spans, self.trusted) if ok]
         out: list[Span] = []
         for sentence, sentence_p, clauses, probs in zip(kept, self.sentence_probs, self.parts,
