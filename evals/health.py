@@ -11,7 +11,7 @@ from typing import Any
 from coach.container import Container
 from coach.services.health import STATUSES
 from evals.builders import build_pair
-from evals.metrics import classification, latency
+from evals.metrics import classification, latency, with_interval
 
 
 def run_health(cases: list[dict[str, Any]], container: Container, dataset: Path,
@@ -42,6 +42,10 @@ def run_health(cases: list[dict[str, Any]], container: Container, dataset: Path,
     majority = max(STATUSES, key=gold.count) if gold else STATUSES[0]
     metrics["baseline_majority_macro_f1"] = classification(
         gold, [majority] * len(gold), STATUSES)["macro_f1"]
+    pairs = list(zip(gold, predicted))
+    for name in ("macro_f1", "stalled.recall"):
+        with_interval(metrics, name, pairs,
+                      lambda sample, name=name: classification(*zip(*sample), STATUSES)[name])
     metrics.update(latency(times))
     metrics["fallback_rate"] = fallbacks / summaries if summaries else 0.0
     return {"metrics": metrics, "confusion": confusion, "cases": results}

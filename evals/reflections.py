@@ -28,7 +28,7 @@ from typing import Any
 from coach.container import Container
 from coach.retrieval.text import tokenize
 from coach.services.text import is_supported, split_sentences
-from evals.metrics import classification, latency, match_items, micro_prf, prf
+from evals.metrics import classification, latency, match_items, micro_prf, prf, with_interval
 
 KEY_POINT_RECALL = 0.5
 SENTIMENTS = ("positive", "neutral", "negative")
@@ -154,6 +154,7 @@ def run_reflections(cases: list[dict[str, Any]], container: Container, dataset: 
         for key, value in micro_prf(counts).items():
             metrics[f"{name}.{key}"] = value
         metrics[f"{name}.baseline_f1"] = micro_prf(base)["f1"]
+        with_interval(metrics, f"{name}.f1", counts, lambda sample: micro_prf(sample)["f1"])
     metrics["action_items.owner_accuracy"] = owners / owners_total if owners_total else 1.0
     metrics["action_items.due_accuracy"] = dues / dues_total if dues_total else 1.0
     n = max(1, len(cases))

@@ -3,7 +3,8 @@
 import pytest
 
 from evals.agendas import check_agenda
-from evals.metrics import classification, match_items, micro_prf, percentile, prf, token_f1
+from evals.metrics import (bootstrap_interval, classification, match_items, micro_prf,
+                           percentile, prf, token_f1, with_interval)
 from evals.reflections import faithfulness, recall_of
 from evals.retrieval import first_hit_rank, retrieval_metrics
 from evals.runner import check_thresholds
@@ -115,3 +116,29 @@ def test_same_item_threshold_is_where_people_agree_best():
     judgments = load()
     best = max(agreement(judgments, t)["f1"] for t in THRESHOLDS)
     assert agreement(judgments, MATCH_THRESHOLD)["f1"] == pytest.approx(best, abs=0.005)
+
+
+def test_a_bootstrap_interval_by_hand():
+    def mean(sample):
+        return sum(sample) / len(sample)
+
+    # every resample of identical cases is the same: no room to move
+    assert bootstrap_interval([0.6] * 20, mean) == pytest.approx((0.6, 0.6))
+    # one case: every resample is that case
+    assert bootstrap_interval([(3, 2, 1)], lambda s: micro_prf(s)["f1"]) == pytest.approx((0.4, 0.4))
+    assert bootstrap_interval([], mean) == (0.0, 0.0)
+    # half ones and half zeros over 48 cases: the mean of a resample is Binomial(48, 0.5) / 48,
+    # whose central 95% is about 0.5 +- 1.96 * sqrt(0.25 / 48) = 0.36 .. 0.64
+    cases = [1, 0] * 24
+    low, high = bootstrap_interval(cases, mean)
+    assert 0.33 <= low <= 0.39 and 0.61 <= high <= 0.67
+    assert bootstrap_interval(cases, mean) == (low, high)  # seeded
+    # four times the cases: half as wide
+    low4, high4 = bootstrap_interval(cases * 4, mean)
+    assert (high4 - low4) == pytest.approx((high - low) / 2, rel=0.25)
+    # a narrower level is a narrower interval inside it
+    low50, high50 = bootstrap_interval(cases, mean, level=0.5)
+    assert low < low50 < 0.5 < high50 < high
+    metrics = {}
+    with_interval(metrics, "x.f1", cases, mean)
+    assert metrics == {"x.f1_ci95_low": low, "x.f1_ci95_high": high}
