@@ -6,8 +6,8 @@ Dev has 85 reflections, so one or two of them move its figures; this scores the 
 settings on each writer's reflections with the models refitted on the other writers' only,
 and pools the counts. The ending, disengaged and obstacle classifiers also learn from the
 reflections (as multiple instances, INSTANCE_LABELS), so they and the reflection thresholds
-are refitted in each fold too (a clause names a blocker by its obstacle
-probability, with the shipped BLOCKER_THRESHOLD); the other sentence classifiers and every
+are refitted in each fold too (a clause, or else its whole sentence, names a blocker by its
+obstacle probability, with the shipped BLOCKER_THRESHOLD); the other sentence classifiers and every
 sentence threshold stay as shipped (they learn from train/sentences.jsonl alone). Dev and test
 are never read here.
 

@@ -87,7 +87,8 @@ class LocalEmbeddings(Embeddings):
 
     @property
     def sentence_transformer(self):
-        """The SentenceTransformer underneath, for measuring against it (coach bench)."""
+        """The SentenceTransformer underneath: what encode() runs, and what coach bench
+        measures it against."""
         return self.model._client
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -98,12 +99,12 @@ class LocalEmbeddings(Embeddings):
 
     def encode(self, texts: list[str]):
         """Unit vectors (float32 numpy, one row per text), packed where the model allows."""
-        model = self.model
+        model = self.sentence_transformer
         if not texts:
-            return np.zeros((0, model._client.get_sentence_embedding_dimension()), np.float32)
-        if _packs_exactly(model._client):
-            return encode_packed(model._client, texts, ROWS_PER_BATCH[self.dtype])
-        return np.asarray(model._client.encode(
+            return np.zeros((0, model.get_sentence_embedding_dimension()), np.float32)
+        if _packs_exactly(model):
+            return encode_packed(model, texts, ROWS_PER_BATCH[self.dtype])
+        return np.asarray(model.encode(
             list(texts), batch_size=ROWS_PER_BATCH[self.dtype], normalize_embeddings=True,
             convert_to_numpy=True), dtype=np.float32)
 
@@ -151,21 +152,22 @@ def encode_packed(model, texts: list[str], rows_per_batch: int) -> np.ndarray:
     bert = model[0].auto_model
     ids = model.tokenizer(list(texts), truncation=True, max_length=model.max_seq_length,
                           add_special_tokens=True)["input_ids"]
-    rows = _pack([len(i) for i in ids], PACK_TOKENS)
-    rows.sort(key=lambda row: -sum(len(ids[i]) for i in row))
+    lengths = [len(i) for i in ids]
+    rows = _pack(lengths, PACK_TOKENS)
+    rows.sort(key=lambda row: -sum(lengths[i] for i in row))
     sums = torch.zeros(len(ids), bert.config.hidden_size)
     blocked = torch.finfo(bert.dtype).min
     with torch.inference_mode():
         for start in range(0, len(rows), rows_per_batch):
             batch = rows[start:start + rows_per_batch]
-            width = max(sum(len(ids[i]) for i in row) for row in batch)
+            width = max(sum(lengths[i] for i in row) for row in batch)
             tokens = torch.zeros(len(batch), width, dtype=torch.long)
             positions = torch.zeros(len(batch), width, dtype=torch.long)
             owner = torch.full((len(batch), width), -1)
             for r, row in enumerate(batch):
                 at = 0
                 for i in row:
-                    n = len(ids[i])
+                    n = lengths[i]
                     tokens[r, at:at + n] = torch.tensor(ids[i])
                     positions[r, at:at + n] = torch.arange(n)
                     owner[r, at:at + n] = i
@@ -181,7 +183,7 @@ def encode_packed(model, texts: list[str], rows_per_batch: int) -> np.ndarray:
             flat = owner.reshape(-1)
             kept = flat >= 0
             sums.index_add_(0, flat[kept], hidden[kept])
-    counts = torch.tensor([len(i) for i in ids], dtype=torch.float32)[:, None]
+    counts = torch.tensor(lengths, dtype=torch.float32)[:, None]
     return torch.nn.functional.normalize(sums / counts, dim=1).numpy()
 
 
