@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 install: $(STAMP)
+	@# the reader's fine-tuned MiniLM: built once (about a minute), rebuilt when its data changes
+	$(BIN)/coach reader encoder
 
 run: install
 	$(BIN)/coach init --demo

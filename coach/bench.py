@@ -517,12 +517,13 @@ def _rss_mb() -> float:
 
 
 def bench_reader(runs: int = 40) -> list[Figure]:
-    """Reading a 200-word reflection with the `none` backend's reader (spaCy, MiniLM, the
-    classifiers): latency once loaded, the first read (which loads them, once per process),
+    """Reading a 200-word reflection with the `none` backend's reader (spaCy, its fine-tuned
+    MiniLM, the classifiers): latency once loaded, the first read (which loads them, once per process),
     and the memory they add."""
     import datetime as dt
 
     from coach.adapters.embeddings import make_embedder, resolve_precision
+    from coach.reader.language import encoder_path
     from coach.reader.reader import Reader
 
     reader, precision = Reader(), resolve_precision("auto")
@@ -538,7 +539,7 @@ def bench_reader(runs: int = 40) -> list[Figure]:
     texts = [u.text for u in units]
     parse = [_timed(lambda: reader.sentences(READER_TEXT))[0] for _ in range(runs)]
     embed = [_timed(lambda: reader.embed(texts))[0] for _ in range(runs)]
-    model = make_embedder(None).sentence_transformer
+    model = make_embedder(encoder_path()).sentence_transformer
     best_batch = {"bfloat16": 32, "float32": 8}[precision]  # sentence-transformers' best here
     plain = [_timed(lambda: model.encode(texts, batch_size=best_batch,
                                          normalize_embeddings=True))[0] for _ in range(runs)]

@@ -130,24 +130,25 @@ class Container:
 
     @cached_property
     def reader(self):
-        """The reflection reader. It shares the embedding model when this container loaded
-        the packaged one itself; an injected embedder (a fake) is not what it was trained on."""
+        """The reflection reader, over its own fine-tuned MiniLM (coach.reader.language), not
+        the retrieval embedder."""
+        from coach.adapters.encoder_training import read_stamp
         from coach.reader.features import FEATURE_WIDTH
-        from coach.reader.language import embed_with
+        from coach.reader.language import ENCODER
         from coach.reader.model import LabelModel
         from coach.reader.reader import Reader
 
-        shared = self._embedder is None and self.settings.embedding_model_path is None
         path = self.settings.resolved_reader_model
         model = LabelModel.load(path) if path else None
-        if model is not None and not model.reads_current_features(FEATURE_WIDTH):
-            # a programme's own model from an older release reads other features; the
-            # corrections it learned from are still in the store
+        if model is not None and not (model.reads_current_features(FEATURE_WIDTH) and
+                                      model.meta.get("encoder") == read_stamp(ENCODER)):
+            # a programme's own model from an older release reads other features or another
+            # MiniLM's vectors; the corrections it learned from are still in the store
             log.warning("%s was trained on an older reader's features, so the shipped reader "
                         "model is used. Run `coach reader retrain` to fold the programme's "
                         "corrections in again.", path)
             model = None
-        return Reader(model, embed=embed_with(self.embedder) if shared else None)
+        return Reader(model)
 
     def coach(self, backend: str | None = None):
         from coach.services.coach import Coach

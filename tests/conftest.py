@@ -37,7 +37,8 @@ def _sentence_vectors_computed_once():
 
     def embed_with(embedder):
         embed = plain(embedder)
-        kind = f"{type(embedder).__name__}/{getattr(embedder, 'dtype', '')}"
+        kind = f"{type(embedder).__name__}/{getattr(embedder, 'dtype', '')}/" \
+            f"{getattr(embedder, 'path', '')}"
 
         def remembered(texts):
             missing = list(dict.fromkeys(t for t in texts if (kind, t) not in seen))

@@ -62,10 +62,10 @@ def test_chroma_generations_are_per_group(real_container):
 
 
 def test_the_embedding_model_loads_on_first_use_once_per_process(real_container, tmp_path):
-    """A command that only reads the store never loads MiniLM; the index, the retriever and
-    the reader share one copy of it."""
+    """A command that only reads the store never loads MiniLM; the index and the retriever
+    share one copy of it, and the reader loads its own fine-tuned one, also once."""
     from coach.adapters import embeddings
-    from coach.reader.language import default_embed
+    from coach.reader.language import ENCODER, default_embed
 
     real_container.retriever.search("warm up", 1)
     path = embeddings.packaged_model_path().resolve()
@@ -74,8 +74,11 @@ def test_the_embedding_model_loads_on_first_use_once_per_process(real_container,
     assert embeddings.make_embedder(None).model is loaded
     assert real_container.embedder.model is loaded
     default_embed()(["one sentence"])
-    assert embeddings._loaded[key] is loaded
-    assert [k for k in embeddings._loaded if k[1] == key[1]] == [key]
+    reader_key = (ENCODER.resolve(), key[1])
+    reader_model = embeddings._loaded[reader_key]
+    default_embed()(["another sentence"])
+    assert embeddings._loaded[key] is loaded and embeddings._loaded[reader_key] is reader_model
+    assert sorted(k for k in embeddings._loaded if k[1] == key[1]) == sorted([key, reader_key])
     # the same folder by another name is the same model
     link = tmp_path / "minilm"
     link.symlink_to(path, target_is_directory=True)

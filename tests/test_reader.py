@@ -169,16 +169,22 @@ def test_the_shipped_model_has_every_label_and_loads_as_saved():
     assert LabelModel.from_dict(model.to_dict()).to_dict() == model.to_dict()
 
 
-def test_a_programme_model_from_an_older_release_gives_way_to_the_shipped_one(tmp_path, caplog):
-    """A programme's own reader-model.json that reads other features is not used (it could
-    not read a sentence); the log says how to retrain it."""
+@pytest.mark.parametrize("older", ["features", "minilm"])
+def test_a_programme_model_from_an_older_release_gives_way_to_the_shipped_one(
+        older, tmp_path, caplog):
+    """A programme's own reader-model.json that reads other features (it could not read a
+    sentence) or another MiniLM's vectors (it would misread them) is not used; the log says
+    how to retrain it."""
     import numpy as np
 
     from coach.container import Container
     from coach.settings import Settings
 
     old = LabelModel.load(PACKAGED)
-    old.coef, old.mean, old.scale = old.coef[:, :402], old.mean[:402], old.scale[:402]
+    if older == "features":
+        old.coef, old.mean, old.scale = old.coef[:, :402], old.mean[:402], old.scale[:402]
+    else:
+        old.meta = {k: v for k, v in old.meta.items() if k != "encoder"}
     old.save(tmp_path / "reader-model.json")
     container = Container(Settings(data_dir=tmp_path))
     with caplog.at_level("WARNING"):
@@ -197,10 +203,16 @@ def test_the_shipped_model_matches_its_training_script(reader, monkeypatch):
     from coach.reader import language
     from coach.reader.training import train_packaged
 
+    from coach.adapters.encoder_training import read_stamp
+    from coach.reader.training import encoder_stamp
+
     monkeypatch.setattr(language, "embed_with", language.embed_with.uncached)
     monkeypatch.setattr(language, "_embeds", {})
-    fresh = train_packaged()
     shipped = LabelModel.load(PACKAGED)
+    assert shipped.meta["encoder"] == encoder_stamp(), "the reader's MiniLM is made from other " \
+        "data or settings now: run `coach reader train` and commit coach/reader/model.json"
+    assert read_stamp(language.ENCODER) == encoder_stamp(), "run `coach reader encoder`"
+    fresh = train_packaged()
     assert fresh.meta["data"] == shipped.meta["data"], "the training data changed: run " \
         "`coach reader train` and commit coach/reader/model.json"
     assert fresh.thresholds == shipped.thresholds
@@ -218,6 +230,46 @@ def test_the_shipped_model_matches_its_training_script(reader, monkeypatch):
     assert (mine.blockers, mine.sentiment) == (theirs.blockers, theirs.sentiment)
     assert max(abs(mine.sentiment_scores[k] - theirs.sentiment_scores[k])
                for k in theirs.sentiment_scores) < 0.02
+
+
+def test_a_reader_without_its_minilm_says_how_to_build_it(monkeypatch, tmp_path):
+    from coach.errors import BackendUnavailable
+    from coach.reader import language
+
+    monkeypatch.setattr(language, "ENCODER", tmp_path / "encoder")
+    monkeypatch.setattr(language, "_embeds", {})
+    with pytest.raises(BackendUnavailable, match="coach reader encoder"):
+        language.default_embed()
+
+
+@pytest.mark.integration
+def test_fine_tuning_is_repeatable_and_moves_the_vectors(tmp_path):
+    """The reader's MiniLM is built on each machine, not shipped: the same data and settings
+    give the same weights, and the labels pull apart sentences the packaged model puts close."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from coach.adapters import encoder_training
+    from coach.adapters.embeddings import packaged_model_path
+
+    texts = ["My laptop froze and we lost ten minutes.", "The wifi dropped twice.",
+             "I will send the slides on Friday.", "She'll book the room for next week.",
+             "The projector would not connect.", "I'll try the tool on my next report."] * 3
+    targets = np.asarray([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0],
+                          [0.0, 1.0]] * 3)
+    for name in ("a", "b"):
+        encoder_training.fine_tune(packaged_model_path(), texts, targets, tmp_path / name,
+                                   {"test": 1})
+    assert encoder_training.read_stamp(tmp_path / "a") == {"test": 1}
+    assert not (tmp_path / "a.building").exists()
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == \
+        (tmp_path / "b" / "model.safetensors").read_bytes()
+    probe = ["Our call kept dropping.", "I will draft the memo tomorrow."]
+    before = SentenceTransformer(str(packaged_model_path()), device="cpu").encode(
+        probe, normalize_embeddings=True)
+    after = SentenceTransformer(str(tmp_path / "a"), device="cpu").encode(
+        probe, normalize_embeddings=True)
+    assert float(after[0] @ after[1]) < float(before[0] @ before[1])
 
 
 @pytest.mark.parametrize("text, doubted", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -15,7 +16,10 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 _lock = threading.Lock()
 _nlp = None
 _vader = None
-_embeds: dict[str, Embed] = {}  # precision -> the packaged MiniLM
+_embeds: dict[str, Embed] = {}  # precision -> the reader's MiniLM
+# The reader's MiniLM: the packaged one fine-tuned on the training sentences (coach.reader.
+# training.build_encoder), built at install rather than shipped (88 MB).
+ENCODER = Path(__file__).resolve().parent / "encoder"
 
 
 def nlp():
@@ -52,17 +56,26 @@ def vader():
 
 
 def default_embed() -> Embed:
-    """all-MiniLM-L6-v2 from the package the coach already ships, shared by every reader."""
-    return _packaged_embed("auto")
+    """The reader's MiniLM (ENCODER), shared by every reader in the process."""
+    return _encoder_embed("auto")
 
 
 def training_embed() -> Embed:
-    """MiniLM in float32 whatever the CPU, so `coach reader train` makes the same model on
-    every machine; a reader may then run in bfloat16 (see coach.adapters.embeddings)."""
-    return _packaged_embed("float32")
+    """The reader's MiniLM in float32 whatever the CPU, so `coach reader train` makes the same
+    model on every machine; a reader may then run in bfloat16 (see coach.adapters.embeddings)."""
+    return _encoder_embed("float32")
 
 
-def _packaged_embed(precision: str) -> Embed:
+def encoder_path() -> Path:
+    from coach.adapters.encoder_training import read_stamp
+
+    if read_stamp(ENCODER) is None:
+        raise BackendUnavailable("The reader's MiniLM is not built yet. Build it with "
+                                 "`coach reader encoder` (about a minute; `make install` does).")
+    return ENCODER
+
+
+def _encoder_embed(precision: str) -> Embed:
     embed = _embeds.get(precision)
     if embed is None:
         with _lock:
@@ -70,7 +83,7 @@ def _packaged_embed(precision: str) -> Embed:
             if embed is None:
                 from coach.adapters.embeddings import make_embedder
 
-                embed = _embeds[precision] = embed_with(make_embedder(None, precision))
+                embed = _embeds[precision] = embed_with(make_embedder(encoder_path(), precision))
     return embed
 
 
