@@ -58,6 +58,19 @@ def test_test_split_meets_its_gates_on_both_backends(real_container):
                                              m["sentiment.baseline_vader_macro_f1"])
 
 
+@pytest.mark.integration
+def test_an_uploaded_corpus_is_found_alone_and_beside_knowledge(real_container):
+    """The held-out queries over a corpus nobody here wrote (evals/datasets/uploaded-test: the
+    TTS Handbook, CC0), against the [retrieval] gates of evals/thresholds-test.toml: hit@5
+    with the corpus ingested alone, and beside knowledge/ as a programme's upload would be."""
+    report = run_eval(real_container, REPO / "evals" / "datasets" / "uploaded-test",
+                      suites=["retrieval"], backends=["none"])
+    gates = load_thresholds(REPO / "evals" / "thresholds-test.toml")
+    assert {"hit@5", "with_knowledge.hit@5"} <= set(gates["retrieval"])
+    assert not check_thresholds(report, gates), check_thresholds(report, gates)
+    assert len(report["runs"][0]["suites"]["retrieval"]["cases"]) >= 50
+
+
 def subset(tmp_path: Path, n: int) -> Path:
     folder = tmp_path / "subset"
     folder.mkdir()
