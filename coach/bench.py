@@ -518,8 +518,8 @@ def _rss_mb() -> float:
 
 def bench_reader(runs: int = 40) -> list[Figure]:
     """Reading a 200-word reflection with the `none` backend's reader (spaCy, its fine-tuned
-    MiniLM, the classifiers): latency once loaded, the first read (which loads them, once per process),
-    and the memory they add."""
+    MiniLM, the classifiers): latency once loaded, the first read (which loads them, once per
+    process), and the memory they add."""
     import datetime as dt
 
     from coach.adapters.embeddings import make_embedder, resolve_precision
