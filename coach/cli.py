@@ -1111,7 +1111,7 @@ def run(argv: list[str] | None = None) -> int:
         result = app(args=argv, standalone_mode=False, prog_name="coach")
         return result if isinstance(result, int) else 0
     except CoachError as exc:
-        err.print(f"error: {exc.message}", markup=False, highlight=False)
+        err.print(f"error: {exc.message}", markup=False, highlight=False, soft_wrap=True)
         return 1
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from coach.errors import InvalidInput
+from evals.schemas import problem
 
 DEV_DATASET = Path(__file__).resolve().parent / "datasets" / "dev"
 TEST_DATASET = Path(__file__).resolve().parent / "datasets" / "test"
@@ -46,5 +47,8 @@ def load_cases(dataset: Path, suite: str) -> list[dict[str, Any]]:
             raise InvalidInput(f"{path}:{number} is not valid JSON ({exc.msg}).") from None
         if not isinstance(case, dict) or "id" not in case:
             raise InvalidInput(f"{path}:{number} needs a JSON object with an \"id\".")
+        wrong = problem(suite, case)
+        if wrong:
+            raise InvalidInput(f"{path}:{number}: case {case['id']}: {wrong}.")
         cases.append(case)
     return cases

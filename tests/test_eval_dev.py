@@ -92,6 +92,45 @@ def test_embedded_backend_on_a_subset(real_container, tmp_path):
     assert suites["topics"]["metrics"]["focus_precision"] == 1.0
 
 
+@pytest.mark.parametrize("suite_file, case, named", [
+    ("reflections.jsonl", {"id": "r7", "text": "We met.", "gold": {"sentiment": "happy"}},
+     "gold.sentiment"),
+    ("reflections.jsonl", {"id": "r7", "text": "We met."}, "gold is missing"),
+    ("reflections.jsonl", {"id": "r7", "text": "We met.", "gold": {
+        "action_items": [{"text": "Send the deck", "due": "next Friday"}]}},
+     "gold.action_items.0.due"),
+    ("pairs.jsonl", {"id": "p7", "as_of": "2026-03-01", "sessions": [
+        {"date": "2026-02-01", "status": "postponed"}], "gold": {"status": "stalled"}},
+     "sessions.0.status"),
+    ("pairs.jsonl", {"id": "p7", "gold": {"status": "stalled"}}, "as_of is missing"),
+    ("agendas.jsonl", {"id": "a7", "as_of": "2026-03-01"}, "duration_minutes is missing"),
+    ("topics.jsonl", {"id": "t7", "pair": {"cadence_days": "often"}}, "pair.cadence_days"),
+    ("retrieval.jsonl", {"id": "q7", "query": "where?", "answer_contains": []},
+     "answer_contains"),
+])
+def test_a_malformed_case_is_named_in_one_line(fake_container, tmp_path, capsys, suite_file,
+                                               case, named):
+    """`coach eval` on a dataset with a bad case names the file, the line, the case and the
+    field, in one line, and exits non-zero before any suite runs."""
+    dataset = tmp_path / "mine"
+    dataset.mkdir()
+    good = {"reflections.jsonl": {"id": "ok", "text": "Good session.", "gold": {}},
+            "pairs.jsonl": {"id": "ok", "as_of": "2026-03-01", "gold": {"status": "healthy"}},
+            "agendas.jsonl": {"id": "ok", "as_of": "2026-03-01", "duration_minutes": 45},
+            "topics.jsonl": {"id": "ok"},
+            "retrieval.jsonl": {"id": "ok", "query": "q", "answer_contains": ["a"]}}[suite_file]
+    (dataset / suite_file).write_text(json.dumps(good) + "\n\n" + json.dumps(case) + "\n")
+    cli.set_container(fake_container)
+    try:
+        code = cli.run(["eval", "--dataset", str(dataset), "--backend", "none"])
+    finally:
+        cli.set_container(None)
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert len(err.splitlines()) == 1, err
+    assert f"{suite_file}:3: case {case['id']}: {named}" in err
+
+
 def test_user_dataset_with_its_own_corpus_and_cli(fake_container, tmp_path, capsys):
     dataset = tmp_path / "mine"
     (dataset / "corpus").mkdir(parents=True)
