@@ -163,3 +163,33 @@ def test_pages_redirect_to_sign_in(world):
     r = world.client.get("/dashboard", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     assert COOKIE not in r.headers.get("set-cookie", "")
+
+
+def test_the_agenda_shown_is_the_next_sessions_not_a_passed_bookings(tmp_path):
+    """One definition of "the agenda for the next session", for the API and the prep page
+    alike: a session booked for a date that passed unlogged keeps its agenda, but neither shows
+    it, and a new agenda is saved on a new booking and shown."""
+    import datetime as dt
+
+    world = build_world(tmp_path)
+    pair_id, today = world.ids["pair"], dt.date.today()
+    passed = today - dt.timedelta(days=3)  # prepared and booked then, never logged since
+    agenda = world.container.coach().agenda(pair_id, 45, save=False)
+    stale = world.container.store.save_agenda(pair_id, agenda, date=passed, minutes=45,
+                                              today=passed)
+    assert stale.status == "scheduled" and stale.date == passed and stale.agenda
+    stale = {"session_id": stale.id}
+    h = world.headers("mentor")
+    assert world.client.get(f"/api/v1/pairs/{pair_id}/agenda", headers=h).status_code == 404
+    mentor = browser(world)
+    assert sign_in(mentor, "mia@example.org", world.tokens["mentor"]).status_code in (200, 303)
+    page = mentor.get(f"/pairs/{pair_id}/prep")
+    assert page.status_code == 200 and "No agenda yet for the next session." in page.text
+
+    fresh = world.client.post(f"/api/v1/pairs/{pair_id}/agenda", json={"minutes": 30},
+                              headers=h).json()
+    assert fresh["session_id"] != stale["session_id"]
+    shown = world.client.get(f"/api/v1/pairs/{pair_id}/agenda", headers=h).json()
+    assert shown["session_id"] == fresh["session_id"] and shown["minutes"] == 30
+    page = mentor.get(f"/pairs/{pair_id}/prep")
+    assert "No agenda yet for the next session." not in page.text and "30" in page.text

@@ -210,11 +210,12 @@ def make_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep, body: AgendaReq
 @router.get("/pairs/{pair_id}/agenda", response_model=Agenda,
             summary="The agenda saved on the pair's next scheduled session (the pair's own)")
 def get_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep):
-    pair = member_pair(c, user, pair_id, "read its agenda", allow_admin=False)
-    saved = [s for s in pair.sessions if s.status == "scheduled" and s.agenda]
-    if not saved:
-        raise ApiError(404, "not_found", f"Pair {pair_id} has no saved agenda. POST to create one.")
-    return {**saved[0].agenda, "session_id": saved[0].id}
+    member_pair(c, user, pair_id, "read its agenda", allow_admin=False)
+    session = c.store.next_session(pair_id)
+    if session is None or not session.agenda:
+        raise ApiError(404, "not_found", f"Pair {pair_id} has no saved agenda for its next "
+                       "session. POST to create one.")
+    return {**session.agenda, "session_id": session.id}
 
 
 @router.get("/pairs/{pair_id}/topics", response_model=Topics,

@@ -220,11 +220,12 @@ def install(app: FastAPI) -> None:
             topics = container.coach().topics(pair_id, 3)
         except CoachError as exc:
             return page_error(request, user, exc)
-        saved = next((s for s in pair.sessions if s.status == "scheduled" and s.agenda), None)
+        saved = container.store.next_session(pair_id)  # the session an agenda is saved on
         minutes = container.store.get_programme(pair.programme_id).default_session_minutes
         history = container.store.chat_history(pair_id, user.id, limit=20,
                                                since=user.private_from)
-        return render(request, "prep.html", user, pair=pair, agenda=saved.agenda if saved else None,
+        return render(request, "prep.html", user, pair=pair,
+                      agenda=saved.agenda if saved and saved.agenda else None,
                       topics=topics, minutes=minutes, history=history)
 
     @app.post("/pairs/{pair_id}/prep", response_class=HTMLResponse, include_in_schema=False)

@@ -499,6 +499,9 @@ class Store:
             return _session(session, pair)
 
     def next_session(self, pair_id: int, *, today: dt.date | None = None) -> SessionRecord | None:
+        """The pair's next session: its earliest scheduled one from today on. An agenda is saved
+        on it (save_agenda), and it is the agenda the API and the prep page show; a booking
+        whose date passed unlogged is not it."""
         today = today or dt.date.today()
         with self.db.session() as s:
             pair = _get_pair(s, pair_id)
