@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-Role = Literal["mentor", "mentee"]
+from coach.domain import Owner, Sentiment, SessionStatus, Visibility
+from coach.services.health import STATUSES
 
 
 class _Case(BaseModel):
@@ -28,20 +29,20 @@ class PairSpec(_Case):
 
 class SessionSpec(_Case):
     date: dt.date
-    status: Literal["held", "cancelled", "no_show", "scheduled"] = "held"
+    status: SessionStatus = SessionStatus.held
     duration_minutes: int = Field(45, ge=1, le=480)
 
 
 class PairReflection(_Case):
     date: dt.date
-    author_role: Role = "mentee"
+    author_role: Owner = Owner.mentee
     text: str = Field(min_length=1)
-    visibility: Literal["private", "pair", "programme"] = "pair"
+    visibility: Visibility = Visibility.pair
 
 
 class PairActionItem(_Case):
     text: str = Field(min_length=1)
-    owner: Role = "mentee"
+    owner: Owner = Owner.mentee
     due: dt.date | None = None
     done: bool = False
 
@@ -56,7 +57,7 @@ class PairHistory(_Case):
 
 
 class HealthGold(_Case):
-    status: Literal["healthy", "at_risk", "stalled"]
+    status: Literal[STATUSES]
 
 
 class HealthCase(PairHistory):
@@ -75,14 +76,14 @@ class AgendaCase(PairHistory):
 
 class GoldItem(_Case):
     text: str = Field(min_length=1)
-    owner: Role | None = None
+    owner: Owner | None = None
     due: dt.date | None = None
 
 
 class ReflectionGold(_Case):
     action_items: list[GoldItem | str] = []  # older cases give the text alone
     blockers: list[str] = []
-    sentiment: Literal["positive", "neutral", "negative"] | None = None
+    sentiment: Sentiment | None = None
     key_points: list[str] = []
     ending: bool | None = None
     disengaged: bool | None = None
@@ -91,7 +92,7 @@ class ReflectionGold(_Case):
 class ReflectionCase(_Case):
     id: str | int
     text: str = Field(min_length=1)
-    author_role: Role = "mentee"
+    author_role: Owner = Owner.mentee
     session_date: dt.date | None = None
     next_session: dt.date | None = None
     gold: ReflectionGold

@@ -7,8 +7,8 @@ settings on each writer's reflections with the models refitted on the other writ
 and pools the counts. The ending, disengaged and obstacle classifiers also learn from the
 reflections (as multiple instances, INSTANCE_LABELS), so they and the reflection thresholds
 are refitted in each fold too (a clause, or else its whole sentence, names a blocker by its
-obstacle probability, with the shipped BLOCKER_THRESHOLD); the other sentence classifiers and every
-sentence threshold stay as shipped (they learn from train/sentences.jsonl alone). Dev and test
+obstacle probability, with the shipped BLOCKER_THRESHOLD); the other sentence classifiers and
+every sentence threshold stay as shipped (they learn from train/sentences.jsonl alone). Dev and test
 are never read here.
 
     .venv/bin/python -m evals.writer_cv

@@ -225,7 +225,7 @@ def install(app: FastAPI) -> None:
         history = container.store.chat_history(pair_id, user.id, limit=20,
                                                since=user.private_from)
         return render(request, "prep.html", user, pair=pair,
-                      agenda=saved.agenda if saved and saved.agenda else None,
+                      agenda=saved.agenda if saved else None,
                       topics=topics, minutes=minutes, history=history)
 
     @app.post("/pairs/{pair_id}/prep", response_class=HTMLResponse, include_in_schema=False)

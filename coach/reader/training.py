@@ -377,7 +377,7 @@ def build_encoder(*, force: bool = False) -> bool:
 
     By the dev set and the four writers the reader never saw (train-late, train-op), the
     fine-tuned vectors raised action items F1 by about 0.03 and blockers F1 by 0.00-0.07 over
-    the packaged MiniLM's; see evals/datasets/README.md."""
+    the packaged MiniLM's; README.md's section on the reader has the figures."""
     from coach.adapters.embeddings import packaged_model_path
     from coach.adapters.encoder_training import fine_tune, read_stamp
     from coach.reader.language import ENCODER
