@@ -159,6 +159,7 @@ class ChatService:
                     provenance.fall_back("chat", FallbackReason.UNSUPPORTED, "; ".join(problems))
                 else:
                     answer = candidate
+                    provenance.changed = candidate != composed
             except BackendUnavailable:
                 raise
             except Exception as exc:  # keep the conversation going on the composed answer

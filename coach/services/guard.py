@@ -53,9 +53,10 @@ class Provenance:
     latency_ms: float = 0.0
     tokens: int = 0
     sources: list[str] = field(default_factory=list)
+    changed: bool = False  # the model's output was used and differs from the composer's
 
     def to_dict(self) -> dict[str, Any]:
-        return {"backend": self.backend, "fallback": self.fallback,
+        return {"backend": self.backend, "fallback": self.fallback, "changed": self.changed,
                 "fallback_reason": self.fallback_reason, "latency_ms": round(self.latency_ms, 1),
                 "tokens": self.tokens, "sources": list(dict.fromkeys(self.sources))}
 
@@ -118,6 +119,7 @@ def guarded_generate(
             if problems:
                 raise Rejected("; ".join(problems))
             result = candidate
+            provenance.changed = candidate != composed
         except BackendUnavailable:
             raise
         except Rejected as exc:

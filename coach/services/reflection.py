@@ -12,7 +12,7 @@ from coach.records import PairRecord
 from coach.services.catalogue import TopicCatalogue
 from coach.reader.reader import Reader, Reading, summary_sentences_at_most
 from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
-from coach.services.text import is_supported, split_sentences, unsafe_to_repeat
+from coach.services.text import is_supported, join_sentences, split_sentences, unsafe_to_repeat
 from coach.retrieval.text import tokenize
 from coach.store.repository import MAX_REFLECTION_CHARS, clean_text
 
@@ -60,7 +60,7 @@ class ReflectionSummariser:
 
     def compose(self, text: str, reading: Reading, focus) -> dict[str, Any]:
         return {
-            "summary": " ".join(reading.summary_sentences),
+            "summary": join_sentences(reading.summary_sentences),
             "key_points": reading.key_points,
             "action_items": [{k: a[k] for k in ("text", "owner", "due")}
                              for a in reading.action_items],
@@ -133,7 +133,7 @@ class ReflectionSummariser:
                 raise Rejected(f"{len(picked)} different sentences picked, not {lower}-{upper}",
                                FallbackReason.FAILED_CHECKS)
             picked.sort()
-            return dict(base, summary=" ".join(trusted[i - 1] for i in picked))
+            return dict(base, summary=join_sentences(trusted[i - 1] for i in picked))
 
         schema = {
             "type": "object",

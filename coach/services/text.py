@@ -2,7 +2,9 @@
 
 Deterministic and documented, so validators and the eval harness agree:
 a sentence is *supported* by a source when at least SUPPORT_THRESHOLD of its content words
-(stemmed, stop words removed) appear in one source sentence plus its neighbours.
+(stemmed, stop words removed) appear in one source sentence plus its neighbours, the source
+around it states every number, day and month the sentence states, and the two agree on
+negation ("will not ask" is not supported by "will ask", nor "will ask" by "will not ask").
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ SUPPORT_THRESHOLD = 0.6
 _NOT_AN_END = r"(?<!\b[A-Z]\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bMrs\.)(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)"
 _SENTENCE_END = re.compile(
     _NOT_AN_END + r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*[-*•]\s+|\n{2,}|\n(?=[A-Z])")
+# Inside a sentence, a full stop before a lower-case word still ends a clause ("...30 mins. i
+# should send..."): the support check compares such clauses one by one.
+_CLAUSE_END = re.compile(_NOT_AN_END + r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[a-z])")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 
 # Text that addresses the model instead of describing the session. Treated as content, never
@@ -98,21 +103,87 @@ def split_sentences(text: str) -> list[str]:
     return parts
 
 
+def join_sentences(sentences: Iterable[str]) -> str:
+    """Sentences as one paragraph that splits back into the same sentences: a line of notes
+    gets a full stop if it has none, and a capital letter if it starts in lower case."""
+    out = []
+    for s in (s.strip() for s in sentences):
+        if s:
+            s = s[0].upper() + s[1:]
+            out.append(s if s[-1] in ".!?…\"')" else s + ".")
+    return " ".join(out)
+
+
 def looks_like_instruction(sentence: str) -> bool:
     return bool(_INSTRUCTION.search(sentence))
 
 
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|nothing|nobody|none|neither|nor|cannot|without|no longer|refused|"
+    r"refuses|failed to|fails to|unable)\b|n['’]t\b", re.IGNORECASE)
+_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve fifteen twenty "
+                 "thirty forty fifty sixty ninety hundred half quarter once twice").split()
+_DAYS = ("monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur "
+         "thurs fri sat sun tomorrow tonight weekend fortnight").split()
+_MONTHS = ("january february march april may june july august september october november "
+           "december jan feb mar apr jun jul aug sep sept oct nov dec").split()
+_SPECIFIC = re.compile(r"\d+(?:[.,:/]\d+)*|\b(?:" + "|".join(_NUMBER_WORDS + _DAYS + _MONTHS) + r")\b",
+                       re.IGNORECASE)
+
+
+def negated(sentence: str) -> bool:
+    return bool(_NEGATION.search(sentence))
+
+
+def specifics(sentence: str) -> set[str]:
+    """The numbers, days and months a sentence states ("ten", "14/3", "friday", "march")."""
+    out = set()
+    for match in _SPECIFIC.finditer(sentence):
+        word = match.group(0).lower()
+        out.add(word[:3] if word.isalpha() and (word in _DAYS or word in _MONTHS) else word)
+    return out - {"may"}  # "may" is far more often the verb
+
+
+def _span_of(words: set[str], sentence: str) -> str:
+    """The stretch of ``sentence`` a claim rests on, even inside a long unpunctuated voice
+    note: from a little before the first of ``words`` it uses to the first use of the last
+    of them, and a word or two beyond (where "not", "never" or "no" sit)."""
+    tokens = list(re.finditer(r"[\w'’]+", sentence))
+    first: dict[str, int] = {}
+    for n, m in enumerate(tokens):
+        for stem in set(tokenize(m.group(0))) & words:
+            first.setdefault(stem, n)
+    if not first:
+        return sentence
+    start, end = max(0, min(first.values()) - 3), min(len(tokens) - 1, max(first.values()) + 2)
+    return sentence[tokens[start].start():tokens[end].end()]
+
+
 def support(sentence: str, sources: Iterable[str]) -> float:
-    """Share of the sentence's content words found in the best source window (0..1)."""
+    """Share of the sentence's content words found in the best source window (0..1), over
+    the windows that agree with it on negation and (give or take a sentence) state its
+    numbers, days and months."""
     words = set(tokenize(sentence))
     if not words:
         return 0.0
-    source_sentences = [s for src in sources for s in (split_sentences(src) or [src])]
+    source_sentences = [c for src in sources for s in (split_sentences(src) or [src])
+                        for c in _CLAUSE_END.split(s) if c.strip()]
     token_sets = [set(tokenize(s)) for s in source_sentences]
+    wanted, negative = specifics(sentence), negated(sentence)
     best = 0.0
     for i in range(len(token_sets)):
-        window = token_sets[i].union(*token_sets[max(0, i - 1):i + 2])
-        best = max(best, len(words & window) / len(words))
+        lo, hi = max(0, i - 1), min(len(token_sets), i + 2)
+        window = token_sets[i].union(*token_sets[lo:hi])
+        share = len(words & window) / len(words)
+        if share <= best:
+            continue
+        if wanted and not wanted <= set().union(
+                *(specifics(s) for s in source_sentences[max(0, i - 2):i + 3])):
+            continue
+        closest = max(range(lo, hi), key=lambda j: (len(words & token_sets[j]), j == i))
+        if negated(_span_of(words, source_sentences[closest])) != negative:
+            continue
+        best = share
         if best >= 1.0:
             break
     return best
