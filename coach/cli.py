@@ -1000,7 +1000,7 @@ def reader_retrain(
 @app.command("eval")
 def eval_command(
     dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: evals/datasets/dev).")] = None,
-    suite: Annotated[list[str] | None, typer.Option(help="retrieval, reflections, health, agendas, topics; repeat.")] = None,
+    suite: Annotated[list[str] | None, typer.Option(help="retrieval, reflections, health, agendas, topics, chat, faithfulness; repeat.")] = None,
     backend: Annotated[list[str] | None, typer.Option(help="none, embedded or openai; repeat to compare.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,

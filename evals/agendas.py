@@ -1,8 +1,23 @@
-"""Agendas suite: timing, follow-ups, goals, grounding and focus, per case and overall.
+"""Agendas suite: does the agenda's main topic serve the pair's goals, does it pick up what the
+last session left open, and do its opening questions belong to it?
 
-A must_follow_up item is revisited when a follow-up item's title matches its text (token F1
->= 0.5). A goal is addressed when its text appears (case-insensitive) in an item's title or
-details, or an item cites the pair's goals and shares at least half of the goal's words.
+Gold (evals/ANNOTATION.md, section 4): each catalogue topic graded 2 (serves a goal), 1
+(related and useful) or 0 as the next session's main topic, and the open points of the most
+recent reflections.
+
+* main_topic_fit: share of cases whose main topic is graded 1 or 2; where no topic is graded
+  above 0, the agenda must build its main segment from the goal instead (topic_id None).
+* topic_ndcg: nDCG of the chosen topics against the grades (cases with a graded topic).
+* open_points.recall: share of gold open points that some part of the agenda (an item's title
+  or details, an opening question) says, by MiniLM similarity >= OPEN_POINT_SIMILARITY.
+* opening_questions.on_topic: share of opening questions whose similarity to a chosen topic or
+  to a goal is at least OPENING_QUESTION_SIMILARITY (chosen on dev: python -m evals.calibrate
+  questions).
+* checks.*: invariants of the composer (timing, a follow-up per open item, goals in the
+  check-in, sources, focus), reported per case; tests/test_agenda.py holds them as unit tests.
+
+Beside them: the first topic of the pair's focus in catalogue order, and the topic nearest the
+goals by MiniLM similarity, as the main topic (baseline_first.*, baseline_vector.*).
 """
 
 from __future__ import annotations
@@ -16,9 +31,52 @@ from typing import Any
 from coach.container import Container
 from coach.retrieval.text import tokenize
 from evals.builders import build_pair
-from evals.metrics import latency, token_f1
+from evals.metrics import cosine_matrix, latency, mean_defined, ndcg, token_f1
 
 CHECKS = ("duration", "follow_up", "goals", "grounded", "focus")
+OPEN_POINT_SIMILARITY = 0.5
+OPENING_QUESTION_SIMILARITY = 0.4
+
+
+def topic_fit(main: dict[str, Any] | None, grades: dict[str, float]) -> bool:
+    """The main segment fits: a topic graded 1 or 2, or, when no topic serves a goal directly
+    (none graded 2), one built from the goal itself."""
+    if main is None:
+        return False
+    if main.get("topic_id") is None:
+        return not any(g >= 2 for g in grades.values())
+    return grades.get(main["topic_id"], 0) > 0
+
+
+def quality(agenda: dict[str, Any], case: dict[str, Any], embed, topic_text: dict[str, str],
+            goals: list[str]) -> dict[str, float | None]:
+    gold = case.get("gold", {})
+    grades = {t: float(g) for t, g in (gold.get("topic_grades") or {}).items()}
+    topics = [i for i in agenda["items"] if i["kind"] == "topic"]
+    chosen = [i["topic_id"] for i in topics if i.get("topic_id")]
+    out: dict[str, float | None] = {
+        "main_topic_fit": float(topic_fit(topics[0] if topics else None, grades)),
+        "topic_ndcg": ndcg(chosen, grades, max(1, len(topics))) if chosen else
+        (None if not any(g > 0 for g in grades.values()) else 0.0),
+    }
+    points = list(gold.get("open_points") or [])
+    units = [u for i in agenda["items"] for u in (i["title"], i["details"]) if u] + \
+        list(agenda["opening_questions"])
+    if points and units:
+        sims = cosine_matrix(embed(points), embed(units))
+        out["open_points.recall"] = sum(max(row) >= OPEN_POINT_SIMILARITY for row in sims) / len(points)
+    else:
+        out["open_points.recall"] = None if not points else 0.0
+    questions = list(agenda["opening_questions"])
+    anchors = [topic_text[t] for t in chosen if t in topic_text] + goals + \
+        [f"{i['title']}. {i['details']}" for i in topics if not i.get("topic_id")]
+    if questions and anchors:
+        sims = cosine_matrix(embed(questions), embed(anchors))
+        out["opening_questions.on_topic"] = \
+            sum(max(row) >= OPENING_QUESTION_SIMILARITY for row in sims) / len(questions)
+    else:
+        out["opening_questions.on_topic"] = None
+    return out
 
 
 def check_agenda(agenda: dict[str, Any], case: dict[str, Any], topic_focus: dict[str, str],
@@ -49,16 +107,29 @@ def check_agenda(agenda: dict[str, Any], case: dict[str, Any], topic_focus: dict
     }
 
 
+def baseline_mains(catalogue: dict[str, Any], focus: list[str], goals: list[str],
+                   embed) -> dict[str, str]:
+    """The main topic two simple rules would choose."""
+    topics = [t for t in catalogue.values() if t.focus in focus] or list(catalogue.values())
+    vectors = embed([" ".join(goals) or " ".join(focus)] + [t.text for t in topics])
+    near = cosine_matrix(vectors[:1], vectors[1:])[0]
+    return {"first": topics[0].id, "vector": max(zip(near, topics), key=lambda x: x[0])[1].id}
+
+
 def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path,
                 backend: str = "none") -> dict[str, Any]:
-    results, times, fallbacks = [], [], 0
+    results, times, fallbacks, changed = [], [], 0, 0
     totals = {c: 0 for c in CHECKS}
+    scores: dict[str, list[float | None]] = {}
     with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
         scratch = container.scratch(Path(tmp))
         scratch.db.migrate()
         scratch.ingestor.ingest([scratch.settings.knowledge_dir])
         coach = scratch.coach(backend)
-        topic_focus = {t.id: t.focus for t in scratch.catalogue.all().values()}
+        catalogue = scratch.catalogue.all()
+        topic_focus = {t.id: t.focus for t in catalogue.values()}
+        topic_text = {t.id: t.text for t in catalogue.values()}
+        embed = scratch.embedder.embed_documents
         for case in cases:
             pair = build_pair(scratch, case, coach=scratch.coach("none"))
             as_of = dt.date.fromisoformat(case["as_of"])
@@ -72,19 +143,34 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
                 continue
             times.append((time.perf_counter() - started) * 1000)
             fallbacks += bool(agenda["provenance"]["fallback"])
+            changed += bool(agenda["provenance"].get("changed"))
             checks = check_agenda(agenda, case, topic_focus, list(pair.focus))
             for c, ok in checks.items():
                 totals[c] += ok
-            results.append({"id": case["id"], "passed": all(checks.values()), "details": {
+            goals = list(case.get("pair", {}).get("goals") or [])
+            measured = quality(agenda, case, embed, topic_text, goals)
+            for name, value in measured.items():
+                scores.setdefault(name, []).append(value)
+            for name, main in baseline_mains(catalogue, list(pair.focus), goals, embed).items():
+                fake = {"items": [{"kind": "topic", "topic_id": main, "title": "", "details": ""}],
+                        "opening_questions": []}
+                grades = {t: float(g) for t, g in (case.get("gold", {}).get("topic_grades") or {}).items()}
+                scores.setdefault(f"baseline_{name}.main_topic_fit", []).append(
+                    float(topic_fit(fake["items"][0], grades)))
+                scores.setdefault(f"baseline_{name}.topic_ndcg", []).append(
+                    ndcg([main], grades, 1) if any(g > 0 for g in grades.values()) else None)
+            results.append({"id": case["id"], "passed": bool(measured["main_topic_fit"]), "details": {
                 "input": {k: case[k] for k in ("pair", "duration_minutes", "gold")},
                 "output": {"items": [{k: i[k] for k in ("kind", "title", "minutes", "sources")}
                                      for i in agenda["items"]],
                            "opening_questions": agenda["opening_questions"]},
-                **checks, "fallback_reason": agenda["provenance"].get("fallback_reason")}})
+                **checks, **measured,
+                "fallback_reason": agenda["provenance"].get("fallback_reason")}})
         scratch.close()
     n = max(1, len(cases))
-    metrics = {"pass_rate": sum(r["passed"] for r in results) / n}
+    metrics = {name: mean_defined(values) for name, values in scores.items()}
     metrics.update({f"checks.{c}": totals[c] / n for c in CHECKS})
     metrics.update(latency(times))
     metrics["fallback_rate"] = fallbacks / n
+    metrics["changed_rate"] = changed / n
     return {"metrics": metrics, "cases": results}

@@ -17,6 +17,8 @@ SUITE_FILES = {
     "health": "pairs.jsonl",
     "agendas": "agendas.jsonl",
     "topics": "topics.jsonl",
+    "chat": "chat.jsonl",
+    "faithfulness": "faithfulness.jsonl",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 from collections.abc import Callable, Sequence
@@ -97,3 +98,30 @@ def with_interval(metrics: dict[str, float], name: str, cases: Sequence[T],
 def latency(values: Sequence[float]) -> dict[str, float]:
     return {"latency_ms.p50": statistics.median(values) if values else 0.0,
             "latency_ms.p95": percentile(values, 95)}
+
+
+def ndcg(ranked: Sequence[str], grades: dict[str, float], k: int) -> float | None:
+    """Normalised discounted cumulative gain of the first ``k`` of ``ranked`` against graded
+    relevance (gain 2^grade - 1, log2 discount). None when nothing is relevant: such a case
+    says nothing about ranking and is left out of the mean."""
+    ideal = sorted((g for g in grades.values() if g > 0), reverse=True)[:k]
+    if not ideal:
+        return None
+    def dcg(gains: Sequence[float]) -> float:
+        return sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
+    return dcg([grades.get(t, 0) for t in ranked[:k]]) / dcg(ideal)
+
+
+def mean_defined(values: Sequence[float | None]) -> float:
+    """Mean of the values that are not None (0.0 if there are none)."""
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else 0.0
+
+
+def cosine_matrix(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> list[list[float]]:
+    """Cosine similarity of every vector of ``a`` with every vector of ``b``."""
+    def unit(v: Sequence[float]) -> list[float]:
+        norm = math.sqrt(sum(x * x for x in v)) or 1.0
+        return [x / norm for x in v]
+    ua, ub = [unit(v) for v in a], [unit(v) for v in b]
+    return [[sum(x * y for x, y in zip(u, w)) for w in ub] for u in ua]

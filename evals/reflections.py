@@ -86,7 +86,7 @@ def run_reflections(cases: list[dict[str, Any]], container: Container, dataset: 
           "base_recalled": 0, "base_precise": 0, "base_predicted": 0}
     flags = {"ending": [0, 0, 0], "disengaged": [0, 0, 0]}  # predicted, gold, both
     gold_sentiment, said, vader_said = [], [], []
-    faithful = sentences = fallbacks = 0
+    faithful = sentences = fallbacks = changed = 0
     compression: list[float] = []
     for case in cases:
         started = time.perf_counter()
@@ -138,6 +138,7 @@ def run_reflections(cases: list[dict[str, Any]], container: Container, dataset: 
         sentences += n_sent
         compression.append(len(out["summary"].split()) / max(1, len(case["text"].split())))
         fallbacks += bool(out["provenance"]["fallback"])
+        changed += bool(out["provenance"].get("changed"))
         ok = out["sentiment"] == gold.get("sentiment")
         passed = (ok and len(a_pairs) == len(expected) == len(predicted_actions)
                   and f == n_sent)
@@ -176,8 +177,9 @@ def run_reflections(cases: list[dict[str, Any]], container: Container, dataset: 
     for flag, (p_, g_, both) in flags.items():
         if g_ or p_:
             metrics[f"{flag}.f1"] = prf(p_, g_, both)["f1"]
-    metrics["faithfulness"] = faithful / sentences if sentences else 1.0
+    metrics["summary_supported"] = faithful / sentences if sentences else 1.0
     metrics["compression"] = sum(compression) / n
     metrics.update(latency(times))
     metrics["fallback_rate"] = fallbacks / n
+    metrics["changed_rate"] = changed / n
     return {"metrics": metrics, "cases": results}

@@ -11,7 +11,9 @@ from coach.container import Container
 from coach.errors import InvalidInput
 from coach.llm import BACKENDS
 from evals.agendas import run_agendas
+from evals.chat import run_chat
 from evals.datasets import DEV_DATASET, EXTERNAL, is_external, load_cases
+from evals.faithfulness import run_faithfulness
 from evals.health import run_health
 from evals.reflections import run_reflections
 from evals.retrieval import run_retrieval
@@ -24,8 +26,10 @@ SUITES: dict[str, SuiteRunner] = {
     "health": run_health,
     "agendas": run_agendas,
     "topics": run_topics,
+    "chat": run_chat,
+    "faithfulness": run_faithfulness,
 }
-BACKEND_FREE = {"retrieval"}  # no model involved: computed once, shown for every backend
+BACKEND_FREE = {"retrieval", "faithfulness"}  # no model involved: computed once, shown for every backend
 
 
 def run_eval(container: Container, dataset: Path | None = None, suites: Sequence[str] = (),

@@ -67,9 +67,12 @@ class HealthCase(PairHistory):
 class AgendaGold(_Case):
     must_follow_up: list[str] = []
     must_address_goals: list[str] = []
+    topic_grades: dict[str, Literal[0, 1, 2]] = {}
+    open_points: list[str] = []
 
 
 class AgendaCase(PairHistory):
+    covered_topics: list[str] = []
     duration_minutes: int = Field(ge=5, le=480)
     gold: AgendaGold = AgendaGold()
 
@@ -98,11 +101,18 @@ class ReflectionCase(_Case):
     gold: ReflectionGold
 
 
+class TopicGold(_Case):
+    focus: list[str] = []
+    grades: dict[str, Literal[0, 1, 2]] = {}
+    covered_ids: list[str] = []
+
+
 class TopicCase(_Case):
     id: str | int
     pair: PairSpec = PairSpec()
     covered_topics: list[str] = []
     k: int = Field(3, ge=1, le=20)
+    gold: TopicGold = TopicGold()
 
 
 class RetrievalCase(_Case):
@@ -112,9 +122,31 @@ class RetrievalCase(_Case):
     answer_contains: list[str] = Field(min_length=1)
 
 
+class ChatGold(_Case):
+    covered: bool = True
+    sections: list[str] = []
+
+
+class ChatCase(_Case):
+    id: str | int
+    role: Owner = Owner.mentor
+    pair: PairSpec = PairSpec()
+    question: str = Field(min_length=1)
+    gold: ChatGold = ChatGold()
+
+
+class ClaimCase(_Case):
+    id: str | int
+    reflection_id: str | int
+    kind: Literal["paraphrase", "negation", "owner_swap", "date_swap", "number_swap",
+                  "invented", "other_reflection"]
+    claim: str = Field(min_length=1)
+    supported: bool
+
+
 SCHEMAS: dict[str, type[BaseModel]] = {
     "retrieval": RetrievalCase, "reflections": ReflectionCase, "health": HealthCase,
-    "agendas": AgendaCase, "topics": TopicCase,
+    "agendas": AgendaCase, "topics": TopicCase, "chat": ChatCase, "faithfulness": ClaimCase,
 }
 
 

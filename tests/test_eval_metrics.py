@@ -2,13 +2,18 @@
 
 import pytest
 
-from evals.agendas import check_agenda
-from evals.metrics import (bootstrap_interval, classification, match_items, micro_prf,
-                           percentile, prf, token_f1, with_interval)
+import math
+
+from evals.agendas import check_agenda, topic_fit
+from evals.chat import citation_counts, is_gold
+from evals.faithfulness import rates
+from evals.metrics import (bootstrap_interval, classification, cosine_matrix, match_items,
+                           mean_defined, micro_prf, ndcg, percentile, prf, token_f1,
+                           with_interval)
 from evals.reflections import faithfulness, recall_of
 from evals.retrieval import first_hit_rank, retrieval_metrics
 from evals.runner import check_thresholds
-from evals.topics import diverse, goal_relevant
+from evals.topics import diverse, score
 
 
 def test_retrieval_metrics_by_hand():
@@ -86,10 +91,58 @@ def test_agenda_checks_by_hand():
     assert check_agenda(agenda, case, {"t-a": "inclusion"}, ["technology"])["focus"] is False
 
 
-def test_topic_helpers_by_hand():
-    assert goal_relevant("Spotting phishing emails", ["Spot phishing and scams"])
-    assert not goal_relevant("Inclusive meetings", ["Spot phishing and scams"])
+def test_ndcg_by_hand():
+    grades = {"a": 2, "b": 1, "c": 0}
+    # ideal [2, 1]: 3/1 + 1/log2(3); shown [b, a]: 1/1 + 3/log2(3)
+    ideal = 3 + 1 / math.log2(3)
+    assert ndcg(["b", "a"], grades, 2) == pytest.approx((1 + 3 / math.log2(3)) / ideal)
+    assert ndcg(["a", "b"], grades, 2) == pytest.approx(1.0)
+    assert ndcg(["c", "x"], grades, 2) == 0.0
+    assert ndcg(["a"], {"a": 0}, 1) is None  # nothing relevant: no ranking to judge
+    assert mean_defined([1.0, None, 0.0]) == 0.5
+    assert cosine_matrix([[1, 0]], [[1, 0], [0, 2], [-1, 0]]) == [[1.0, 0.0, -1.0]]
 
+
+def test_topic_scores_by_hand():
+    case = {"k": 2, "gold": {"grades": {"a": 2, "b": 1}, "covered_ids": ["c"]}}
+    assert score(["a", "c"], case) == {"ndcg": pytest.approx(3 / (3 + 1 / math.log2(3))),
+                                       "novelty": 0.5, "goal_relevance": 0.5}
+
+
+def test_main_topic_fit_by_hand():
+    assert topic_fit({"topic_id": "a"}, {"a": 1})
+    assert not topic_fit({"topic_id": "b"}, {"a": 2})
+    # built from the goal: right only where no topic serves a goal directly
+    assert topic_fit({"topic_id": None}, {"a": 1})
+    assert topic_fit({"topic_id": None}, {})
+    assert not topic_fit({"topic_id": None}, {"a": 2})
+    assert not topic_fit(None, {"a": 2})
+
+
+def test_chat_citations_by_hand():
+    section = "challenges-and-remedies.md#One side checks out"
+    assert is_gold("knowledge/challenges-and-remedies.md",
+                   "Challenges and remedies > One side checks out", section)
+    assert not is_gold("knowledge/challenges-and-remedies.md",
+                       "Challenges and remedies > Drifting pairs", section)
+    assert not is_gold("knowledge/other-challenges-and-remedies.md",
+                       "Challenges and remedies > One side checks out", section)
+    assert is_gold("knowledge/topics/tech-phishing.md", "Spotting phishing > Activity",
+                   "topics/tech-phishing.md#Activity")
+    cited = [("knowledge/a.md", "A > X"), ("pair:1/goals", "Pair 1 > Goals")]
+    assert citation_counts(cited, ["a.md#X", "b.md#Y"]) == (2, 1, 1)
+
+
+def test_faithfulness_rates_by_hand():
+    rows = [("paraphrase", True, True), ("paraphrase", True, False),
+            ("negation", False, False), ("negation", False, True), ("invented", False, False)]
+    out = rates(rows)
+    assert out["keep"] == 0.5 and out["detection"] == pytest.approx(2 / 3)
+    assert out["detection.negation"] == 0.5 and out["detection.invented"] == 1.0
+    assert out["balanced"] == pytest.approx((0.5 + 2 / 3) / 2)
+
+
+def test_topic_helpers_by_hand():
     class T:
         def __init__(self, id, title, related=()):
             self.id, self.title, self.related = id, title, related

@@ -17,6 +17,10 @@ from coach.services.text import overlap
 
 MAX_K = 10
 GOAL_MATCH = 0.45  # fused retrieval score above which a topic is said to serve a goal
+# Cosine similarity at which a note of what a pair covered ("did the captions thing") is taken
+# to name a catalogue topic; chosen on the dev topic cases' covered_ids
+# (python -m evals.calibrate covered).
+COVERED_SIMILARITY = 0.4
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,24 @@ class TopicSuggester:
         self.backend = backend
 
     # -- deterministic composer ------------------------------------------------------
+    def covered_by_notes(self, notes: Iterable[str]) -> set[str]:
+        """The catalogue topics that notes of what a pair covered name, as people write them:
+        a title or id, or a note that means the same as a topic."""
+        by_title = self.catalogue.by_title()
+        ids: set[str] = set()
+        for note in (str(n).strip() for n in notes):
+            if not note:
+                continue
+            exact = self.catalogue.get(note) or by_title.get(note.casefold())
+            if exact:
+                ids.add(exact.id)
+                continue
+            hits = self.retriever.search(note, 3, kinds=["topic"])
+            best = max(hits, key=lambda h: h.similarity, default=None)
+            if best is not None and best.similarity >= COVERED_SIMILARITY:
+                ids.add(str(best.metadata.get("topic_id", "")))
+        return ids - {""}
+
     def rank(self, pair: PairRecord, *, exclude: Iterable[str] = (), n: int = 10) -> list[Suggestion]:
         """The best ``n`` new topics for the pair, varied, each with a reason."""
         topics = self.catalogue.all()
@@ -115,10 +137,13 @@ class TopicSuggester:
                           reason)
 
     # -- guarded ---------------------------------------------------------------------
-    def suggest(self, pair: PairRecord, k: int = 3, *, exclude: Iterable[str] = ()) -> Guarded[list[Suggestion]]:
+    def suggest(self, pair: PairRecord, k: int = 3, *, exclude: Iterable[str] = (),
+                covered: Iterable[str] = ()) -> Guarded[list[Suggestion]]:
+        """``exclude``: topic ids not to offer; ``covered``: notes of what the pair has covered,
+        in their own words, matched to topics by meaning."""
         if not 1 <= k <= MAX_K:
             raise InvalidInput(f"k must be between 1 and {MAX_K}.")
-        exclude = set(exclude)
+        exclude = set(exclude) | self.covered_by_notes(covered)
         ranked = self.rank(pair, exclude=exclude, n=min(2 * k, 12))
         composed = ranked[:k]
         by_id = {s.topic.id: s for s in ranked}
