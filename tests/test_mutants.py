@@ -10,6 +10,7 @@ import pytest
 
 import coach.services.monitoring as monitoring
 from coach.retrieval.hybrid import HybridRetriever
+from coach.services import chat as chat_module
 from coach.services import text as text_module
 from coach.services.agenda import AgendaPlanner
 from coach.services.reflection import ReflectionSummariser
@@ -122,6 +123,11 @@ def topics_alike(monkeypatch):
     monkeypatch.setattr(TopicSuggester, "rank", mutant)
 
 
+def chat_answers_everything(monkeypatch):
+    """The chat never says the guidance does not cover a question."""
+    monkeypatch.setattr(chat_module, "QUESTION_COVERED", -1.0)
+
+
 def support_accepts(verdict):
     def install(monkeypatch):
         monkeypatch.setattr(faithfulness_suite, "is_supported", lambda claim, sources: verdict)
@@ -144,6 +150,7 @@ MUTANTS = {
     "topics in catalogue order": (topics_in_catalogue_order, ["topics"]),
     "topics blind to covered notes": (topics_blind_to_covered_notes, ["topics"]),
     "topics all alike": (topics_alike, ["topics"]),
+    "chat answers every question": (chat_answers_everything, ["chat"]),
     "support accepts every claim": (support_accepts(True), ["faithfulness"]),
     "support rejects every claim": (support_accepts(False), ["faithfulness"]),
     "support blind to negation": (support_ignores_negation, ["faithfulness"]),

@@ -20,7 +20,16 @@ from coach.store.repository import Store, clean_text
 
 MAX_MESSAGE_CHARS = 2000
 CHAT_MAX_TOKENS = 160  # 2-4 sentences; longer answers only add unverifiable text
-COVERAGE_SIMILARITY = 0.45  # cosine similarity at which a passage is taken to address a question
+# When the guidance answers a question (chosen on evals/datasets/dev/chat.jsonl, comparing
+# settings with `coach eval --suite chat`): the question is covered when some passage's cosine
+# similarity to it reaches QUESTION_COVERED; a guidance passage is used when it reaches
+# PASSAGE_SIMILARITY or shares PASSAGE_SHARED_WORDS specific words with the question; the
+# pair's own notes only when they reach NOTES_SIMILARITY, so an answer does not cite them
+# merely for being the pair's.
+QUESTION_COVERED = 0.29
+PASSAGE_SIMILARITY = 0.29
+PASSAGE_SHARED_WORDS = 3
+NOTES_SIMILARITY = 0.5
 GENERIC = set(tokenize(
     "mentor mentee mentoring reverse session sessions pair pairing programme program coach junior "
     "senior leader leaders what how why when should could would can do does my our their them "
@@ -40,12 +49,19 @@ class ChatEvent:
 
 
 def covered(question: str, hits: list[Hit]) -> list[Hit]:
-    """The hits that really address the question (semantic or specific-word overlap)."""
+    """The hits that really address the question; none when nothing comes close enough for
+    the guidance to be said to cover it."""
+    if not hits or max(h.similarity for h in hits) < QUESTION_COVERED:
+        return []
     q = set(tokenize(question)) - GENERIC
     useful = []
     for hit in hits:
+        if hit.kind in NOTES_KINDS:
+            if hit.similarity >= NOTES_SIMILARITY:
+                useful.append(hit)
+            continue
         shared = q & set(tokenize(hit.heading + " " + hit.text))
-        if hit.similarity >= COVERAGE_SIMILARITY or len(shared) >= 2:
+        if hit.similarity >= PASSAGE_SIMILARITY or len(shared) >= PASSAGE_SHARED_WORDS:
             useful.append(hit)
     return useful
 
