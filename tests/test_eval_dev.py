@@ -1,5 +1,6 @@
-"""The harness end to end: the dev set with committed thresholds (none), an embedded subset,
-a user dataset with its own corpus, the HTML report and the judge."""
+"""The harness end to end: the dev set with committed thresholds (none; the embedded model's
+rates are in tests/test_integration_llm.py), a user dataset with its own corpus, the HTML report
+and the judge."""
 
 import json
 import shutil
@@ -74,31 +75,6 @@ def test_an_uploaded_corpus_is_found_alone_and_beside_knowledge(real_container):
     assert {"hit@5", "with_knowledge.hit@5"} <= set(gates["retrieval"])
     assert not check_thresholds(report, gates), check_thresholds(report, gates)
     assert len(report["runs"][0]["suites"]["retrieval"]["cases"]) >= 50
-
-
-def subset(tmp_path: Path, n: int) -> Path:
-    """The first n cases of each dev file (claims only about the reflections kept)."""
-    folder = tmp_path / "subset"
-    folder.mkdir()
-    for name in SUITE_FILES.values():
-        lines = (DEV_DATASET / name).read_text(encoding="utf-8").splitlines()[:n]
-        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    kept = {json.loads(line)["id"] for line in (folder / "reflections.jsonl").read_text().splitlines()}
-    claims = [line for line in (DEV_DATASET / "faithfulness.jsonl").read_text().splitlines()
-              if json.loads(line)["reflection_id"] in kept]
-    (folder / "faithfulness.jsonl").write_text("\n".join(claims) + "\n", encoding="utf-8")
-    return folder
-
-
-@pytest.mark.integration
-@pytest.mark.llm
-def test_embedded_backend_on_a_subset(real_container, tmp_path):
-    report = run_eval(real_container, subset(tmp_path, 3),
-                      suites=["reflections", "agendas", "topics"], backends=["embedded"])
-    suites = report["runs"][0]["suites"]
-    assert suites["reflections"]["metrics"]["summary_supported"] == 1.0  # the validators' promise
-    assert suites["agendas"]["metrics"]["checks.duration"] == 1.0
-    assert 0.0 <= suites["reflections"]["metrics"]["fallback_rate"] <= 1.0
 
 
 @pytest.mark.parametrize("suite_file, case, named", [
