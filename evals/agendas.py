@@ -135,10 +135,13 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
             as_of = dt.date.fromisoformat(case["as_of"])
             started = time.perf_counter()
             try:
-                agenda = coach.agenda(pair.id, int(case["duration_minutes"]), save=False, today=as_of)
+                agenda = coach.agenda(pair.id, int(case["duration_minutes"]), save=False, today=as_of,
+                                      covered=case.get("covered_topics", []))
             except Exception as exc:  # a refusal is a failed case, with the reason shown
                 results.append({"id": case["id"], "passed": False,
                                 "details": {"error": str(exc), **{c: False for c in CHECKS}}})
+                for name in ("main_topic_fit", "topic_ndcg"):  # a refusal fits nothing
+                    scores.setdefault(name, []).append(0.0)
                 times.append((time.perf_counter() - started) * 1000)
                 continue
             times.append((time.perf_counter() - started) * 1000)

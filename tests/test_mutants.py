@@ -88,8 +88,8 @@ def agenda_picks_the_first_topic(monkeypatch):
     """The composer takes the first candidate of the pair's focus in catalogue order."""
     context = AgendaPlanner.context
 
-    def mutant(self, pair, minutes, today):
-        ctx = context(self, pair, minutes, today)
+    def mutant(self, *args, **kw):
+        ctx = context(self, *args, **kw)
         ctx.candidates = sorted(ctx.candidates, key=lambda s: s.topic.id)
         return ctx
     monkeypatch.setattr(AgendaPlanner, "context", mutant)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +95,9 @@ class AgendaPlanner:
         self.model = model
         self.backend = backend
 
-    def context(self, pair: PairRecord, minutes: int, today: dt.date) -> AgendaContext:
+    def context(self, pair: PairRecord, minutes: int, today: dt.date,
+                covered: Iterable[str] = ()) -> AgendaContext:
+        """``covered``: notes of what the pair has already covered, in their own words."""
         if not MIN_MINUTES <= minutes <= MAX_MINUTES:
             raise InvalidInput(f"Minutes must be between {MIN_MINUTES} and {MAX_MINUTES}; got {minutes}.")
         open_items = sorted(pair.open_action_items,
@@ -122,7 +125,7 @@ class AgendaPlanner:
                     break
         last = held[-1].date if held else None
         next_date = max(today, (last + dt.timedelta(days=pair.cadence_days)) if last else today)
-        candidates = self.suggester.rank(pair, n=6)
+        candidates = self.suggester.rank(pair, exclude=self.suggester.covered_by_notes(covered), n=6)
         if not candidates:
             raise InvalidInput("Every catalogue topic for this pair's focus has been covered; "
                                "add topics to knowledge/topics or widen the focus.")
@@ -221,8 +224,9 @@ class AgendaPlanner:
                 problems.append(f"question not grounded in the topics or goals: {q[:60]!r}")
         return problems
 
-    def plan(self, pair: PairRecord, minutes: int, *, today: dt.date | None = None) -> Guarded[dict]:
-        ctx = self.context(pair, minutes, today or dt.date.today())
+    def plan(self, pair: PairRecord, minutes: int, *, today: dt.date | None = None,
+             covered: Iterable[str] = ()) -> Guarded[dict]:
+        ctx = self.context(pair, minutes, today or dt.date.today(), covered)
         n_topics = 1 if minutes < 50 else min(2, len(ctx.candidates))
         composed = self.build(ctx, ctx.candidates[:n_topics])
         by_id = {s.topic.id: s for s in ctx.candidates}

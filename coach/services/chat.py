@@ -49,19 +49,18 @@ class ChatEvent:
 
 
 def covered(question: str, hits: list[Hit]) -> list[Hit]:
-    """The hits that really address the question; none when nothing comes close enough for
-    the guidance to be said to cover it."""
+    """The hits that really address the question: close in meaning, or sharing specific
+    words with it (the pair's own notes need to be closer, so an answer does not cite them
+    merely for being the pair's). None when no passage comes close enough in meaning for
+    the question to be covered: shared words alone mislead there."""
     if not hits or max(h.similarity for h in hits) < QUESTION_COVERED:
         return []
     q = set(tokenize(question)) - GENERIC
     useful = []
     for hit in hits:
-        if hit.kind in NOTES_KINDS:
-            if hit.similarity >= NOTES_SIMILARITY:
-                useful.append(hit)
-            continue
-        shared = q & set(tokenize(hit.heading + " " + hit.text))
-        if hit.similarity >= PASSAGE_SIMILARITY or len(shared) >= PASSAGE_SHARED_WORDS:
+        shared = len(q & set(tokenize(hit.heading + " " + hit.text)))
+        close = NOTES_SIMILARITY if hit.kind in NOTES_KINDS else PASSAGE_SIMILARITY
+        if hit.similarity >= close or shared >= PASSAGE_SHARED_WORDS:
             useful.append(hit)
     return useful
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from coach.errors import InvalidInput, NotFound
@@ -36,12 +36,13 @@ class Coach:
         self.chat_service = ChatService(store, retriever, prompts, model, backend)
 
     def agenda(self, pair_id: int, minutes: int | None = None, *, save: bool = True,
-               today: dt.date | None = None) -> dict[str, Any]:
+               today: dt.date | None = None, covered: Iterable[str] = ()) -> dict[str, Any]:
+        """``covered``: notes of topics the pair has covered outside the coach's agendas."""
         pair = self.store.get_pair(pair_id)
         today = today or dt.date.today()
         if minutes is None:
             minutes = self.store.get_programme(pair.programme_id).default_session_minutes
-        result = self.planner.plan(pair, minutes, today=today).value
+        result = self.planner.plan(pair, minutes, today=today, covered=covered).value
         if save:
             session = self.store.save_agenda(pair_id, result, date=result["next_date"],
                                              minutes=minutes, today=today)

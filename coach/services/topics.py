@@ -14,9 +14,10 @@ from coach.retrieval.hybrid import HybridRetriever
 from coach.services.catalogue import Topic, TopicCatalogue
 from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
 from coach.services.text import overlap
+from coach.services.topic_relevance import RelevanceModel, TopicRelevance
 
 MAX_K = 10
-GOAL_MATCH = 0.45  # fused retrieval score above which a topic is said to serve a goal
+GOAL_MATCH = 0.45  # relevance above which a topic is said to serve a goal
 # Cosine similarity at which a note of what a pair covered ("did the captions thing") is taken
 # to name a catalogue topic; chosen on the dev topic cases' covered_ids
 # (python -m evals.calibrate covered).
@@ -69,6 +70,7 @@ class TopicSuggester:
         self.prompts = prompts
         self.model = model
         self.backend = backend
+        self._relevance: TopicRelevance | None = None
 
     # -- deterministic composer ------------------------------------------------------
     def covered_by_notes(self, notes: Iterable[str]) -> set[str]:
@@ -89,6 +91,27 @@ class TopicSuggester:
                 ids.add(str(best.metadata.get("topic_id", "")))
         return ids - {""}
 
+    def relevance(self, goals: list[str], topics: list[Topic]) -> dict[str, tuple[float, str]]:
+        """Each topic's relevance to the goals (0..1) and the goal it is closest to: the fitted
+        model (coach.services.topic_relevance) beside the embedder it learnt from, else the
+        keyword-and-vector search score."""
+        embedder = self.retriever.embedder
+        if embedder is not None and goals:
+            if self._relevance is None or self._relevance.embedder is not embedder:
+                model = RelevanceModel.load()
+                self._relevance = TopicRelevance(
+                    embedder, lambda q, k: self.retriever.search(q, k, kinds=["topic"]),
+                    model) if model.fits(embedder) else None
+            if self._relevance is not None:
+                return self._relevance.scores(goals, topics)
+        found: dict[str, tuple[float, str]] = {}
+        for goal in goals:
+            for hit in self.retriever.search(goal, 40, kinds=["topic"]):
+                tid = str(hit.metadata.get("topic_id", ""))
+                if hit.score > found.get(tid, (0.0, ""))[0]:
+                    found[tid] = (hit.score, goal)
+        return found
+
     def rank(self, pair: PairRecord, *, exclude: Iterable[str] = (), n: int = 10) -> list[Suggestion]:
         """The best ``n`` new topics for the pair, varied, each with a reason."""
         topics = self.catalogue.all()
@@ -97,17 +120,12 @@ class TopicSuggester:
         skip = set(exclude) | covered_topic_ids(pair, self.catalogue)
         candidates = [t for t in topics.values() if t.focus in pair.focus and t.id not in skip]
         goals = active_goals(pair)
-        relevance: dict[str, tuple[float, str]] = {}
-        for goal in goals:
-            for hit in self.retriever.search(goal, 40, kinds=["topic"]):
-                tid = str(hit.metadata.get("topic_id", ""))
-                if hit.score > relevance.get(tid, (0.0, ""))[0]:
-                    relevance[tid] = (hit.score, goal)
-        held = sum(1 for s in pair.sessions if s.status == "held")
-        prefer = "intro" if held < 3 else "deeper"
+        relevance = self.relevance(goals, list(topics.values()))
 
         def base(t: Topic) -> float:
-            return 0.75 * relevance.get(t.id, (0.0, ""))[0] + (0.2 if t.level == prefer else 0.05)
+            # A topic's level (intro or deeper) is not weighed: on the dev cases, preferring
+            # intro topics early in a pairing cost fit (main topic 0.577 -> 0.500).
+            return relevance.get(t.id, (0.0, ""))[0]
 
         picked: list[Suggestion] = []
         pool = sorted(candidates, key=lambda t: (-base(t), t.id))

@@ -1,0 +1,197 @@
+"""How well each catalogue topic serves a pair's goals: a small model fitted on graded topic
+cases written blind (evals/datasets/train/topics-*.jsonl, section 5 of evals/ANNOTATION.md).
+
+The features are MiniLM similarities between each goal and a topic's parts (its whole text,
+title and description, title, conversation starters, activity: the best goal and the mean over
+goals), the similarity of all the goals together to the topic, the keyword search score, and
+each of these less the best value among the topics (how far behind the pair's best topic it
+is). Two logistic regressions read them: "serves or is useful" (grade 1 or 2) and "serves a
+goal directly" (grade 2). Relevance is the mean of the two probabilities, in 0..1.
+
+Fit with ``python -m coach.services.topic_relevance`` (about a minute), which writes
+coach/services/topic_relevance.json with a fingerprint of the data it learnt from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from coach.services.catalogue import Topic
+
+MODEL_PATH = Path(__file__).with_name("topic_relevance.json")
+TRAIN_FILES = tuple(Path(__file__).resolve().parents[2] / "evals" / "datasets" / "train" / name
+                    for name in ("topics-x.jsonl", "topics-y.jsonl"))
+KEYWORD_HITS = 40
+# The model reads one embedder's similarities: it records that embedder's vector for this
+# sentence and is used only beside an embedder that gives the same.
+PROBE = "A junior employee mentors a senior leader on technology."
+
+
+def topic_parts(topic: Topic) -> list[str]:
+    return [topic.text, f"{topic.title}. {topic.description}", topic.title,
+            " ".join(topic.starters) or topic.title, topic.activity or topic.title]
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    return m / np.maximum(np.linalg.norm(m, axis=-1, keepdims=True), 1e-9)
+
+
+def features(goals: np.ndarray, joint: np.ndarray, parts: np.ndarray, keyword: np.ndarray
+             ) -> np.ndarray:
+    """One row per topic. ``goals``: unit goal vectors (g x d); ``joint``: the unit vector of
+    all goals together (d); ``parts``: unit vectors of each topic's parts (t x p x d);
+    ``keyword``: the best keyword search score per topic (t)."""
+    per_goal = np.einsum("gd,tpd->tpg", goals, parts)  # t x p x g
+    cols = [per_goal.max(2), per_goal.mean(2), (parts[:, :2] @ joint), keyword[:, None]]
+    x = np.concatenate(cols, axis=1)
+    return np.concatenate([x, x - x.max(0, keepdims=True)], axis=1)
+
+
+def data_fingerprint(paths: Sequence[Path] = TRAIN_FILES) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RelevanceModel:
+    mean: np.ndarray
+    scale: np.ndarray
+    useful: tuple[np.ndarray, float]
+    serves: tuple[np.ndarray, float]
+    probe: np.ndarray | None = None
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        z = (x - self.mean) / self.scale
+        p = [1 / (1 + np.exp(-(z @ w + b))) for w, b in (self.useful, self.serves)]
+        return (p[0] + p[1]) / 2
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> RelevanceModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        arr = lambda k: np.asarray(data[k], dtype=np.float64)  # noqa: E731
+        return cls(arr("mean"), arr("scale"), (arr("useful_coef"), float(data["useful_intercept"])),
+                   (arr("serves_coef"), float(data["serves_intercept"])), arr("probe"))
+
+    def fits(self, embedder) -> bool:
+        """Whether ``embedder`` is the one the model learnt from."""
+        if self.probe is None:
+            return False
+        v = np.asarray(embedder.embed_documents([PROBE])[0], dtype=np.float64)
+        return v.shape == self.probe.shape and float(_unit(v) @ _unit(self.probe)) > 0.99
+
+
+class TopicRelevance:
+    """Scores topics for a pair's goals; the topics' vectors are computed once per catalogue."""
+
+    def __init__(self, embedder, search, model: RelevanceModel | None = None):
+        self.embedder = embedder
+        self.search = search  # (query, k) -> hits with metadata["topic_id"] and score
+        self.model = model or RelevanceModel.load()
+        self._lock = threading.Lock()
+        self._key: tuple[str, ...] | None = None
+        self._parts = np.zeros((0, 5, 1))
+
+    def _topic_vectors(self, topics: list[Topic]) -> np.ndarray:
+        key = tuple(f"{t.id}:{hash(t.text)}" for t in topics)
+        with self._lock:
+            if key != self._key:
+                texts = [p for t in topics for p in topic_parts(t)]
+                vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float64)
+                self._parts = _unit(vectors.reshape(len(topics), 5, -1))
+                self._key = key
+            return self._parts
+
+    def feature_rows(self, goals: list[str], topics: list[Topic]) -> np.ndarray:
+        parts = self._topic_vectors(topics)
+        vectors = _unit(np.asarray(self.embedder.embed_documents([*goals, " ; ".join(goals)]),
+                                   dtype=np.float64))
+        index = {t.id: i for i, t in enumerate(topics)}
+        keyword = np.zeros(len(topics))
+        for goal in goals:
+            for hit in self.search(goal, KEYWORD_HITS):
+                i = index.get(str(hit.metadata.get("topic_id", "")))
+                if i is not None:
+                    keyword[i] = max(keyword[i], hit.score)
+        return features(vectors[:-1], vectors[-1], parts, keyword)
+
+    def scores(self, goals: list[str], topics: list[Topic]) -> dict[str, tuple[float, str]]:
+        """Each topic's relevance (0..1) and the goal it is closest to."""
+        if not goals or not topics:
+            return {}
+        x = self.feature_rows(goals, topics)
+        relevance = self.model.score(x)
+        closest = np.argmax(self._closest(goals, topics), 1)
+        return {t.id: (float(relevance[i]), goals[int(closest[i])]) for i, t in enumerate(topics)}
+
+    def _closest(self, goals: list[str], topics: list[Topic]) -> np.ndarray:
+        parts = self._topic_vectors(topics)
+        g = _unit(np.asarray(self.embedder.embed_documents(goals), dtype=np.float64))
+        return np.einsum("gd,td->tg", g, parts[:, 0])
+
+
+def fit(relevance: TopicRelevance, cases: list[dict], topics: dict[str, Topic]) -> dict:
+    """Fits the two regressions on graded cases; returns the JSON the model is saved as."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows, grades = [], []
+    listed = sorted(topics.values(), key=lambda t: t.id)
+    for case in cases:
+        pair = case.get("pair") or {}
+        goals = list(pair.get("goals") or []) or list(pair.get("focus") or [])
+        gold = case.get("gold") or {}
+        graded, covered = gold.get("grades") or {}, set(gold.get("covered_ids") or [])
+        x = relevance.feature_rows(goals, listed)
+        for i, topic in enumerate(listed):
+            # a covered topic is graded 0 for being covered, not for missing the goals; a
+            # topic outside the focus only counts where the writer graded it
+            if topic.id in covered or (topic.focus not in pair.get("focus", []) and topic.id not in graded):
+                continue
+            rows.append(x[i])
+            grades.append(int(graded.get(topic.id, 0)))
+    x, y = np.asarray(rows), np.asarray(grades)
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    z = (x - mean) / scale
+    out = {"features": int(x.shape[1]), "examples": int(len(y)), "cases": len(cases),
+           "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
+           "data": data_fingerprint(),
+           "probe": np.asarray(relevance.embedder.embed_documents([PROBE])[0]).round(6).tolist()}
+    for name, target in (("useful", y >= 1), ("serves", y >= 2)):
+        reg = LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced").fit(z, target)
+        out[f"{name}_coef"] = reg.coef_[0].round(6).tolist()
+        out[f"{name}_intercept"] = round(float(reg.intercept_[0]), 6)
+    return out
+
+
+def main() -> None:
+    import tempfile
+
+    from coach.container import Container
+    from coach.settings import Settings
+
+    cases = [json.loads(line) for path in TRAIN_FILES
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Container(Settings()).scratch(Path(tmp))
+        scratch.db.migrate()
+        scratch.ingestor.ingest([scratch.settings.knowledge_dir])
+        search = lambda q, k: scratch.retriever.search(q, k, kinds=["topic"])  # noqa: E731
+        placeholder = RelevanceModel(np.zeros(1), np.ones(1), (np.zeros(1), 0.0), (np.zeros(1), 0.0))
+        model = fit(TopicRelevance(scratch.embedder, search, placeholder), cases,
+                    scratch.catalogue.all())
+        scratch.close()
+    MODEL_PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {MODEL_PATH} from {model['cases']} cases, {model['examples']} examples")
+
+
+if __name__ == "__main__":
+    main()
