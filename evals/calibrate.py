@@ -1,6 +1,7 @@
 """Thresholds the coach uses, chosen on the dev split and printed with what each choice gives.
 
     python -m evals.calibrate covered    # COVERED_SIMILARITY (coach/services/topics.py)
+    python -m evals.calibrate questions  # OPENING_QUESTION_SIMILARITY (evals/agendas.py)
 
 Each prints the F1 at every candidate threshold and the one it would choose; the constants
 are then set by hand, so a change to them shows in a commit.
@@ -54,13 +55,46 @@ def covered(container: Container) -> float:
     return best(scored, total)
 
 
+def questions(container: Container) -> float:
+    """An opening question belongs to a topic or a goal. On the dev agenda cases: each
+    conversation starter of a topic graded 2 for the case, against that topic and the goals
+    (right); a starter of a topic graded 0 from another focus, against the same (wrong)."""
+    import random
+
+    from evals.metrics import cosine_matrix
+
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = container.scratch(Path(tmp))
+        scratch.db.migrate()
+        scratch.ingestor.ingest([scratch.settings.knowledge_dir])
+        topics = scratch.catalogue.all()
+        embed = scratch.embedder.embed_documents
+        scored = []
+        for case in load_cases(DEV_DATASET, "agendas"):
+            grades = case.get("gold", {}).get("topic_grades") or {}
+            focus = case.get("pair", {}).get("focus") or []
+            goals = case.get("pair", {}).get("goals") or []
+            for tid in [t for t, g in grades.items() if g == 2 and t in topics]:
+                anchors = embed([topics[tid].text, *goals])
+                others = [t for t in topics.values() if t.focus not in focus and t.id not in grades]
+                wrong = rng.choice(others)
+                for starter, ok in [(q, True) for q in topics[tid].starters] + \
+                        [(q, False) for q in wrong.starters]:
+                    scored.append((max(cosine_matrix(embed([starter]), anchors)[0]), ok))
+        scratch.close()
+    return best(scored)
+
+
 def main(argv: list[str]) -> None:
     container = Container(Settings())
     what = argv[0] if argv else ""
     if what == "covered":
         covered(container)
+    elif what == "questions":
+        questions(container)
     else:
-        raise SystemExit("usage: python -m evals.calibrate covered")
+        raise SystemExit("usage: python -m evals.calibrate covered|questions")
 
 
 if __name__ == "__main__":

@@ -95,6 +95,18 @@ def agenda_picks_the_first_topic(monkeypatch):
     monkeypatch.setattr(AgendaPlanner, "context", mutant)
 
 
+def agenda_asks_off_topic(monkeypatch):
+    """The agenda's opening questions come from topics it did not choose."""
+    build = AgendaPlanner.build
+
+    def mutant(self, ctx, topics, opening_questions=None):
+        chosen = {s.topic.id for s in topics}
+        others = [s.topic.starters[0] for s in reversed(ctx.candidates)
+                  if s.topic.id not in chosen and s.topic.starters]
+        return build(self, ctx, topics, others[:2] or opening_questions)
+    monkeypatch.setattr(AgendaPlanner, "build", mutant)
+
+
 def topics_in_catalogue_order(monkeypatch):
     """Suggests topics in catalogue order, blind to the goals and to what was covered."""
     rank = TopicSuggester.rank
@@ -147,6 +159,7 @@ MUTANTS = {
     "health ignores cancellations": (health_ignores_cancellations, ["health"]),
     "health ignores reflections": (health_ignores_reflections, ["health"]),
     "agenda picks the first topic": (agenda_picks_the_first_topic, ["agendas"]),
+    "agenda asks off topic": (agenda_asks_off_topic, ["agendas"]),
     "topics in catalogue order": (topics_in_catalogue_order, ["topics"]),
     "topics blind to covered notes": (topics_blind_to_covered_notes, ["topics"]),
     "topics all alike": (topics_alike, ["topics"]),
