@@ -43,10 +43,12 @@ def test_dev_set_meets_the_committed_thresholds_with_none(real_container):
 @pytest.mark.llm
 def test_test_split_meets_its_gates_on_both_backends(real_container):
     """The held-out test split, written blind and never tuned on, against
-    evals/thresholds-test.toml: reflections on `none` and on the embedded model, health on
-    `none` (health reads what the reader labelled; the model only words summaries, so an
-    embedded health run would repeat this one). The sentiment is above both simple baselines."""
-    plain = run_eval(real_container, TEST_DATASET, suites=["reflections", "health"],
+    evals/thresholds-test.toml: reflections on `none` and on the embedded model; health,
+    agendas, topics, chat and the claims on `none` (health reads what the reader labelled; the
+    model only words summaries, so an embedded health run would repeat this one). The
+    sentiment is above both simple baselines."""
+    plain = run_eval(real_container, TEST_DATASET,
+                     suites=["reflections", "health", "agendas", "topics", "chat", "faithfulness"],
                      backends=["none"])
     embedded = run_eval(real_container, TEST_DATASET, suites=["reflections"],
                         backends=["embedded"])
@@ -56,7 +58,10 @@ def test_test_split_meets_its_gates_on_both_backends(real_container):
     (ARTIFACTS / "eval-test.json").write_text(
         json.dumps({"none": plain, "embedded": embedded}, indent=2, default=str))
     assert not misses, misses
-    assert len(plain["runs"][0]["suites"]["health"]["cases"]) >= 30
+    suites = plain["runs"][0]["suites"]
+    assert len(suites["health"]["cases"]) >= 30 and len(suites["agendas"]["cases"]) >= 20
+    assert len(suites["topics"]["cases"]) >= 20 and len(suites["chat"]["cases"]) >= 30
+    assert len(suites["faithfulness"]["cases"]) >= 200
     for run in plain["runs"] + embedded["runs"]:
         m = run["suites"]["reflections"]["metrics"]
         assert len(run["suites"]["reflections"]["cases"]) >= 40
