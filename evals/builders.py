@@ -62,9 +62,12 @@ def build_pair(scratch: Container, case: dict[str, Any], *, coach=None,
                 r["text"], role,
                 **reading_context(store.get_pair(pair.id), before[-1], written=day)).value
         visibility = "private" if r.get("private") else r.get("visibility", "pair")
-        store.add_reflection(pair.id, before[-1], author, r["text"], visibility=visibility,
-                             summary=summary,
-                             created_at=dt.datetime.combine(day, dt.time(9)))
+        saved = store.add_reflection(pair.id, before[-1], author, r["text"],
+                                     visibility=visibility, summary=summary,
+                                     created_at=dt.datetime.combine(day, dt.time(9)))
+        if summary is not None and visibility != "private":
+            # a reflection a dataset marks shared is one whose author shared and confirmed it
+            store.update_reflection(pair.id, saved.id, confirmed=True)
     for a in case.get("action_items") or []:
         item = store.add_action_item(pair.id, a["text"], a.get("owner", "mentee"),
                                      due=a.get("due"), origin="import")
