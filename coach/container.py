@@ -157,7 +157,16 @@ class Container:
         model = self.chat_model(backend)
         mode = self.settings.summary_mode
         return Coach(self.store, self.programme, self.retriever, self.catalogue, self.prompts,
-                     self.reader, model, backend, None if mode == "auto" else mode)
+                     self.reader, model, backend, None if mode == "auto" else mode,
+                     self.topic_relevance)
+
+    @cached_property
+    def topic_relevance(self):
+        """The fitted topic relevance model beside this embedder (None beside another one):
+        loaded once, its topic vectors computed once per catalogue."""
+        from coach.services.topic_relevance import TopicRelevance
+
+        return TopicRelevance.for_embedder(self.embedder)
 
     def scratch(self, data_dir: Path) -> Container:
         """A throwaway container in ``data_dir`` that shares this one's models."""
@@ -168,17 +177,21 @@ class Container:
         scratch = Container(settings, embedder=self.embedder, index=fresh() if fresh else None,
                             chat_model=self._chat_model)
         scratch.__dict__["reader"] = self.reader  # the same models, loaded once
+        scratch.__dict__["topic_relevance"] = self.topic_relevance
         return scratch
 
     def warm_up(self) -> float:
         """Load what the first requests would otherwise wait for (the embedding model, the index
-        and its keyword snapshot, the catalogue, the chat model); returns the seconds taken."""
+        and its keyword snapshot, the catalogue and its topic vectors, the chat model); returns
+        the seconds taken."""
         import time
 
         started = time.perf_counter()
         self.store.list_programmes()
         self.retriever.search("how to start a reverse-mentoring session", 3)
-        self.catalogue.all()
+        topics = list(self.catalogue.all().values())
+        if self.topic_relevance is not None:
+            self.topic_relevance.prepare(topics)
         self.monitor.guide.guidance()
         getattr(self.chat_model(), "llm", None)  # reading it loads the embedded model
         return time.perf_counter() - started

@@ -10,11 +10,10 @@ are then set by hand, so a change to them shows in a commit.
 from __future__ import annotations
 
 import sys
-import tempfile
-from pathlib import Path
 
 from coach.container import Container
 from coach.settings import Settings
+from evals.builders import knowledge_scratch
 from evals.datasets import DEV_DATASET, load_cases
 from evals.metrics import cosine_matrix, prf
 
@@ -38,20 +37,15 @@ def best(scored: list[tuple[float, bool]], total_positive: int | None = None) ->
 def covered(container: Container) -> float:
     """A note names the topic nearest to it when the similarity clears the threshold."""
     scored, total = [], 0
-    with tempfile.TemporaryDirectory() as tmp:
-        scratch = container.scratch(Path(tmp))
-        scratch.db.migrate()
-        scratch.ingestor.ingest([scratch.settings.knowledge_dir])
-        retriever = scratch.retriever
+    with knowledge_scratch(container) as scratch:
+        suggester = scratch.coach("none").topics_service
         for case in load_cases(DEV_DATASET, "topics"):
             gold = set(case.get("gold", {}).get("covered_ids") or [])
             total += len(gold)
             for note in case.get("covered_topics", []):
-                hits = retriever.search(note, 3, kinds=["topic"])
-                top = max(hits, key=lambda h: h.similarity, default=None)
-                if top is not None:
-                    scored.append((top.similarity, str(top.metadata.get("topic_id")) in gold))
-        scratch.close()
+                nearest = suggester.nearest_topic(note)
+                if nearest is not None:
+                    scored.append((nearest[1], nearest[0] in gold))
     return best(scored, total)
 
 
@@ -61,13 +55,8 @@ def questions(container: Container) -> float:
     (right); a starter of a topic graded 0 from another focus, against the same (wrong)."""
     import random
 
-    from evals.metrics import cosine_matrix
-
     rng = random.Random(0)
-    with tempfile.TemporaryDirectory() as tmp:
-        scratch = container.scratch(Path(tmp))
-        scratch.db.migrate()
-        scratch.ingestor.ingest([scratch.settings.knowledge_dir])
+    with knowledge_scratch(container) as scratch:
         topics = scratch.catalogue.all()
         embed = scratch.embedder.embed_documents
         scored = []
@@ -82,7 +71,6 @@ def questions(container: Container) -> float:
                 for starter, ok in [(q, True) for q in topics[tid].starters] + \
                         [(q, False) for q in wrong.starters]:
                     scored.append((max(cosine_matrix(embed([starter]), anchors)[0]), ok))
-        scratch.close()
     return best(scored)
 
 

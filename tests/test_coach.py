@@ -185,7 +185,7 @@ def test_topics_fit_focus_serve_goals_and_skip_covered(world):
     assert result["provenance"]["sources"]
     # The fitted relevance model reads MiniLM's similarities; beside this hashing embedder it
     # stands aside, and the search score alone ranks: the phishing topic is among the first six.
-    assert c.coach("none").topics_service._relevance is None
+    assert c.topic_relevance is None
     six = c.coach("none").topics(one.id, 6)["topics"]
     assert any("phish" in t["id"] for t in six)
     # Once a topic's agenda session is held, the topic counts as covered.

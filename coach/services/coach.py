@@ -13,6 +13,7 @@ from coach.retrieval.hybrid import HybridRetriever
 from coach.services.agenda import AgendaPlanner
 from coach.services.catalogue import TopicCatalogue
 from coach.services.chat import ChatEvent, ChatService
+from coach.services.topic_relevance import TopicRelevance
 from coach.services.programme import ProgrammeService
 from coach.reader.reader import Reader
 from coach.services.reflection import ReflectionSummariser, reading_context
@@ -25,11 +26,13 @@ class Coach:
 
     def __init__(self, store: Store, programme: ProgrammeService, retriever: HybridRetriever,
                  catalogue: TopicCatalogue, prompts: PromptLibrary, reader: Reader,
-                 model: ChatModel | None, backend: str, summary_mode: str | None = None):
+                 model: ChatModel | None, backend: str, summary_mode: str | None = None,
+                 topic_relevance: TopicRelevance | None = None):
         self.store = store
         self.programme = programme
         self.backend = backend
-        self.topics_service = TopicSuggester(catalogue, retriever, prompts, model, backend)
+        self.topics_service = TopicSuggester(catalogue, retriever, prompts, model, backend,
+                                             topic_relevance)
         self.planner = AgendaPlanner(retriever, self.topics_service, prompts, model, backend)
         self.summariser = ReflectionSummariser(catalogue, prompts, reader, model, backend,
                                                summary_mode)

@@ -91,15 +91,25 @@ class RelevanceModel:
 
 
 class TopicRelevance:
-    """Scores topics for a pair's goals; the topics' vectors are computed once per catalogue."""
+    """Scores topics for a pair's goals; the topics' vectors are computed once per catalogue.
+    Built once per container (``for_embedder``) and shared by every request."""
 
-    def __init__(self, embedder, search, model: RelevanceModel | None = None):
+    def __init__(self, embedder, model: RelevanceModel):
         self.embedder = embedder
-        self.search = search  # (query, k) -> hits with metadata["topic_id"] and score
-        self.model = model or RelevanceModel.load()
+        self.model = model
         self._lock = threading.Lock()
         self._key: tuple[str, ...] | None = None
         self._parts = np.zeros((0, 5, 1))
+
+    @classmethod
+    def for_embedder(cls, embedder) -> TopicRelevance | None:
+        """The shipped model beside ``embedder``, or None when it learnt from another one."""
+        model = RelevanceModel.load()
+        return cls(embedder, model) if model.fits(embedder) else None
+
+    def prepare(self, topics: list[Topic]) -> None:
+        """Embed the catalogue's topics now rather than on the first request."""
+        self._topic_vectors(topics)
 
     def _topic_vectors(self, topics: list[Topic]) -> np.ndarray:
         key = tuple(f"{t.id}:{hash(t.text)}" for t in topics)
@@ -111,35 +121,36 @@ class TopicRelevance:
                 self._key = key
             return self._parts
 
-    def feature_rows(self, goals: list[str], topics: list[Topic]) -> np.ndarray:
+    def feature_rows(self, goals: list[str], topics: list[Topic], search) -> np.ndarray:
+        """``search``: (query, k) -> topic hits with metadata["topic_id"] and a score."""
+        return self._rows(goals, topics, search)[0]
+
+    def _rows(self, goals: list[str], topics: list[Topic], search
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """The feature rows, and each topic's similarity to each goal (t x g)."""
         parts = self._topic_vectors(topics)
         vectors = _unit(np.asarray(self.embedder.embed_documents([*goals, " ; ".join(goals)]),
                                    dtype=np.float64))
         index = {t.id: i for i, t in enumerate(topics)}
         keyword = np.zeros(len(topics))
         for goal in goals:
-            for hit in self.search(goal, KEYWORD_HITS):
+            for hit in search(goal, KEYWORD_HITS):
                 i = index.get(str(hit.metadata.get("topic_id", "")))
                 if i is not None:
                     keyword[i] = max(keyword[i], hit.score)
-        return features(vectors[:-1], vectors[-1], parts, keyword)
+        per_goal = np.einsum("gd,td->tg", vectors[:-1], parts[:, 0])
+        return features(vectors[:-1], vectors[-1], parts, keyword), per_goal
 
-    def scores(self, goals: list[str], topics: list[Topic]) -> dict[str, tuple[float, str]]:
-        """Each topic's relevance (0..1) and the goal it is closest to."""
+    def scores(self, goals: list[str], topics: list[Topic], search) -> dict[str, tuple[float, str]]:
+        """Each topic's relevance (0..1) and the goal closest to its whole text."""
         if not goals or not topics:
             return {}
-        x = self.feature_rows(goals, topics)
-        relevance = self.model.score(x)
-        closest = np.argmax(self._closest(goals, topics), 1)
+        x, per_goal = self._rows(goals, topics, search)
+        relevance, closest = self.model.score(x), np.argmax(per_goal, 1)
         return {t.id: (float(relevance[i]), goals[int(closest[i])]) for i, t in enumerate(topics)}
 
-    def _closest(self, goals: list[str], topics: list[Topic]) -> np.ndarray:
-        parts = self._topic_vectors(topics)
-        g = _unit(np.asarray(self.embedder.embed_documents(goals), dtype=np.float64))
-        return np.einsum("gd,td->tg", g, parts[:, 0])
 
-
-def fit(relevance: TopicRelevance, cases: list[dict], topics: dict[str, Topic]) -> dict:
+def fit(relevance: TopicRelevance, cases: list[dict], topics: dict[str, Topic], search) -> dict:
     """Fits the two regressions on graded cases; returns the JSON the model is saved as."""
     from sklearn.linear_model import LogisticRegression
 
@@ -150,7 +161,7 @@ def fit(relevance: TopicRelevance, cases: list[dict], topics: dict[str, Topic]) 
         goals = list(pair.get("goals") or []) or list(pair.get("focus") or [])
         gold = case.get("gold") or {}
         graded, covered = gold.get("grades") or {}, set(gold.get("covered_ids") or [])
-        x = relevance.feature_rows(goals, listed)
+        x = relevance.feature_rows(goals, listed, search)
         for i, topic in enumerate(listed):
             # a covered topic is graded 0 for being covered, not for missing the goals; a
             # topic outside the focus only counts where the writer graded it
@@ -186,8 +197,8 @@ def main() -> None:
         scratch.ingestor.ingest([scratch.settings.knowledge_dir])
         search = lambda q, k: scratch.retriever.search(q, k, kinds=["topic"])  # noqa: E731
         placeholder = RelevanceModel(np.zeros(1), np.ones(1), (np.zeros(1), 0.0), (np.zeros(1), 0.0))
-        model = fit(TopicRelevance(scratch.embedder, search, placeholder), cases,
-                    scratch.catalogue.all())
+        model = fit(TopicRelevance(scratch.embedder, placeholder), cases,
+                    scratch.catalogue.all(), search)
         scratch.close()
     MODEL_PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {MODEL_PATH} from {model['cases']} cases, {model['examples']} examples")

@@ -14,7 +14,7 @@ from coach.retrieval.hybrid import HybridRetriever
 from coach.services.catalogue import Topic, TopicCatalogue
 from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
 from coach.services.text import overlap
-from coach.services.topic_relevance import RelevanceModel, TopicRelevance
+from coach.services.topic_relevance import TopicRelevance
 
 MAX_K = 10
 GOAL_MATCH = 0.45  # relevance above which a topic is said to serve a goal
@@ -64,13 +64,16 @@ def covered_topic_ids(pair: PairRecord, catalogue: TopicCatalogue) -> set[str]:
 
 class TopicSuggester:
     def __init__(self, catalogue: TopicCatalogue, retriever: HybridRetriever,
-                 prompts: PromptLibrary, model: ChatModel | None, backend: str):
+                 prompts: PromptLibrary, model: ChatModel | None, backend: str,
+                 relevance: TopicRelevance | None = None):
+        """``relevance``: the fitted topic relevance model (Container.topic_relevance), or
+        None to rank by the search score."""
         self.catalogue = catalogue
         self.retriever = retriever
         self.prompts = prompts
         self.model = model
         self.backend = backend
-        self._relevance: TopicRelevance | None = None
+        self.fitted = relevance
 
     # -- deterministic composer ------------------------------------------------------
     def covered_by_notes(self, notes: Iterable[str]) -> set[str]:
@@ -85,28 +88,28 @@ class TopicSuggester:
             if exact:
                 ids.add(exact.id)
                 continue
-            hits = self.retriever.search(note, 3, kinds=["topic"])
-            best = max(hits, key=lambda h: h.similarity, default=None)
-            if best is not None and best.similarity >= COVERED_SIMILARITY:
-                ids.add(str(best.metadata.get("topic_id", "")))
+            nearest = self.nearest_topic(note)
+            if nearest is not None and nearest[1] >= COVERED_SIMILARITY:
+                ids.add(nearest[0])
         return ids - {""}
+
+    def search_topics(self, query: str, k: int):
+        return self.retriever.search(query, k, kinds=["topic"])
+
+    def nearest_topic(self, note: str) -> tuple[str, float] | None:
+        """The catalogue topic whose text is nearest in meaning to ``note``, and how near."""
+        best = max(self.search_topics(note, 3), key=lambda h: h.similarity, default=None)
+        return (str(best.metadata.get("topic_id", "")), best.similarity) if best else None
 
     def relevance(self, goals: list[str], topics: list[Topic]) -> dict[str, tuple[float, str]]:
         """Each topic's relevance to the goals (0..1) and the goal it is closest to: the fitted
-        model (coach.services.topic_relevance) beside the embedder it learnt from, else the
+        model (coach.services.topic_relevance) where there is one, else the
         keyword-and-vector search score."""
-        embedder = self.retriever.embedder
-        if embedder is not None and goals:
-            if self._relevance is None or self._relevance.embedder is not embedder:
-                model = RelevanceModel.load()
-                self._relevance = TopicRelevance(
-                    embedder, lambda q, k: self.retriever.search(q, k, kinds=["topic"]),
-                    model) if model.fits(embedder) else None
-            if self._relevance is not None:
-                return self._relevance.scores(goals, topics)
+        if self.fitted is not None:
+            return self.fitted.scores(goals, topics, self.search_topics)
         found: dict[str, tuple[float, str]] = {}
         for goal in goals:
-            for hit in self.retriever.search(goal, 40, kinds=["topic"]):
+            for hit in self.search_topics(goal, 40):
                 tid = str(hit.metadata.get("topic_id", ""))
                 if hit.score > found.get(tid, (0.0, ""))[0]:
                     found[tid] = (hit.score, goal)
