@@ -23,14 +23,13 @@ goals by MiniLM similarity, as the main topic (baseline_first.*, baseline_vector
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from coach.container import Container
 from coach.retrieval.text import tokenize
-from evals.builders import build_pair
+from evals.builders import build_pair, knowledge_scratch
 from evals.metrics import cosine_matrix, latency, mean_defined, ndcg, token_f1
 
 CHECKS = ("duration", "follow_up", "goals", "grounded", "focus")
@@ -121,10 +120,7 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
     results, times, fallbacks, changed = [], [], 0, 0
     totals = {c: 0 for c in CHECKS}
     scores: dict[str, list[float | None]] = {}
-    with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
-        scratch = container.scratch(Path(tmp))
-        scratch.db.migrate()
-        scratch.ingestor.ingest([scratch.settings.knowledge_dir])
+    with knowledge_scratch(container) as scratch:
         coach = scratch.coach(backend)
         catalogue = scratch.catalogue.all()
         topic_focus = {t.id: t.focus for t in catalogue.values()}
@@ -169,7 +165,6 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
                            "opening_questions": agenda["opening_questions"]},
                 **checks, **measured,
                 "fallback_reason": agenda["provenance"].get("fallback_reason")}})
-        scratch.close()
     n = max(1, len(cases))
     metrics = {name: mean_defined(values) for name, values in scores.items()}
     metrics.update({f"checks.{c}": totals[c] / n for c in CHECKS})

@@ -19,14 +19,13 @@ Beside them: the retriever's top two guidance passages taken as the citations
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from coach.container import Container
 from coach.services.chat import NOT_COVERED
-from evals.builders import build_pair
+from evals.builders import build_pair, knowledge_scratch
 from evals.metrics import latency
 
 GUIDANCE_KINDS = ["guideline", "document", "topic"]
@@ -53,10 +52,7 @@ def run_chat(cases: list[dict[str, Any]], container: Container, dataset: Path,
     totals = {"mine": [0, 0, 0, 0], "baseline_retrieval": [0, 0, 0, 0]}  # cited, right, found, gold
     answered = covered_right = covered_n = refused_right = refused_n = 0
     all_relevant = 0
-    with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
-        scratch = container.scratch(Path(tmp))
-        scratch.db.migrate()
-        scratch.ingestor.ingest([scratch.settings.knowledge_dir])
+    with knowledge_scratch(container) as scratch:
         coach = scratch.coach(backend)
         for case in cases:
             pair = build_pair(scratch, case, summarise=False)
@@ -96,7 +92,6 @@ def run_chat(cases: list[dict[str, Any]], container: Container, dataset: Path,
                             "details": {"question": case["question"], "gold": gold,
                                         "answer": done["answer"], "citations": cited,
                                         "fallback_reason": done["provenance"].get("fallback_reason")}})
-        scratch.close()
 
     def ratio(a: int, b: int, empty: float = 1.0) -> float:
         return a / b if b else empty

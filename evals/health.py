@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from coach.container import Container
 from coach.services.health import STATUSES
-from evals.builders import build_pair
+from evals.builders import build_pair, knowledge_scratch
 from evals.metrics import classification, latency, with_interval
 
 
 def run_health(cases: list[dict[str, Any]], container: Container, dataset: Path,
                backend: str = "none") -> dict[str, Any]:
     gold, predicted, results, times, fallbacks, summaries = [], [], [], [], 0, 0
-    with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
-        scratch = container.scratch(Path(tmp))
-        scratch.db.migrate()
-        scratch.ingestor.ingest([scratch.settings.knowledge_dir])
+    with knowledge_scratch(container) as scratch:
         coach = scratch.coach(backend)
         for case in cases:
             started = time.perf_counter()
@@ -36,7 +32,6 @@ def run_health(cases: list[dict[str, Any]], container: Container, dataset: Path,
             results.append({"id": case["id"], "passed": health.status == expected,
                             "details": {"gold": expected, "predicted": health.status,
                                         "score": health.score, "reasons": health.reasons}})
-        scratch.close()
     metrics = classification(gold, predicted, STATUSES)
     confusion = metrics.pop("confusion")
     majority = max(STATUSES, key=gold.count) if gold else STATUSES[0]

@@ -17,14 +17,13 @@ notes only where they spell a catalogue title exactly.
 from __future__ import annotations
 
 import itertools
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from coach.container import Container
 from coach.services.text import overlap
-from evals.builders import build_pair
+from evals.builders import build_pair, knowledge_scratch
 from evals.metrics import cosine_matrix, latency, mean_defined, ndcg
 
 
@@ -64,10 +63,7 @@ def run_topics(cases: list[dict[str, Any]], container: Container, dataset: Path,
     results, times, fallbacks, changed = [], [], 0, 0
     scores: dict[str, list[float | None]] = {}
     matched = gold_covered = pairs_total = pairs_diverse = 0
-    with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
-        scratch = container.scratch(Path(tmp))
-        scratch.db.migrate()
-        scratch.ingestor.ingest([scratch.settings.knowledge_dir])
+    with knowledge_scratch(container) as scratch:
         coach = scratch.coach(backend)
         suggester = coach.topics_service
         for case in cases:
@@ -104,7 +100,6 @@ def run_topics(cases: list[dict[str, Any]], container: Container, dataset: Path,
                             **{m: v for m, v in mine.items()},
                             "diverse_pairs": f"{div}/{len(combos)}",
                             "fallback_reason": result.provenance.fallback_reason}})
-        scratch.close()
     metrics = {name: mean_defined(values) for name, values in scores.items()}
     metrics["covered.matched"] = matched / gold_covered if gold_covered else 1.0
     metrics["diversity"] = pairs_diverse / pairs_total if pairs_total else 1.0
