@@ -361,7 +361,8 @@ class PublicSummary(BaseModel):
 
 
 class AgendaItem(BaseModel):
-    kind: Literal["check_in", "follow_up", "topic", "activity", "reflection", "wrap_up"]
+    kind: Literal["check_in", "follow_up", "open_point", "topic", "activity", "reflection",
+                  "wrap_up"]
     title: str
     minutes: int
     details: str

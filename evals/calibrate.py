@@ -2,14 +2,17 @@
 
     python -m evals.calibrate covered    # COVERED_SIMILARITY (coach/services/topics.py)
     python -m evals.calibrate questions  # OPENING_QUESTION_SIMILARITY (evals/agendas.py)
+    python -m evals.calibrate agenda     # NEXT_STEP_WEIGHT, NO_TOPIC_FITS (coach/services/agenda.py)
+                                         # and NEIGHBOUR_WEIGHT (topic_relevance.py)
 
-Each prints the F1 at every candidate threshold and the one it would choose; the constants
-are then set by hand, so a change to them shows in a commit.
+Each prints the F1 (or, for the agenda, the main topic fit) at every candidate setting and the
+one it would choose; the constants are then set by hand, so a change to them shows in a commit.
 """
 
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 from coach.container import Container
 from coach.settings import Settings
@@ -74,6 +77,84 @@ def questions(container: Container) -> float:
     return best(scored)
 
 
+@contextmanager
+def _remembered_embeddings(embedder):
+    """Each text embedded once while the grid runs: every setting asks for the same vectors."""
+    documents, queries = embedder.embed_documents, embedder.embed_query
+    seen: dict[tuple[str, str], list[float]] = {}
+
+    def embed_documents(texts):
+        missing = [t for t in dict.fromkeys(texts) if ("d", t) not in seen]
+        if missing:
+            seen.update(zip((("d", t) for t in missing), documents(missing)))
+        return [seen["d", t] for t in texts]
+
+    def embed_query(text):
+        if ("q", text) not in seen:
+            seen["q", text] = queries(text)
+        return seen["q", text]
+
+    embedder.embed_documents, embedder.embed_query = embed_documents, embed_query
+    try:
+        yield
+    finally:
+        del embedder.embed_documents, embedder.embed_query
+
+
+def agenda(container: Container) -> tuple[float, float, float]:
+    """How much what comes next and the train cases' vote weigh, and when no topic serves the
+    goals: the setting whose main segment fits most often on the train agenda cases, each
+    case left out of the vote it belongs to (ties: the smaller weights), with the dev figure
+    beside it for a check."""
+    import datetime as dt
+    import itertools
+
+    from coach.services import agenda as planner_module
+    from coach.services import topic_relevance
+    from evals.agendas import topic_fit
+    from evals.builders import build_pair
+    from evals.datasets import TRAIN_DATASET, load_file
+
+    grid = list(itertools.product([0.25, 0.5, 1.0, 2.0], [0.0, 0.25, 0.5, 1.0, 2.0],
+                                  [0.0, 0.2, 0.3]))
+    split_cases = {"train": [c for path in sorted(TRAIN_DATASET.glob("agendas*.jsonl"))
+                             for c in load_file(path, "agendas")],
+                   "dev": load_cases(DEV_DATASET, "agendas")}
+    fit: dict[str, dict[tuple[float, float, float], float]] = {}
+    with knowledge_scratch(container) as scratch, _remembered_embeddings(scratch.embedder):
+        coach = scratch.coach("none")
+        relevance = scratch.topic_relevance
+        for split, cases in split_cases.items():
+            pairs = [(case, build_pair(scratch, case, coach=coach)) for case in cases]
+            fit[split] = {}
+            for vote, weight, floor in grid:
+                topic_relevance.NEIGHBOUR_WEIGHT = vote
+                planner_module.NEXT_STEP_WEIGHT, planner_module.NO_TOPIC_FITS = weight, floor
+                hits = 0
+                for case, pair in pairs:
+                    if relevance is not None:
+                        relevance.held_out = {case["id"]}
+                    ctx = coach.planner.context(pair, int(case["duration_minutes"]),
+                                                dt.date.fromisoformat(case["as_of"]),
+                                                case.get("covered_topics", []))
+                    main = {"topic_id": None} if ctx.goal_segment else \
+                        {"topic_id": ctx.candidates[0].topic.id}
+                    grades = {t: float(g) for t, g in case["gold"].get("topic_grades", {}).items()}
+                    hits += topic_fit(main, grades)
+                fit[split][(vote, weight, floor)] = hits / max(1, len(pairs))
+                print(f"  {split} vote {vote:.2f}  next {weight:.2f}  floor {floor:.2f}  "
+                      f"{fit[split][(vote, weight, floor)]:.3f}", flush=True)
+        if relevance is not None:
+            relevance.held_out = set()
+    for key, value in fit["train"].items():
+        print(f"  vote {key[0]:.2f}  next {key[1]:.2f}  floor {key[2]:.2f}  train {value:.3f}  "
+              f"dev {fit['dev'][key]:.3f}")
+    choice = max(fit["train"], key=lambda k: (fit["train"][k], -k[1], -k[2], -k[0]))
+    print(f"choose vote {choice[0]:.2f}, next {choice[1]:.2f}, floor {choice[2]:.2f}: train "
+          f"{fit['train'][choice]:.3f}, dev {fit['dev'][choice]:.3f}")
+    return choice
+
+
 def main(argv: list[str]) -> None:
     container = Container(Settings())
     what = argv[0] if argv else ""
@@ -81,8 +162,10 @@ def main(argv: list[str]) -> None:
         covered(container)
     elif what == "questions":
         questions(container)
+    elif what == "agenda":
+        agenda(container)
     else:
-        raise SystemExit("usage: python -m evals.calibrate covered|questions")
+        raise SystemExit("usage: python -m evals.calibrate covered|questions|agenda")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from coach.errors import InvalidInput
 from evals.schemas import problem
 
 DEV_DATASET = Path(__file__).resolve().parent / "datasets" / "dev"
+TRAIN_DATASET = Path(__file__).resolve().parent / "datasets" / "train"
 TEST_DATASET = Path(__file__).resolve().parent / "datasets" / "test"
 SUITE_FILES = {
     "retrieval": "retrieval.jsonl",
@@ -37,8 +38,11 @@ def load_cases(dataset: Path, suite: str) -> list[dict[str, Any]]:
 
         return ami_cases() if suite == "reflections" else []
     path = Path(dataset) / SUITE_FILES[suite]
-    if not path.exists():
-        return []
+    return load_file(path, suite) if path.exists() else []
+
+
+def load_file(path: Path, suite: str) -> list[dict[str, Any]]:
+    """The cases of one JSON Lines file, each checked against ``suite``'s schema."""
     cases = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():

@@ -8,6 +8,7 @@ import pytest
 from coach.container import Container
 from coach.errors import BackendUnavailable, InvalidInput, NotFound
 from coach.fakes import FakeChatModel, HashingEmbedder, InMemoryIndex
+from coach.ingest.loaders import UnreadableFile
 from coach.prompts import PromptError, PromptLibrary
 from coach.services.agenda import allocate
 from coach.services.chat import NOT_COVERED
@@ -112,6 +113,122 @@ def test_composed_agenda_is_complete_grounded_and_saved(world):
 def test_sixty_minutes_gets_two_topics(world):
     agenda = world["c"].coach("none").agenda(world["one"].id, 60, save=False)
     assert _agenda_kinds(agenda).count("topic") == 2
+
+
+def _main_topic(agenda):
+    return next(i for i in agenda["items"] if i["kind"] == "topic")
+
+
+def test_what_the_records_say_comes_next_moves_its_topic_up(world):
+    c, one = world["c"], world["one"]
+    planner = c.coach("none").planner
+
+    def place(topic_id):
+        pair = c.store.get_pair(one.id)
+        ranked = planner.suggester.rank(pair, n=75, boost=planner.next_step_boost(pair))
+        return [s.topic.id for s in ranked].index(topic_id)
+
+    before = place("tech-data-dashboards")
+    c.store.add_action_item(one.id, "Trace one headline figure on the dashboard back to its "
+                            "source data, and change a filter to see the picture shift",
+                            "mentee", due=TODAY + dt.timedelta(days=2))
+    assert place("tech-data-dashboards") < before
+
+
+def test_a_goal_no_topic_serves_gets_a_segment_of_its_own(world):
+    c = world["c"]
+    pair = c.programme.add_pair(world["raj"].id, world["sam"].id, ["technology"],
+                                goals=["Zorbify the quarterly wibble ledger"],
+                                starts_on=TODAY - dt.timedelta(days=30)).pair
+    agenda = c.coach("none").agenda(pair.id, 60, save=False)
+    topics = [i for i in agenda["items"] if i["kind"] == "topic"]
+    main = topics[0]
+    assert main["topic_id"] is None and "Zorbify the quarterly wibble ledger" in main["title"]
+    assert "No catalogue topic covers this goal" in main["details"]
+    assert f"pair:{pair.id}/goals" in main["sources"] and \
+        any(s.startswith("knowledge/") for s in main["sources"])  # grounded in the guidance
+    assert len(topics) == 2 and topics[1]["topic_id"]  # a second, catalogue topic in 60 minutes
+    activity = next(i for i in agenda["items"] if i["kind"] == "activity")
+    assert "Zorbify" in activity["title"] and activity["topic_id"] is None
+    assert any("Zorbify" in q for q in agenda["opening_questions"])
+    # the model may choose the second topic and phrase questions, never replace the segment
+    model = world["model"]
+    planner = c.coach().planner
+    ctx = planner.context(c.store.get_pair(pair.id), 60, TODAY)
+    other = ctx.candidates[1].topic
+    model.queue(json.dumps({"topic_ids": [other.id], "opening_questions": []}))
+    chosen = c.coach().agenda(pair.id, 60, save=False)
+    assert chosen["provenance"]["fallback"] is False, chosen["provenance"]
+    assert [i["topic_id"] for i in chosen["items"] if i["kind"] == "topic"] == [None, other.id]
+    schema = model.calls[-1]["json_schema"]["properties"]["topic_ids"]
+    assert schema["minItems"] == schema["maxItems"] == 1
+    broken = dict(chosen, items=[dict(i, topic_id=other.id) if i["topic_id"] is None and
+                                 i["kind"] == "topic" else i for i in chosen["items"]])
+    assert "no catalogue topic serves the goals, but the agenda borrows one" in \
+        " ".join(planner.validate(ctx, broken))
+
+
+def test_what_a_shared_reflection_left_open_is_picked_up_and_goes_when_unshared(world):
+    c, one, held = world["c"], world["one"], world["held"]
+    blocker = "The expenses app still rejects receipts photographed on the old phone"
+    summary = {"summary": "We practised filing expenses.", "key_points": [], "action_items": [],
+               "blockers": [blocker], "sentiment": "neutral"}
+    reflection = c.store.add_reflection(one.id, held.id, world["sam"].id, "We practised filing "
+                                        "expenses. " + blocker + ".", visibility="pair",
+                                        summary=summary)
+    assert not any(i["kind"] == "open_point" for i in c.coach("none").agenda(one.id, 45, save=False)["items"])
+    c.store.update_reflection(one.id, reflection.id, confirmed=True)  # shared only once confirmed
+    agenda = c.coach("none").agenda(one.id, 45)
+    point = next(i for i in agenda["items"] if i["kind"] == "open_point")
+    assert point["title"] == f"Left open: {blocker}"
+    assert point["sources"] == [f"pair:{one.id}/reflection/{reflection.id}"]
+    assert sum(i["minutes"] for i in agenda["items"]) == 45
+    c.store.update_reflection(one.id, reflection.id, visibility="private")
+    saved = c.store.get_session(one.id, agenda["session_id"]).agenda
+    assert not any("expenses" in i["title"] for i in saved["items"])
+    assert sum(i["minutes"] for i in saved["items"]) == 45
+    assert not any(i["kind"] == "open_point" for i in c.coach("none").agenda(one.id, 45, save=False)["items"])
+
+
+PROGRAMME_TOPIC = """---
+id: ops-warehouse-scanner
+title: Using the warehouse scanner app for stock counts
+kind: topic
+focus: technology
+level: intro
+---
+# Using the warehouse scanner app for stock counts
+
+## Description
+The mentor shows how the scanner app records stock counts, what its warnings mean and how to fix a wrong count.
+
+## Conversation starters
+- Which part of a stock count on the scanner app slows you down?
+
+## Activity
+Count one shelf together on the scanner app and correct a deliberate mistake.
+"""
+
+
+def test_a_topic_the_programme_uploads_is_used_from_the_next_agenda(world, tmp_path):
+    c = world["c"]
+    pair = c.programme.add_pair(world["raj"].id, world["sam"].id, ["technology"],
+                                goals=["Use the warehouse scanner app for stock counts"],
+                                starts_on=TODAY - dt.timedelta(days=30)).pair
+    before = _main_topic(c.coach("none").agenda(pair.id, 45, save=False))
+    staged = tmp_path / "staged.md"
+    staged.write_text(PROGRAMME_TOPIC, encoding="utf-8")
+    c.ingestor.ingest_upload(staged, c.settings.uploads_dir / "warehouse-scanner.md")
+    after = _main_topic(c.coach("none").agenda(pair.id, 45, save=False))
+    assert before["topic_id"] != "ops-warehouse-scanner"
+    assert after["topic_id"] == "ops-warehouse-scanner"
+    assert after["sources"][0] == "uploads/warehouse-scanner.md"
+    # an upload may not take the id of a catalogue topic from another file
+    clash = tmp_path / "clash.md"
+    clash.write_text(PROGRAMME_TOPIC.replace("ops-warehouse-scanner", "tech-phishing"), encoding="utf-8")
+    with pytest.raises(UnreadableFile, match="topic id 'tech-phishing' is already used by knowledge/"):
+        c.ingestor.ingest_upload(clash, c.settings.uploads_dir / "clash.md")
+    assert clash.exists() and not (c.settings.uploads_dir / "clash.md").exists()
 
 
 def test_model_choice_within_the_schema_is_used(world):

@@ -100,7 +100,7 @@ def agenda_asks_off_topic(monkeypatch):
     build = AgendaPlanner.build
 
     def mutant(self, ctx, topics, opening_questions=None):
-        chosen = {s.topic.id for s in topics}
+        chosen = {s.topic.id for s in topics if hasattr(s, "topic")}  # not a goal's own segment
         others = [s.topic.starters[0] for s in reversed(ctx.candidates)
                   if s.topic.id not in chosen and s.topic.starters]
         return build(self, ctx, topics, others[:2] or opening_questions)
@@ -111,7 +111,7 @@ def topics_in_catalogue_order(monkeypatch):
     """Suggests topics in catalogue order, blind to the goals and to what was covered."""
     rank = TopicSuggester.rank
 
-    def mutant(self, pair, *, exclude=(), n=10):
+    def mutant(self, pair, *, exclude=(), n=10, boost=None):
         ranked = rank(self, pair, exclude=(), n=75)
         return sorted(ranked, key=lambda s: s.topic.id)[:n]
     monkeypatch.setattr(TopicSuggester, "rank", mutant)
@@ -126,8 +126,8 @@ def topics_alike(monkeypatch):
     """Suggests the best topic and the ones most like it, with no care for variety."""
     rank = TopicSuggester.rank
 
-    def mutant(self, pair, *, exclude=(), n=10):
-        ranked = rank(self, pair, exclude=exclude, n=40)
+    def mutant(self, pair, *, exclude=(), n=10, boost=None):
+        ranked = rank(self, pair, exclude=exclude, n=40, boost=boost)
         lead = ranked[0].topic
         alike = sorted(ranked[1:], key=lambda s: (s.topic.id not in lead.related,
                                                   -len(set(s.topic.title.split()) & set(lead.title.split()))))

@@ -31,3 +31,22 @@ def test_features_by_hand():
 
 def test_the_model_stands_aside_beside_another_embedder():
     assert not RelevanceModel.load().fits(HashingEmbedder())
+
+
+def test_the_nearest_train_cases_vote_for_the_topics_that_served_them():
+    from coach.services.topic_relevance import TopicRelevance, _unit
+
+    embedder = HashingEmbedder()
+    cases = ({"case": "near", "goals": ["spot phishing emails aimed at the finance team"],
+              "grades": {"tech-phishing": 2, "tech-security-habits": 1}},
+             {"case": "far", "goals": ["understand how gen z thinks about pensions"],
+              "grades": {"gen-money-pressures": 2}})
+    model = RelevanceModel(np.zeros(1), np.ones(1), (np.zeros(1), 0.0), (np.zeros(1), 0.0),
+                           exemplars=cases)
+    relevance = TopicRelevance(embedder, model)
+    goal = _unit(np.asarray(embedder.embed_documents(["spot phishing emails aimed at finance"])))
+    votes = relevance.neighbours(goal)
+    assert votes["tech-phishing"] > votes["tech-security-habits"] > votes.get("gen-money-pressures", 0)
+    assert 0 < votes["tech-phishing"] <= 1
+    relevance.held_out = {"near"}  # a case left out of its own vote
+    assert "tech-phishing" not in relevance.neighbours(goal)

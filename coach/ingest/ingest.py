@@ -181,8 +181,23 @@ class Ingestor:
             if len(chunks) > self.limits.max_passages:
                 raise UnreadableFile(f"it makes {len(chunks):,} passages; the limit is "
                                      f"{self.limits.max_passages:,}, so split it")
+            self._check_topic_ids(chunks, source)
             return chunks
         return prepare
+
+    def _check_topic_ids(self, chunks: list[Chunk], source: str) -> None:
+        """A programme's own topic may not take the id of a topic from another file: the
+        catalogue would keep only one of the two."""
+        for chunk in chunks:
+            topic_id = chunk.metadata.get("topic_id")
+            if chunk.metadata.get("kind") != "topic" or not topic_id:
+                continue
+            taken = [c for c in self.index.get(MetadataFilter.of(kind=["topic"], scope=["global"]),
+                                               include_text=False)
+                     if c.metadata.get("topic_id") == topic_id and c.metadata.get("source") != source]
+            if taken:
+                raise UnreadableFile(f"topic id {topic_id!r} is already used by "
+                                     f"{taken[0].metadata.get('source')}; give this topic a new id")
 
     def _ingest_files(self, files: list[tuple[Path, str]], prepare: Prepare,
                       report: IngestReport, progress: Progress | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from coach.errors import InvalidInput
@@ -18,13 +18,22 @@ from coach.services.topics import Suggestion, TopicSuggester, active_goals
 from coach.retrieval.text import tokenize
 
 MIN_MINUTES, MAX_MINUTES = 15, 120
-KINDS = ("check_in", "follow_up", "topic", "activity", "reflection", "wrap_up")
+KINDS = ("check_in", "follow_up", "open_point", "topic", "activity", "reflection", "wrap_up")
+MAX_OPEN_POINTS = 2  # blockers from the last session's shared summaries picked up first
 
 GUIDE_QUERIES = {
     "check_in": "open the session with a short check-in on how things are going",
     "reflection": "reflection and commitments at the end of a session, agree action items",
     "wrap_up": "wrap-up, confirm the next session date",
 }
+# How much what the pair's records say comes next (open action items, and what the latest shared
+# summaries left open or planned) adds to a topic's relevance to the goals: the topic's cosine
+# similarity to the closest of those notes, times NEXT_STEP_WEIGHT. Chosen on the train agenda
+# cases (python -m evals.calibrate agenda).
+NEXT_STEP_WEIGHT = 0.5
+# Below this cosine similarity between every candidate topic and every active goal, no catalogue
+# topic serves the goals: the main segment is built from the goal itself (same calibration).
+NO_TOPIC_FITS = 0.3
 PREP_QUERIES = [
     "power balance between the junior mentor and the senior leader",
     "confidentiality and trust: what stays between the pair",
@@ -75,6 +84,73 @@ def best_sentences(text: str, query: str, n: int = 2) -> str:
     return " ".join(sentences[i] for i in sorted(scored))
 
 
+def next_steps(pair: PairRecord) -> list[str]:
+    """What the pair's records say comes next: the open action items, and the plans and
+    blockers in the shared summaries of the latest session that has any."""
+    notes = [a.text for a in pair.open_action_items]
+    for session in sorted(pair.sessions, key=lambda s: s.date, reverse=True):
+        shared = [r.summary or {} for r in session.reflections if r.shared_with_pair]
+        if shared:
+            for summary in shared:
+                notes += split_sentences(summary.get("summary") or "")
+                notes += [str(b) for b in summary.get("blockers") or []]
+                notes += [str(a.get("text", "")) for a in summary.get("action_items") or []]
+            break
+    return [n for n in notes if n.strip()]
+
+
+@dataclass(frozen=True)
+class OpenPoint:
+    """A blocker that the last session's shared summary left open."""
+
+    text: str
+    source: str  # pair:<id>/reflection/<id>, so unsharing the reflection removes it
+
+
+def open_points(pair: PairRecord) -> list[OpenPoint]:
+    """The blockers in the shared summaries of the latest session that has any."""
+    for session in sorted(pair.sessions, key=lambda s: s.date, reverse=True):
+        shared = [r for r in session.reflections if r.shared_with_pair]
+        if shared:
+            points = [OpenPoint(str(b).strip(), f"pair:{pair.id}/reflection/{r.id}")
+                      for r in shared for b in (r.summary or {}).get("blockers") or [] if str(b).strip()]
+            return list({p.text.casefold(): p for p in points}.values())[:MAX_OPEN_POINTS]
+    return []
+
+
+@dataclass(frozen=True)
+class GoalSegment:
+    """The main segment when no catalogue topic serves the pair's goals: built from the goal,
+    with the guidance that bears on it."""
+
+    goal: str
+    guidance: Hit | None
+    pair_id: int
+
+    @property
+    def title(self) -> str:
+        return f"Your goal: {self.goal}"
+
+    @property
+    def details(self) -> str:
+        said = f" {best_sentences(self.guidance.text, self.goal, 2)}" if self.guidance else ""
+        return ("No catalogue topic covers this goal, so this segment works on it directly: "
+                "pick one real task from it and do it together." + said)
+
+    @property
+    def sources(self) -> list[str]:
+        return [f"pair:{self.pair_id}/goals"] + ([self.guidance.source] if self.guidance else [])
+
+    @property
+    def activity(self) -> str:
+        return (f"Choose the smallest next step towards “{self.goal}”, try it in the session, "
+                "and agree who does the rest before the next one.")
+
+    @property
+    def question(self) -> str:
+        return f"What would progress on “{self.goal}” look like by our next session?"
+
+
 @dataclass
 class AgendaContext:
     pair: PairRecord
@@ -84,6 +160,8 @@ class AgendaContext:
     guides: dict[str, Hit]
     prep: list[Hit]
     next_date: dt.date
+    goal_segment: GoalSegment | None = None
+    open_points: list[OpenPoint] = field(default_factory=list)
 
 
 class AgendaPlanner:
@@ -125,17 +203,41 @@ class AgendaPlanner:
                     break
         last = held[-1].date if held else None
         next_date = max(today, (last + dt.timedelta(days=pair.cadence_days)) if last else today)
-        candidates = self.suggester.rank(pair, exclude=self.suggester.covered_by_notes(covered), n=6)
-        if not candidates:
+        candidates = self.suggester.rank(pair, exclude=self.suggester.covered_by_notes(covered),
+                                         n=6, boost=self.next_step_boost(pair))
+        goal_segment = self.goal_segment(pair, candidates)
+        if not candidates and goal_segment is None:
             raise InvalidInput("Every catalogue topic for this pair's focus has been covered; "
                                "add topics to knowledge/topics or widen the focus.")
-        return AgendaContext(pair, minutes, open_items, candidates, guides, prep, next_date)
+        return AgendaContext(pair, minutes, open_items, candidates, guides, prep, next_date,
+                             goal_segment, open_points(pair))
+
+    def next_step_boost(self, pair: PairRecord) -> dict[str, float]:
+        """What each topic gains from the pair's records saying it comes next."""
+        coming = self.suggester.closeness(next_steps(pair))
+        return {topic: NEXT_STEP_WEIGHT * similarity for topic, similarity in coming.items()}
+
+    def goal_segment(self, pair: PairRecord, candidates: list[Suggestion]) -> GoalSegment | None:
+        """A segment built from the goal when no candidate topic comes close to any goal."""
+        goals = [g for g in active_goals(pair) if g.strip()]
+        if not goals:
+            return None
+        ids = {s.topic.id for s in candidates}
+        closest = {goal: max((sim for t, sim in self.suggester.closeness([goal]).items()
+                              if t in ids), default=0.0) for goal in goals}
+        if max(closest.values()) >= NO_TOPIC_FITS:
+            return None
+        coming = next_steps(pair)
+        goal = min(goals, key=lambda g: (-len(set(tokenize(g)) & set(tokenize(" ".join(coming)))),
+                                         goals.index(g)))
+        hits = self.retriever.search(goal, 1, kinds=["guideline"])
+        return GoalSegment(goal, hits[0] if hits else None, pair.id)
 
     # -- deterministic composer --------------------------------------------------------
-    def build(self, ctx: AgendaContext, topics: list[Suggestion],
+    def build(self, ctx: AgendaContext, topics: list[Suggestion | GoalSegment],
               opening_questions: list[str] | None = None) -> dict[str, Any]:
         pair = ctx.pair
-        times = allocate(ctx.minutes, len(ctx.open_items), len(topics))
+        times = allocate(ctx.minutes, len(ctx.open_items) + len(ctx.open_points), len(topics))
         goals = active_goals(pair)
 
         def guide(kind: str, fallback: str) -> tuple[str, list[str]]:
@@ -156,13 +258,24 @@ class AgendaPlanner:
             items.append(_item("follow_up", f"Follow up: {a.text}", times["follow_up"],
                                f"Owner: the {a.owner}{due}{late}. What happened, and what is next?",
                                [f"pair:{pair.id}/action_items/{a.id}"], action_item_id=a.id))
+        for point in ctx.open_points:
+            items.append(_item("open_point", f"Left open: {point.text}", times["follow_up"],
+                               "From the last session's shared reflection: where does this stand?",
+                               [point.source]))
         for s, minutes in zip(topics, times["topics"], strict=True):
-            items.append(_item("topic", s.topic.title, minutes,
-                               f"{s.topic.description} Why now: {s.reason or s.why}",
-                               [s.topic.source, s.cites], topic_id=s.topic.id))
-        lead = topics[0].topic
-        items.append(_item("activity", f"Activity: {lead.title}", times["activity"], lead.activity,
-                           [lead.source], topic_id=lead.id))
+            if isinstance(s, GoalSegment):
+                items.append(_item("topic", s.title, minutes, s.details, s.sources))
+            else:
+                items.append(_item("topic", s.topic.title, minutes,
+                                   f"{s.topic.description} Why now: {s.reason or s.why}",
+                                   [s.topic.source, s.cites], topic_id=s.topic.id))
+        lead = topics[0]
+        if isinstance(lead, GoalSegment):
+            items.append(_item("activity", f"Activity: {lead.goal}", times["activity"],
+                               lead.activity, [f"pair:{pair.id}/goals"]))
+        else:
+            items.append(_item("activity", f"Activity: {lead.topic.title}", times["activity"],
+                               lead.topic.activity, [lead.topic.source], topic_id=lead.topic.id))
         details, sources = guide("reflection", "What did each of you learn, and what will you do?")
         items.append(_item("reflection", "Reflection and commitments", times["reflection"],
                            details, sources))
@@ -171,7 +284,8 @@ class AgendaPlanner:
                            f"{details} Next session due around {ctx.next_date.isoformat()} "
                            f"(every {pair.cadence_days} days).", sources))
         questions = opening_questions if opening_questions is not None else [
-            s.topic.starters[0] for s in topics if s.topic.starters][:3]
+            s.question if isinstance(s, GoalSegment) else s.topic.starters[0]
+            for s in topics if isinstance(s, GoalSegment) or s.topic.starters][:3]
         return {
             "pair_id": pair.id,
             "minutes": ctx.minutes,
@@ -189,31 +303,43 @@ class AgendaPlanner:
             problems.append(f"minutes add up to {total}, not {ctx.minutes}")
         if any(i["minutes"] < 1 for i in items):
             problems.append("an item has less than one minute")
-        if [i["kind"] for i in items if i["kind"] not in ("follow_up", "topic")] != \
+        if [i["kind"] for i in items if i["kind"] not in ("follow_up", "open_point", "topic")] != \
                 ["check_in", "activity", "reflection", "wrap_up"]:
             problems.append("items are missing or out of order")
         followed = {i["action_item_id"] for i in items if i["kind"] == "follow_up"}
         if followed != {a.id for a in ctx.open_items}:
             problems.append("not every open action item has a follow-up")
+        if [i["title"] for i in items if i["kind"] == "open_point"] != \
+                [f"Left open: {p.text}" for p in ctx.open_points]:
+            problems.append("the points left open last time are not all picked up")
         topic_items = [i for i in items if i["kind"] == "topic"]
         if not 1 <= len(topic_items) <= 2:
             problems.append("an agenda needs one or two main topics")
         known = {s.topic.id: s for s in ctx.candidates}
-        for i in topic_items:
-            if i["topic_id"] not in known:
+        for n, i in enumerate(topic_items):
+            if i["topic_id"] is None:
+                if ctx.goal_segment is None or n or i["title"] != ctx.goal_segment.title:
+                    problems.append("only the main segment may be built from a goal, and only "
+                                    "when no topic serves the goals")
+            elif i["topic_id"] not in known:
                 problems.append(f"topic {i['topic_id']} is not a candidate for this pair")
+        if ctx.goal_segment is not None and (not topic_items or topic_items[0]["topic_id"]):
+            problems.append("no catalogue topic serves the goals, but the agenda borrows one")
         if len({i["topic_id"] for i in topic_items}) != len(topic_items):
             problems.append("a topic appears twice")
         allowed_sources = {h.source for h in ctx.guides.values()} | {
             s.topic.source for s in ctx.candidates} | {s.cites for s in ctx.candidates} | {
-            f"pair:{ctx.pair.id}/goals"} | {f"pair:{ctx.pair.id}/action_items/{a.id}" for a in ctx.open_items}
+            f"pair:{ctx.pair.id}/goals"} | {f"pair:{ctx.pair.id}/action_items/{a.id}" for a in ctx.open_items} | {
+            p.source for p in ctx.open_points} | set(
+            ctx.goal_segment.sources if ctx.goal_segment else [])
         for i in items:
             if not i["sources"] and i["kind"] not in ("check_in", "reflection", "wrap_up"):
                 problems.append(f"{i['kind']} item has no source")
             unknown = [s for s in i["sources"] if s not in allowed_sources]
             if unknown:
                 problems.append(f"unknown source {unknown[0]}")
-        grounding = [s.topic.text for s in ctx.candidates] + active_goals(ctx.pair)
+        grounding = [s.topic.text for s in ctx.candidates] + active_goals(ctx.pair) + (
+            [ctx.goal_segment.question] if ctx.goal_segment else [])
         questions = agenda["opening_questions"]
         if len(questions) > 3 or len(set(q.casefold() for q in questions)) != len(questions):
             problems.append("opening questions repeat or are too many")
@@ -227,8 +353,10 @@ class AgendaPlanner:
     def plan(self, pair: PairRecord, minutes: int, *, today: dt.date | None = None,
              covered: Iterable[str] = ()) -> Guarded[dict]:
         ctx = self.context(pair, minutes, today or dt.date.today(), covered)
-        n_topics = 1 if minutes < 50 else min(2, len(ctx.candidates))
-        composed = self.build(ctx, ctx.candidates[:n_topics])
+        fixed: list[Suggestion | GoalSegment] = [ctx.goal_segment] if ctx.goal_segment else []
+        n_topics = 1 if minutes < 50 else min(2, len(fixed) + len(ctx.candidates))
+        n_chosen = n_topics - len(fixed)  # how many catalogue topics the agenda takes
+        composed = self.build(ctx, fixed + ctx.candidates[:n_chosen])
         by_id = {s.topic.id: s for s in ctx.candidates}
 
         def merge(data: dict, _composed: dict) -> dict:
@@ -237,13 +365,13 @@ class AgendaPlanner:
                 raise Rejected("the model chose a topic outside the candidates",
                                FallbackReason.MALFORMED)
             questions = [q.strip() for q in data.get("opening_questions", []) if q.strip()]
-            return self.build(ctx, chosen, questions or None)
+            return self.build(ctx, fixed + chosen, questions or None)
 
         schema = {
             "type": "object",
             "properties": {
-                "topic_ids": {"type": "array", "items": {"type": "string", "enum": sorted(by_id)},
-                              "minItems": n_topics, "maxItems": n_topics, "uniqueItems": True},
+                "topic_ids": {"type": "array", "items": {"type": "string", "enum": sorted(by_id) or [""]},
+                              "minItems": n_chosen, "maxItems": n_chosen, "uniqueItems": True},
                 "opening_questions": {"type": "array", "maxItems": 3,
                                       "items": {"type": "string", "minLength": 10, "maxLength": 200}},
             },
@@ -258,7 +386,7 @@ class AgendaPlanner:
             max_tokens=160, sources=sources,
             messages=lambda: self.prompts.render(
                 "agenda.j2", focus=", ".join(pair.focus), goals="\n".join(active_goals(pair)),
-                candidates=[s.topic for s in ctx.candidates], n_topics=n_topics),
+                candidates=[s.topic for s in ctx.candidates], n_topics=n_chosen),
         )
         result.provenance.sources = sorted(
             {s for i in result.value["items"] for s in i["sources"]} |

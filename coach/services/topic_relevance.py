@@ -8,6 +8,12 @@ each of these less the best value among the topics (how far behind the pair's be
 is). Two logistic regressions read them: "serves or is useful" (grade 1 or 2) and "serves a
 goal directly" (grade 2). Relevance is the mean of the two probabilities, in 0..1.
 
+Beside the regressions, the train cases themselves vote (``TopicRelevance.neighbours``): the
+cases whose goals come closest to the pair's, weighted by how close, give their grades to the
+topics. The 75 topics are the same in every case, so "pairs with goals like these were served by
+that topic" carries what the similarities of short texts miss. Relevance is the regressions'
+probability and that vote, mixed by NEIGHBOUR_WEIGHT.
+
 Fit with ``python -m coach.services.topic_relevance`` (about a minute), which writes
 coach/services/topic_relevance.json with a fingerprint of the data it learnt from.
 """
@@ -26,8 +32,15 @@ import numpy as np
 from coach.services.catalogue import Topic
 
 MODEL_PATH = Path(__file__).with_name("topic_relevance.json")
-TRAIN_FILES = tuple(Path(__file__).resolve().parents[2] / "evals" / "datasets" / "train" / name
-                    for name in ("topics-x.jsonl", "topics-y.jsonl"))
+TRAIN_DIR = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "train"
+TRAIN_FILES = tuple(TRAIN_DIR / name for name in ("topics-x.jsonl", "topics-y.jsonl"))
+EXEMPLAR_FILES = TRAIN_FILES + tuple(TRAIN_DIR / name
+                                     for name in ("agendas-x.jsonl", "agendas-y.jsonl"))
+# The vote of the train cases nearest the pair's goals (see the module's docstring): how many
+# cases vote, how sharply closeness weighs (similarity ** power), and the vote's share of the
+# relevance. The weight is chosen on the train agenda cases, each left out of its own vote
+# (python -m evals.calibrate agenda); the count and power were set by hand on the dev cases.
+NEIGHBOURS, NEIGHBOUR_POWER, NEIGHBOUR_WEIGHT = 10, 4, 0.25
 KEYWORD_HITS = 40
 # The model reads one embedder's similarities: it records that embedder's vector for this
 # sentence and is used only beside an embedder that gives the same.
@@ -54,7 +67,7 @@ def features(goals: np.ndarray, joint: np.ndarray, parts: np.ndarray, keyword: n
     return np.concatenate([x, x - x.max(0, keepdims=True)], axis=1)
 
 
-def data_fingerprint(paths: Sequence[Path] = TRAIN_FILES) -> str:
+def data_fingerprint(paths: Sequence[Path] = EXEMPLAR_FILES) -> str:
     digest = hashlib.sha256()
     for path in paths:
         digest.update(path.name.encode())
@@ -69,6 +82,7 @@ class RelevanceModel:
     useful: tuple[np.ndarray, float]
     serves: tuple[np.ndarray, float]
     probe: np.ndarray | None = None
+    exemplars: tuple[dict, ...] = ()  # {"case", "goals", "grades"} of each train case
 
     def score(self, x: np.ndarray) -> np.ndarray:
         z = (x - self.mean) / self.scale
@@ -80,7 +94,8 @@ class RelevanceModel:
         data = json.loads(path.read_text(encoding="utf-8"))
         arr = lambda k: np.asarray(data[k], dtype=np.float64)  # noqa: E731
         return cls(arr("mean"), arr("scale"), (arr("useful_coef"), float(data["useful_intercept"])),
-                   (arr("serves_coef"), float(data["serves_intercept"])), arr("probe"))
+                   (arr("serves_coef"), float(data["serves_intercept"])), arr("probe"),
+                   tuple(data.get("exemplars") or ()))
 
     def fits(self, embedder) -> bool:
         """Whether ``embedder`` is the one the model learnt from."""
@@ -100,6 +115,10 @@ class TopicRelevance:
         self._lock = threading.Lock()
         self._key: tuple[str, ...] | None = None
         self._parts = np.zeros((0, 5, 1))
+        self._exemplar_goals: list[np.ndarray] | None = None
+        # case ids of exemplars that do not vote: leave-one-out when a case is itself one of them
+        # (evals.calibrate); empty in use
+        self.held_out: set[str] = set()
 
     @classmethod
     def for_embedder(cls, embedder) -> TopicRelevance | None:
@@ -108,8 +127,37 @@ class TopicRelevance:
         return cls(embedder, model) if model.fits(embedder) else None
 
     def prepare(self, topics: list[Topic]) -> None:
-        """Embed the catalogue's topics now rather than on the first request."""
+        """Embed the catalogue's topics and the exemplars' goals now rather than on the first
+        request."""
         self._topic_vectors(topics)
+        self._exemplar_vectors()
+
+    def _exemplar_vectors(self) -> list[np.ndarray]:
+        with self._lock:
+            if self._exemplar_goals is None:
+                goals = [list(e["goals"]) for e in self.model.exemplars]
+                flat = [g for group in goals for g in group]
+                vectors = _unit(np.asarray(self.embedder.embed_documents(flat), dtype=np.float64)) \
+                    if flat else np.zeros((0, 1))
+                bounds = np.cumsum([0] + [len(group) for group in goals])
+                self._exemplar_goals = [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            return self._exemplar_goals
+
+    def neighbours(self, goal_vectors: np.ndarray) -> dict[str, float]:
+        """The nearest train cases' vote for each topic, in 0..1: a case's closeness is how near
+        each of the pair's goals comes to one of its goals, on average."""
+        exemplars = self._exemplar_vectors()
+        closeness = sorted(
+            ((float((goal_vectors @ vectors.T).max(1).mean()), i)
+             for i, vectors in enumerate(exemplars)
+             if len(vectors) and self.model.exemplars[i]["case"] not in self.held_out),
+            reverse=True)[:NEIGHBOURS]
+        votes: dict[str, float] = {}
+        total = sum(max(c, 0.0) ** NEIGHBOUR_POWER for c, _ in closeness) * 2 or 1.0
+        for c, i in closeness:
+            for topic_id, grade in self.model.exemplars[i]["grades"].items():
+                votes[topic_id] = votes.get(topic_id, 0.0) + max(c, 0.0) ** NEIGHBOUR_POWER * grade / total
+        return votes
 
     def _topic_vectors(self, topics: list[Topic]) -> np.ndarray:
         key = tuple(f"{t.id}:{hash(t.text)}" for t in topics)
@@ -126,8 +174,9 @@ class TopicRelevance:
         return self._rows(goals, topics, search)[0]
 
     def _rows(self, goals: list[str], topics: list[Topic], search
-              ) -> tuple[np.ndarray, np.ndarray]:
-        """The feature rows, and each topic's similarity to each goal (t x g)."""
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The feature rows, each topic's similarity to each goal (t x g), and the goals' unit
+        vectors."""
         parts = self._topic_vectors(topics)
         vectors = _unit(np.asarray(self.embedder.embed_documents([*goals, " ; ".join(goals)]),
                                    dtype=np.float64))
@@ -139,15 +188,18 @@ class TopicRelevance:
                 if i is not None:
                     keyword[i] = max(keyword[i], hit.score)
         per_goal = np.einsum("gd,td->tg", vectors[:-1], parts[:, 0])
-        return features(vectors[:-1], vectors[-1], parts, keyword), per_goal
+        return features(vectors[:-1], vectors[-1], parts, keyword), per_goal, vectors[:-1]
 
     def scores(self, goals: list[str], topics: list[Topic], search) -> dict[str, tuple[float, str]]:
         """Each topic's relevance (0..1) and the goal closest to its whole text."""
         if not goals or not topics:
             return {}
-        x, per_goal = self._rows(goals, topics, search)
+        x, per_goal, goal_vectors = self._rows(goals, topics, search)
         relevance, closest = self.model.score(x), np.argmax(per_goal, 1)
-        return {t.id: (float(relevance[i]), goals[int(closest[i])]) for i, t in enumerate(topics)}
+        votes = self.neighbours(goal_vectors)
+        weight = NEIGHBOUR_WEIGHT if self.model.exemplars else 0.0
+        return {t.id: ((float(relevance[i]) + weight * votes.get(t.id, 0.0)) / (1 + weight),
+                       goals[int(closest[i])]) for i, t in enumerate(topics)}
 
 
 def fit(relevance: TopicRelevance, cases: list[dict], topics: dict[str, Topic], search) -> dict:
@@ -176,10 +228,28 @@ def fit(relevance: TopicRelevance, cases: list[dict], topics: dict[str, Topic], 
            "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
            "data": data_fingerprint(),
            "probe": np.asarray(relevance.embedder.embed_documents([PROBE])[0]).round(6).tolist()}
+    out["exemplars"] = exemplars()
     for name, target in (("useful", y >= 1), ("serves", y >= 2)):
         reg = LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced").fit(z, target)
         out[f"{name}_coef"] = reg.coef_[0].round(6).tolist()
         out[f"{name}_intercept"] = round(float(reg.intercept_[0]), 6)
+    return out
+
+
+def exemplars(paths: Sequence[Path] = EXEMPLAR_FILES) -> list[dict]:
+    """The train topic and agenda cases as the vote reads them: their goals and grades."""
+    out = []
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            case = json.loads(line)
+            pair, gold = case.get("pair") or {}, case.get("gold") or {}
+            goals = list(pair.get("goals") or []) or list(pair.get("focus") or [])
+            grades = gold.get("grades", gold.get("topic_grades")) or {}
+            if goals:
+                out.append({"case": case["id"], "goals": goals,
+                            "grades": {t: int(g) for t, g in grades.items()}})
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -115,8 +115,20 @@ class TopicSuggester:
                     found[tid] = (hit.score, goal)
         return found
 
-    def rank(self, pair: PairRecord, *, exclude: Iterable[str] = (), n: int = 10) -> list[Suggestion]:
-        """The best ``n`` new topics for the pair, varied, each with a reason."""
+    def closeness(self, texts: Iterable[str], k: int = 12) -> dict[str, float]:
+        """Each topic's highest cosine similarity to any of ``texts`` (topics far from all of
+        them are left out)."""
+        best: dict[str, float] = {}
+        for text in dict.fromkeys(t.strip() for t in texts if t and t.strip()):
+            for hit in self.search_topics(text, k):
+                tid = str(hit.metadata.get("topic_id", ""))
+                best[tid] = max(best.get(tid, 0.0), hit.similarity)
+        return best
+
+    def rank(self, pair: PairRecord, *, exclude: Iterable[str] = (), n: int = 10,
+             boost: Mapping[str, float] | None = None) -> list[Suggestion]:
+        """The best ``n`` new topics for the pair, varied, each with a reason. ``boost``: an
+        amount added to some topics' relevance (what the pair's records say comes next)."""
         topics = self.catalogue.all()
         if not topics:
             raise InvalidInput("The topic catalogue is empty. Run `coach init` to ingest knowledge/.")
@@ -128,7 +140,7 @@ class TopicSuggester:
         def base(t: Topic) -> float:
             # A topic's level (intro or deeper) is not weighed: on the dev cases, preferring
             # intro topics early in a pairing cost fit (main topic 0.577 -> 0.500).
-            return relevance.get(t.id, (0.0, ""))[0]
+            return relevance.get(t.id, (0.0, ""))[0] + (boost or {}).get(t.id, 0.0)
 
         picked: list[Suggestion] = []
         pool = sorted(candidates, key=lambda t: (-base(t), t.id))

@@ -723,30 +723,33 @@ def _get_reflection(s: OrmSession, pair_id: int, reflection_id: int) -> Reflecti
 
 
 def _forget_shared_traces(s: OrmSession, pair_id: int, reflection_id: int) -> None:
-    """Remove what a reflection's shared summary left elsewhere: follow-ups of its action
-    items in saved agendas (their minutes go to the next item), and chat turns that cited it."""
-    items = set(s.scalars(select(ActionItem.id).where(ActionItem.reflection_id == reflection_id)))
-    if items:
-        sources = {f"pair:{pair_id}/action_items/{i}" for i in items}
-        for session in s.scalars(select(Session).where(Session.pair_id == pair_id,
-                                                       Session.agenda.is_not(None))):
-            agenda = dict(session.agenda)
-            kept, freed = [], 0
-            for item in agenda.get("items", []):
-                if item.get("action_item_id") in items:
-                    freed += int(item.get("minutes") or 0)
-                    continue
-                if freed:
-                    item = {**item, "minutes": int(item.get("minutes") or 0) + freed}
-                    freed = 0
-                kept.append(item)
-            if freed and kept:
-                kept[-1] = {**kept[-1], "minutes": int(kept[-1].get("minutes") or 0) + freed}
-            if len(kept) != len(agenda.get("items", [])):
-                agenda["items"] = kept
-                agenda["sources"] = [x for x in agenda.get("sources", []) if x not in sources]
-                session.agenda = agenda
+    """Remove what a reflection's shared summary left elsewhere: agenda items that came from it
+    (follow-ups of its action items, the points it left open; their minutes go to the next
+    item) in saved agendas, and chat turns that cited it."""
     cited = f"pair:{pair_id}/reflection/{reflection_id}"
+    items = set(s.scalars(select(ActionItem.id).where(ActionItem.reflection_id == reflection_id)))
+    sources = {f"pair:{pair_id}/action_items/{i}" for i in items} | {cited}
+    for session in s.scalars(select(Session).where(Session.pair_id == pair_id,
+                                                   Session.agenda.is_not(None))):
+        agenda = dict(session.agenda)
+        kept, freed = [], 0
+        for item in agenda.get("items", []):
+            if item.get("action_item_id") in items or cited in (item.get("sources") or []):
+                freed += int(item.get("minutes") or 0)
+                continue
+            if freed:
+                item = {**item, "minutes": int(item.get("minutes") or 0) + freed}
+                freed = 0
+            kept.append(item)
+        if freed and kept:
+            kept[-1] = {**kept[-1], "minutes": int(kept[-1].get("minutes") or 0) + freed}
+        if len(kept) != len(agenda.get("items", [])):
+            agenda["items"] = kept
+            agenda["sources"] = [x for x in agenda.get("sources", []) if x not in sources]
+            if "provenance" in agenda:
+                agenda["provenance"] = {**agenda["provenance"], "sources": [
+                    x for x in agenda["provenance"].get("sources", []) if x not in sources]}
+            session.agenda = agenda
     for answer in s.scalars(select(ChatMessage).where(ChatMessage.pair_id == pair_id,
                                                       ChatMessage.role == "assistant")):
         if any(c.get("source") == cited for c in (answer.meta or {}).get("citations", [])):
