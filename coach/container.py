@@ -155,10 +155,10 @@ class Container:
 
         backend = backend or self.settings.llm_backend
         model = self.chat_model(backend)
-        mode = self.settings.summary_mode
+        mode, chat_mode = self.settings.summary_mode, self.settings.chat_mode
         return Coach(self.store, self.programme, self.retriever, self.catalogue, self.prompts,
                      self.reader, model, backend, None if mode == "auto" else mode,
-                     self.topic_relevance)
+                     self.topic_relevance, chat_mode=None if chat_mode == "auto" else chat_mode)
 
     @cached_property
     def topic_relevance(self):

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         description="How the model helps summarise: choose the reflection's own sentences, or "
                     "phrase its own (checked for support). auto: choose on the embedded model.",
     )
+    chat_mode: Literal["auto", "choose", "phrase"] = Field(
+        default="auto",
+        description="How the model helps answer in the chat: choose the guidance's own "
+                    "sentences (checked whole, then sent), or phrase its own (each sentence "
+                    "checked before it is sent). auto: choose on the embedded model.",
+    )
     openai_base_url: str = "http://127.0.0.1:11434/v1"
     openai_model: str = "smollm2"
     openai_api_key: str = "not-needed"

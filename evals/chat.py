@@ -15,6 +15,12 @@ it (``file.md#Heading``), or ``covered: false`` and no sections.
 
 Beside them: the retriever's top two guidance passages taken as the citations
 (baseline_retrieval.*), and answering every question "not covered" (baseline_refuse.*).
+
+And the model's share: fallback_rate (the composed answer stood), changed_rate (the model's
+answer was used and differs from the composed one; on the embedded model the chat chooses the
+guidance's sentences), truncated_rate (phrase: the answer ended before a sentence that failed
+its checks), and withdrawn_rate: the share of chats whose streamed text is not the final answer
+(text shown and later taken back). The chat never withdraws text, so it must be 0.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from coach.container import Container
-from coach.services.chat import NOT_COVERED
+from coach.services.chat import NOT_COVERED, ChatEvent
 from evals.builders import build_pair, knowledge_scratch
 from evals.metrics import latency
 
@@ -46,9 +52,16 @@ def citation_counts(cited: list[tuple[str, str]], sections: list[str]) -> tuple[
     return len(cited), right, found
 
 
+def withdrawn(events: list[ChatEvent]) -> bool:
+    """Whether a chat showed text it then took back: its token events do not add up to the
+    final answer exactly."""
+    done = next(e.data for e in events if e.type == "done")
+    return "".join(e.data for e in events if e.type == "token") != done["answer"]
+
+
 def run_chat(cases: list[dict[str, Any]], container: Container, dataset: Path,
              backend: str = "none") -> dict[str, Any]:
-    results, times, fallbacks, changed = [], [], 0, 0
+    results, times, fallbacks, changed, truncated, taken_back = [], [], 0, 0, 0, 0
     totals = {"mine": [0, 0, 0, 0], "baseline_retrieval": [0, 0, 0, 0]}  # cited, right, found, gold
     answered = covered_right = covered_n = refused_right = refused_n = 0
     all_relevant = 0
@@ -61,11 +74,13 @@ def run_chat(cases: list[dict[str, Any]], container: Container, dataset: Path,
             sections = list(gold.get("sections") or [])
             is_covered = bool(gold.get("covered", bool(sections)))
             started = time.perf_counter()
-            done = next(e.data for e in coach.chat(pair.id, person, case["question"])
-                        if e.type == "done")
+            events = list(coach.chat(pair.id, person, case["question"]))
+            done = events[-1].data
             times.append((time.perf_counter() - started) * 1000)
             fallbacks += bool(done["provenance"]["fallback"])
             changed += bool(done["provenance"].get("changed"))
+            truncated += bool(done["provenance"].get("truncated"))
+            taken_back += withdrawn(events)
             cited = [(c["source"], c["heading"]) for c in done["citations"]]
             refused = done["answer"] == NOT_COVERED or not done["covered"]
             hits = scratch.retriever.search(case["question"], 2, kinds=GUIDANCE_KINDS)
@@ -110,4 +125,6 @@ def run_chat(cases: list[dict[str, Any]], container: Container, dataset: Path,
     metrics.update(latency(times))
     metrics["fallback_rate"] = fallbacks / max(1, len(cases))
     metrics["changed_rate"] = changed / max(1, len(cases))
+    metrics["truncated_rate"] = truncated / max(1, len(cases))
+    metrics["withdrawn_rate"] = taken_back / max(1, len(cases))
     return {"metrics": metrics, "cases": results}

@@ -452,6 +452,7 @@ def test_chat_streams_a_cited_answer_and_saves_history(world):
     hits = c.retriever.search(question, 4, pair_id=world["one"].id)
     first = hits[0].text.split(". ")[0]
     model.queue(f"{first}. [1]")
+    c.settings.chat_mode = "phrase"  # the model writes the answer (choose: tests/test_chat_release.py)
     events = list(c.coach().chat(world["one"].id, world["mia"].id, question))
     assert [e.type for e in events][-1] == "done" and any(e.type == "token" for e in events)
     done = events[-1].data
@@ -463,14 +464,16 @@ def test_chat_streams_a_cited_answer_and_saves_history(world):
 
 def test_chat_checks_the_whole_answer_before_sending_any_of_it(world):
     world["model"].queue("You should buy everyone pizza and skip the sessions.")
+    world["c"].settings.chat_mode = "phrase"
     events = list(world["c"].coach().chat(world["one"].id, world["mia"].id,
                                           "Which ground rules about confidentiality should we agree in the first session?"))
-    assert {e.type for e in events} == {"token", "done"}
+    assert [e.type for e in events][0] == "checking"
+    assert {e.type for e in events} == {"checking", "token", "done"}
     done = events[-1].data
     assert done["provenance"]["fallback"] is True and "pizza" not in done["answer"]
     assert done["provenance"]["fallback_reason"] == FallbackReason.UNSUPPORTED
     assert done["answer"].startswith("Here is what the programme guidance says")
-    assert "".join(e.data for e in events[:-1]).strip() == done["answer"]
+    assert "".join(e.data for e in events if e.type == "token") == done["answer"]
 
 
 def test_chat_never_sees_another_pairs_records(world):

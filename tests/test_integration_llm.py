@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from coach.adapters.llama_cpp_chat import EmbeddedChatModel
+from coach.services.chat import covered, safe_hits
 from coach.services.guard import FallbackReason
 from coach.services.reflection import ReflectionSummariser
 from coach.services.text import is_supported, split_sentences
@@ -52,13 +53,22 @@ def test_embedded_summary_is_faithful(coach, pair):
     assert result["provenance"]["tokens"] > 0
 
 
-def test_embedded_chat_answers_with_citations_or_falls_back(coach, pair):
-    events = list(coach.chat(pair.id, pair.mentor.id,
-                             "How do we agree ground rules about confidentiality?"))
+def test_embedded_chat_chooses_cited_sentences_or_falls_back(coach, pair):
+    assert coach.chat_service.mode == "choose"  # the default on the embedded backend
+    question = "How do we agree ground rules about confidentiality?"
+    events = list(coach.chat(pair.id, pair.mentor.id, question))
     done = events[-1].data
-    assert done["covered"] and done["citations"]
-    # Only the checked answer is sent, the model's own or the composed one.
-    assert "".join(e.data for e in events if e.type == "token").strip() == done["answer"]
+    assert events[0].type == "checking" and done["covered"] and done["citations"]
+    # Only the checked answer is sent, the model's choice or the composed one, and all of it.
+    assert "".join(e.data for e in events if e.type == "token") == done["answer"]
+    p = done["provenance"]
+    assert p["tokens"] > 0 and p["truncated"] is False
+    if not p["fallback"]:  # the chosen sentences are the passages' own, with their citations
+        service = coach.chat_service
+        hits = service.retriever.search(question, 4, pair_id=pair.id, kinds=[
+            "guideline", "document", "topic", "pair_goals", "pair_summary"])
+        assert service.validate(done["answer"], safe_hits(covered(question, hits))) == []
+        assert done["answer"].startswith(("Here is what", "From your notes"))
 
 
 def test_real_model_output_that_fails_validation_falls_back(real_container, pair):

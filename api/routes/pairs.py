@@ -243,14 +243,18 @@ def _sse(event: str, data) -> str:
 
 
 @router.post("/pairs/{pair_id}/chat", summary="Ask the coach; the checked answer streams as "
-             "server-sent events: token, done (citations, provenance), error",
+             "server-sent events: checking (the model is at work), token (checked text, never "
+             "taken back: the tokens add up to the answer), done (answer, citations, "
+             "provenance), error",
              responses={200: {"content": {"text/event-stream": {}}}})
 def chat(pair_id: Id, body: ChatRequest, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "use its chat", allow_admin=False)
     if len(body.message) > MAX_MESSAGE_CHARS:
         raise ApiError(422, "invalid_input", f"Messages are limited to {MAX_MESSAGE_CHARS} characters.")
     events = c.coach().chat(pair_id, user.id, body.message, since=user.private_from)
-    first = next(events)  # surface input errors as a normal error response, before streaming
+    # surface input errors as a normal error response, before streaming; the first event is
+    # "checking" when a model will answer, so the page can say so at once
+    first = next(events)
 
     def stream():
         try:

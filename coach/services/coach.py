@@ -27,7 +27,7 @@ class Coach:
     def __init__(self, store: Store, programme: ProgrammeService, retriever: HybridRetriever,
                  catalogue: TopicCatalogue, prompts: PromptLibrary, reader: Reader,
                  model: ChatModel | None, backend: str, summary_mode: str | None = None,
-                 topic_relevance: TopicRelevance | None = None):
+                 topic_relevance: TopicRelevance | None = None, *, chat_mode: str | None = None):
         self.store = store
         self.programme = programme
         self.backend = backend
@@ -36,7 +36,7 @@ class Coach:
         self.planner = AgendaPlanner(retriever, self.topics_service, prompts, model, backend)
         self.summariser = ReflectionSummariser(catalogue, prompts, reader, model, backend,
                                                summary_mode)
-        self.chat_service = ChatService(store, retriever, prompts, model, backend)
+        self.chat_service = ChatService(store, retriever, prompts, model, backend, chat_mode)
 
     def agenda(self, pair_id: int, minutes: int | None = None, *, save: bool = True,
                today: dt.date | None = None, covered: Iterable[str] = ()) -> dict[str, Any]:

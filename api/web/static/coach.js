@@ -90,6 +90,15 @@
       var para = el("p", "", "");
       answer.appendChild(para);
       log.appendChild(answer);
+      var status = null;  // "checking the answer…" while the model works; gone at the first text
+      function settle() {
+        if (status) { status.remove(); status = null; }
+      }
+      function fail(message) {  // never replaces text already shown: that text was checked
+        settle();
+        if (para.textContent) answer.appendChild(el("p", "muted small", message));
+        else para.textContent = message;
+      }
       box.value = "";
       send.disabled = true;
       fetch("/api/v1/pairs/" + chat.dataset.pair + "/chat", {
@@ -97,7 +106,7 @@
         headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
         body: JSON.stringify({message: text})
       }).then(function (r) {
-        if (!r.ok) return r.json().then(function (b) { para.textContent = b.error.message; });
+        if (!r.ok) return r.json().then(function (b) { fail(b.error.message); });
         var reader = r.body.getReader(), decoder = new TextDecoder(), buffer = "";
         function pump() {
           return reader.read().then(function (chunk) {
@@ -112,10 +121,15 @@
                 if (line.indexOf("data: ") === 0) data += line.slice(6);
               });
               var payload = JSON.parse(data || "null");
-              if (event === "token") para.textContent += payload;
-              else if (event === "error") para.textContent = payload.message;
+              if (event === "checking") {
+                if (!status) status = answer.insertBefore(
+                  el("p", "muted small", "Checking the answer against the guidance…"), para);
+              } else if (event === "token") { settle(); para.textContent += payload; }
+              else if (event === "error") fail(payload.message);
               else if (event === "done") {
-                para.textContent = payload.answer;
+                settle();
+                // the tokens add up to the answer: text shown is never replaced
+                if (!para.textContent) para.textContent = payload.answer;
                 if (payload.citations.length) {
                   answer.appendChild(el("p", "cites", payload.citations.map(function (c) {
                     return "[" + c.n + "] " + c.heading + " (" + (c.origin || c.source) + ")";
@@ -127,7 +141,7 @@
           });
         }
         return pump();
-      }).catch(function () { para.textContent = "The coach did not answer. Try again."; })
+      }).catch(function () { fail("The coach did not answer. Try again."); })
         .finally(function () { send.disabled = false; box.focus(); });
     });
   }
