@@ -210,7 +210,9 @@ class MarkerModel(FakeChatModel):
         wanted = (schema or {}).get("properties", {})
         if "topic_ids" in wanted:  # agenda and topics: ids that are not candidates
             ids = [f"{MARKER}-{i}" for i in range(wanted["topic_ids"]["minItems"])]
-            questions = {"opening_questions": []} if "opening_questions" in wanted else {}
+            # a question too, so a reply with no topic to choose (a goal's own segment) is refused
+            questions = {"opening_questions": [f"What does {MARKER} think of the session?"]} \
+                if "opening_questions" in wanted else {}
             return json.dumps({"topic_ids": ids, **questions})
         if "sentences" in wanted:  # the summary, choosing sentences by number
             return json.dumps({"sentences": [MARKER]})

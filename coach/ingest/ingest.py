@@ -176,28 +176,33 @@ class Ingestor:
 
     def _preparer(self, read: Reader) -> Prepare:
         """Read and chunk a file; a file that makes too many passages is refused too."""
+        topics: dict[str, str] = {}  # topic id -> the file that has it, read once per run
+
         def prepare(path: Path, source: str, digest: str) -> list[Chunk]:
             chunks = chunk_document(read(path), source, digest)
             if len(chunks) > self.limits.max_passages:
                 raise UnreadableFile(f"it makes {len(chunks):,} passages; the limit is "
                                      f"{self.limits.max_passages:,}, so split it")
-            self._check_topic_ids(chunks, source)
+            self._check_topic_ids(chunks, source, topics)
             return chunks
         return prepare
 
-    def _check_topic_ids(self, chunks: list[Chunk], source: str) -> None:
+    def _check_topic_ids(self, chunks: list[Chunk], source: str, topics: dict[str, str]) -> None:
         """A programme's own topic may not take the id of a topic from another file: the
-        catalogue would keep only one of the two."""
-        for chunk in chunks:
-            topic_id = chunk.metadata.get("topic_id")
-            if chunk.metadata.get("kind") != "topic" or not topic_id:
-                continue
-            taken = [c for c in self.index.get(MetadataFilter.of(kind=["topic"], scope=["global"]),
-                                               include_text=False)
-                     if c.metadata.get("topic_id") == topic_id and c.metadata.get("source") != source]
-            if taken:
-                raise UnreadableFile(f"topic id {topic_id!r} is already used by "
-                                     f"{taken[0].metadata.get('source')}; give this topic a new id")
+        catalogue would keep only one of the two. ``topics``: the ids known so far this run."""
+        new = [c for c in chunks if c.metadata.get("kind") == "topic" and c.metadata.get("topic_id")]
+        if not new:
+            return
+        if not topics:
+            for c in self.index.get(MetadataFilter.of(kind=["topic"], scope=["global"]),
+                                    include_text=False):
+                topics.setdefault(str(c.metadata.get("topic_id")), str(c.metadata.get("source")))
+        for chunk in new:
+            topic_id = str(chunk.metadata["topic_id"])
+            owner = topics.setdefault(topic_id, source)
+            if owner != source:
+                raise UnreadableFile(f"topic id {topic_id!r} is already used by {owner}; "
+                                     "give this topic a new id")
 
     def _ingest_files(self, files: list[tuple[Path, str]], prepare: Prepare,
                       report: IngestReport, progress: Progress | None) -> None:
