@@ -10,7 +10,7 @@ from typing import Any
 from coach.errors import InvalidInput
 from coach.ports import ChatModel
 from coach.prompts import PromptLibrary
-from coach.records import ActionItemRecord, PairRecord
+from coach.records import ActionItemRecord, PairRecord, ReflectionRecord
 from coach.retrieval.hybrid import Hit, HybridRetriever
 from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
 from coach.services.text import is_supported, split_sentences, unsafe_to_repeat
@@ -84,18 +84,23 @@ def best_sentences(text: str, query: str, n: int = 2) -> str:
     return " ".join(sentences[i] for i in sorted(scored))
 
 
+def latest_shared(pair: PairRecord) -> list[ReflectionRecord]:
+    """The reflections shared with the pair from the latest session that has any."""
+    for session in sorted(pair.sessions, key=lambda s: s.date, reverse=True):
+        shared = [r for r in session.reflections if r.shared_with_pair]
+        if shared:
+            return shared
+    return []
+
+
 def next_steps(pair: PairRecord) -> list[str]:
     """What the pair's records say comes next: the open action items, and the plans and
     blockers in the shared summaries of the latest session that has any."""
     notes = [a.text for a in pair.open_action_items]
-    for session in sorted(pair.sessions, key=lambda s: s.date, reverse=True):
-        shared = [r.summary or {} for r in session.reflections if r.shared_with_pair]
-        if shared:
-            for summary in shared:
-                notes += split_sentences(summary.get("summary") or "")
-                notes += [str(b) for b in summary.get("blockers") or []]
-                notes += [str(a.get("text", "")) for a in summary.get("action_items") or []]
-            break
+    for summary in (r.summary or {} for r in latest_shared(pair)):
+        notes += split_sentences(summary.get("summary") or "")
+        notes += [str(b) for b in summary.get("blockers") or []]
+        notes += [str(a.get("text", "")) for a in summary.get("action_items") or []]
     return [n for n in notes if n.strip()]
 
 
@@ -109,13 +114,10 @@ class OpenPoint:
 
 def open_points(pair: PairRecord) -> list[OpenPoint]:
     """The blockers in the shared summaries of the latest session that has any."""
-    for session in sorted(pair.sessions, key=lambda s: s.date, reverse=True):
-        shared = [r for r in session.reflections if r.shared_with_pair]
-        if shared:
-            points = [OpenPoint(str(b).strip(), f"pair:{pair.id}/reflection/{r.id}")
-                      for r in shared for b in (r.summary or {}).get("blockers") or [] if str(b).strip()]
-            return list({p.text.casefold(): p for p in points}.values())[:MAX_OPEN_POINTS]
-    return []
+    points = [OpenPoint(str(b).strip(), f"pair:{pair.id}/reflection/{r.id}")
+              for r in latest_shared(pair) for b in (r.summary or {}).get("blockers") or []
+              if str(b).strip()]
+    return list({p.text.casefold(): p for p in points}.values())[:MAX_OPEN_POINTS]
 
 
 @dataclass(frozen=True)
