@@ -30,7 +30,7 @@ from typing import Any
 from coach.container import Container
 from coach.retrieval.text import tokenize
 from evals.builders import build_pair, knowledge_scratch
-from evals.metrics import cosine_matrix, latency, mean_defined, ndcg, token_f1
+from evals.metrics import cosine_matrix, latency, mean_defined, ndcg, remembered, token_f1
 
 CHECKS = ("duration", "follow_up", "goals", "grounded", "focus")
 OPEN_POINT_SIMILARITY = 0.5
@@ -125,7 +125,7 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
         catalogue = scratch.catalogue.all()
         topic_focus = {t.id: t.focus for t in catalogue.values()}
         topic_text = {t.id: t.text for t in catalogue.values()}
-        embed = scratch.embedder.embed_documents
+        embed = remembered(scratch.embedder.embed_documents)
         for case in cases:
             pair = build_pair(scratch, case, coach=scratch.coach("none"))
             as_of = dt.date.fromisoformat(case["as_of"])

@@ -125,3 +125,17 @@ def cosine_matrix(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) ->
         return [x / norm for x in v]
     ua, ub = [unit(v) for v in a], [unit(v) for v in b]
     return [[sum(x * y for x, y in zip(u, w)) for w in ub] for u in ua]
+
+
+def remembered(embed: Callable[[list[str]], list[list[float]]]) -> Callable[[list[str]], list]:
+    """``embed`` (texts to vectors) that embeds each text once: a suite's measurements and
+    baselines ask for the same catalogue texts case after case."""
+    seen: dict[str, list[float]] = {}
+
+    def embed_once(texts: list[str]) -> list:
+        missing = [t for t in dict.fromkeys(texts) if t not in seen]
+        if missing:
+            seen.update(zip(missing, embed(missing), strict=True))
+        return [seen[t] for t in texts]
+
+    return embed_once

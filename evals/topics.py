@@ -24,14 +24,15 @@ from typing import Any
 from coach.container import Container
 from coach.services.text import overlap
 from evals.builders import build_pair, knowledge_scratch
-from evals.metrics import cosine_matrix, latency, mean_defined, ndcg
+from evals.metrics import cosine_matrix, latency, mean_defined, ndcg, remembered
 
 
 def diverse(a, b) -> bool:
     return a.id not in b.related and b.id not in a.related and overlap(a.title, b.title) < 0.3
 
 
-def baselines(scratch: Container, case: dict[str, Any], focus: list[str]) -> dict[str, list[str]]:
+def baselines(scratch: Container, case: dict[str, Any], focus: list[str], embed
+              ) -> dict[str, list[str]]:
     """The two simple rankings each metric is printed beside."""
     by_title = scratch.catalogue.by_title()
     spelled = {by_title[t.casefold()].id for t in case.get("covered_topics", [])
@@ -40,7 +41,7 @@ def baselines(scratch: Container, case: dict[str, Any], focus: list[str]) -> dic
               if t.focus in focus and t.id not in spelled]
     k = int(case.get("k", 3))
     goals = case.get("pair", {}).get("goals", []) or [" ".join(focus)]
-    vectors = scratch.embedder.embed_documents([" ".join(goals)] + [t.text for t in topics])
+    vectors = embed([" ".join(goals)] + [t.text for t in topics])
     near = cosine_matrix(vectors[:1], vectors[1:])[0]
     nearest = [t.id for _, t in sorted(zip(near, topics), key=lambda x: -x[0])]
     return {"first_k": [t.id for t in topics][:k], "vector": nearest[:k]}
@@ -66,6 +67,7 @@ def run_topics(cases: list[dict[str, Any]], container: Container, dataset: Path,
     with knowledge_scratch(container) as scratch:
         coach = scratch.coach(backend)
         suggester = coach.topics_service
+        embed = remembered(scratch.embedder.embed_documents)
         for case in cases:
             pair = build_pair(scratch, case, summarise=False)
             notes = case.get("covered_topics", [])
@@ -85,7 +87,7 @@ def run_topics(cases: list[dict[str, Any]], container: Container, dataset: Path,
             pairs_total += len(combos)
             pairs_diverse += div
             case_scores = {"": score(ids, case)}
-            for name, ranked in baselines(scratch, case, list(pair.focus)).items():
+            for name, ranked in baselines(scratch, case, list(pair.focus), embed).items():
                 case_scores[f"baseline_{name}."] = score(ranked, case)
             for prefix, values in case_scores.items():
                 for metric, value in values.items():
