@@ -4,6 +4,8 @@
     python -m evals.calibrate questions  # OPENING_QUESTION_SIMILARITY (evals/agendas.py)
     python -m evals.calibrate agenda     # NEXT_STEP_WEIGHT, NO_TOPIC_FITS (coach/services/agenda.py)
                                          # and NEIGHBOUR_WEIGHT (topic_relevance.py)
+    python -m evals.calibrate support    # writes coach/services/support_model.json: fitted on
+                                         # the train claims, threshold by 5-fold CV there
 
 Each prints the F1 (or, for the agenda, the main topic fit) at every candidate setting and the
 one it would choose; the constants are then set by hand, so a change to them shows in a commit.
@@ -155,6 +157,62 @@ def agenda(container: Container) -> tuple[float, float, float]:
     return choice
 
 
+def support(container: Container) -> None:
+    """The learned support check (coach.services.support): a logistic regression over its
+    features, fitted on the train claims. A corruption let through is shown to a user, an
+    honest paraphrase turned down only brings back the reader's own sentences, so the
+    threshold is the lowest whose 5-fold cross-validated detection on train is at least the
+    word-overlap check's there: it keeps what it can without catching less. Dev is printed."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    from coach.services.support import FEATURES, PACKAGED, SupportCheck, SupportModel
+    from coach.services.text import SUPPORT_THRESHOLD
+    from evals.datasets import TRAIN_DATASET
+    from evals.faithfulness import names_of, rates
+
+    check = SupportCheck(container.reader.embed, model=None)
+
+    def table(dataset):
+        reflections = {str(r["id"]): r for r in load_cases(dataset, "reflections")}
+        rows, kinds, gold = [], [], []
+        for case in load_cases(dataset, "faithfulness"):
+            r = reflections[str(case["reflection_id"])]
+            rows.append(check.features(case["claim"], [r["text"]], names=names_of(r),
+                                       author_role=r.get("author_role")))
+            kinds.append(case["kind"])
+            gold.append(bool(case["supported"]))
+        return np.array(rows), kinds, np.array(gold)
+
+    x, kinds, y = table(TRAIN_DATASET)
+    words = rates(list(zip(kinds, y, x[:, FEATURES.index("words_as_written")] >= SUPPORT_THRESHOLD)))
+    print(f"word-overlap check on train: detection {words['detection']:.3f} keep {words['keep']:.3f}")
+    mean, scale = x.mean(axis=0), np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+    fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000)
+    held_out = cross_val_predict(fit, (x - mean) / scale, y, cv=5, method="predict_proba")[:, 1]
+    fit.fit((x - mean) / scale, y)
+    model = SupportModel(mean, scale, fit.coef_[0], float(fit.intercept_[0]), 0.5)
+    dx, dkinds, dy = table(DEV_DATASET)
+    dev_p = model.probability(dx)
+    choices = []
+    for t in [round(0.3 + 0.025 * i, 3) for i in range(21)]:
+        cv = rates(list(zip(kinds, y, held_out >= t)))
+        dev = rates(list(zip(dkinds, dy, dev_p >= t)))
+        if cv["detection"] >= words["detection"]:
+            choices.append(t)
+        print(f"  {t:.3f}  train(cv) detection {cv['detection']:.3f} keep {cv['keep']:.3f}  "
+              f"dev detection {dev['detection']:.3f} keep {dev['keep']:.3f}")
+    threshold = min(choices)
+    model = SupportModel(mean, scale, fit.coef_[0], float(fit.intercept_[0]), threshold)
+    model.save(PACKAGED, {"fitted_on": "evals/datasets/train/faithfulness.jsonl",
+                          "claims": int(len(y)), "c": 1.0,
+                          "threshold": "lowest with 5-fold CV detection on train at least "
+                                       f"the word-overlap check's ({words['detection']:.3f})"})
+    print(f"choose {threshold:.3f}; wrote {PACKAGED}")
+    print("coefficients: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(FEATURES, fit.coef_[0])))
+
+
 def main(argv: list[str]) -> None:
     container = Container(Settings())
     what = argv[0] if argv else ""
@@ -164,8 +222,10 @@ def main(argv: list[str]) -> None:
         questions(container)
     elif what == "agenda":
         agenda(container)
+    elif what == "support":
+        support(container)
     else:
-        raise SystemExit("usage: python -m evals.calibrate covered|questions|agenda")
+        raise SystemExit("usage: python -m evals.calibrate covered|questions|agenda|support")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ invented sentence, or a sentence from another reflection.
 * keep: share of honest paraphrases the check accepts.
 * balanced: the mean of the two.
 
+The check is the one the summariser uses (coach.services.support.SupportCheck, on the reader's
+MiniLM), told the pair's names where the case gives them, as the live path is.
+
 Beside them: a MiniLM baseline that accepts a claim when its cosine similarity to the nearest
 sentence of the reflection is at least 0.6, out of the box.
 """
@@ -19,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from coach.container import Container
-from coach.services.text import is_supported, split_sentences
+from coach.services.support import SupportCheck
+from coach.services.text import split_sentences
 from evals.datasets import load_cases
-from evals.metrics import cosine_matrix
+from evals.metrics import cosine_matrix, remembered
 
 BASELINE_SIMILARITY = 0.6
 
@@ -40,6 +44,21 @@ def rates(rows: list[tuple[str, bool, bool]]) -> dict[str, float]:
     return out
 
 
+def names_of(reflection: dict[str, Any]) -> dict[str, str]:
+    """The pair's first and full names, mapped to their role, as the live path passes them."""
+    names = {}
+    for role in ("mentor", "mentee"):
+        if reflection.get(role):
+            full = str(reflection[role])
+            names[full] = names[full.split()[0]] = role
+    return names
+
+
+def claim_accepted(check: SupportCheck, claim: str, reflection: dict[str, Any]) -> bool:
+    return check.accepts(claim, [reflection["text"]], names=names_of(reflection),
+                         author_role=reflection.get("author_role"))
+
+
 def run_faithfulness(cases: list[dict[str, Any]], container: Container, dataset: Path,
                      backend: str = "none") -> dict[str, Any]:
     reflections = {str(r["id"]): r for r in load_cases(dataset, "reflections")}
@@ -48,11 +67,14 @@ def run_faithfulness(cases: list[dict[str, Any]], container: Container, dataset:
         raise ValueError(f"{dataset}: claims about reflections not in reflections.jsonl: "
                          f"{', '.join(missing[:5])}")
     rows, baseline_rows, results = [], [], []
+    embed = remembered(container.embedder.embed_documents)
+    check = SupportCheck(container.reader.embed)
     for case in cases:
-        text = reflections[str(case["reflection_id"])]["text"]
-        accepted = is_supported(case["claim"], [text])
+        reflection = reflections[str(case["reflection_id"])]
+        text = reflection["text"]
+        accepted = claim_accepted(check, case["claim"], reflection)
         sentences = split_sentences(text) or [text]
-        vectors = container.embedder.embed_documents([case["claim"], *sentences])
+        vectors = embed([case["claim"], *sentences])
         nearest = max(cosine_matrix(vectors[:1], vectors[1:])[0])
         rows.append((case["kind"], bool(case["supported"]), accepted))
         baseline_rows.append((case["kind"], bool(case["supported"]), nearest >= BASELINE_SIMILARITY))

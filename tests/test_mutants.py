@@ -11,6 +11,7 @@ import pytest
 import coach.services.monitoring as monitoring
 from coach.retrieval.hybrid import HybridRetriever
 from coach.services import chat as chat_module
+from coach.services import support as support_module
 from coach.services import text as text_module
 from coach.services.agenda import AgendaPlanner
 from coach.services.reflection import ReflectionSummariser
@@ -142,12 +143,14 @@ def chat_answers_everything(monkeypatch):
 
 def support_accepts(verdict):
     def install(monkeypatch):
-        monkeypatch.setattr(faithfulness_suite, "is_supported", lambda claim, sources: verdict)
+        monkeypatch.setattr(faithfulness_suite, "claim_accepted",
+                            lambda check, claim, reflection: verdict)
     return install
 
 
 def support_ignores_negation(monkeypatch):
     monkeypatch.setattr(text_module, "negated", lambda sentence: False)
+    monkeypatch.setattr(support_module, "negated", lambda sentence: False)
 
 
 MUTANTS = {

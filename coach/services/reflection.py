@@ -12,7 +12,8 @@ from coach.records import PairRecord
 from coach.services.catalogue import TopicCatalogue
 from coach.reader.reader import Reader, Reading, summary_sentences_at_most
 from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
-from coach.services.text import is_supported, join_sentences, split_sentences, unsafe_to_repeat
+from coach.services.support import SupportCheck
+from coach.services.text import join_sentences, split_sentences, unsafe_to_repeat
 from coach.retrieval.text import tokenize
 from coach.store.repository import MAX_REFLECTION_CHARS, clean_text
 
@@ -55,8 +56,17 @@ class ReflectionSummariser:
         self.model = model
         self.backend = backend
         self.mode = mode or ("choose" if backend == "embedded" else "phrase")
+        self._support: SupportCheck | None = None
         if self.mode not in ("phrase", "choose"):
             raise InvalidInput(f"Unknown summary mode {self.mode!r}. Use phrase or choose.")
+
+    @property
+    def support(self) -> SupportCheck:
+        """What decides whether a sentence of the model's is supported by the reflection: the
+        learned check on the reader's MiniLM (coach.services.support)."""
+        if self._support is None:
+            self._support = SupportCheck(self.reader.embed)
+        return self._support
 
     def compose(self, text: str, reading: Reading, focus) -> dict[str, Any]:
         return {
@@ -90,16 +100,19 @@ class ReflectionSummariser:
         lower = MIN_SUMMARY if len(trusted) >= MIN_SUMMARY else 1  # fewest summary sentences
         upper = summary_sentences_at_most(len(trusted))
 
+        def supported(sentence: str, sources: list[str] = trusted) -> bool:
+            return self.support.accepts(sentence, sources, names=names, author_role=author_role)
+
         def validate(result: dict[str, Any]) -> list[str]:
             problems = []
             sentences = split_sentences(result["summary"])
             if not lower <= len(sentences) <= upper:
                 problems.append(f"the summary has {len(sentences)} sentences, not {lower}-{upper}")
             for s in sentences:
-                if unsafe_to_repeat(s) or not is_supported(s, trusted):
+                if unsafe_to_repeat(s) or not supported(s):
                     problems.append(f"unsupported summary sentence: {s[:60]!r}")
             for p in result["key_points"]:
-                if not is_supported(p, trusted):
+                if not supported(p):
                     problems.append(f"unsupported key point: {p[:60]!r}")
             if source_words > 80 and len(result["summary"].split()) > 0.7 * source_words:
                 problems.append("the summary is nearly as long as the reflection")
@@ -110,7 +123,7 @@ class ReflectionSummariser:
                                   validate)
         else:
             result = self._phrase(text, author_role, composed, reading, lower, upper, validate,
-                                  session_date, next_session, names)
+                                  supported, session_date, next_session)
         result.value["provenance"] = result.provenance.to_dict()
         if reading.ignored:
             result.value["provenance"]["ignored_instructions"] = len(reading.ignored)
@@ -155,7 +168,7 @@ class ReflectionSummariser:
         )
 
     def _phrase(self, text, author_role, composed, reading: Reading, lower: int, upper: int,
-                validate, session_date, next_session, names) -> Guarded[dict[str, Any]]:
+                validate, supported, session_date, next_session) -> Guarded[dict[str, Any]]:
         trusted = reading.trusted
         numbered = "\n".join(f"{i}. {sentence}" for i, sentence in enumerate(trusted, 1))
         sentence = {"type": "integer", "minimum": 1, "maximum": max(1, len(trusted))}
@@ -185,14 +198,15 @@ class ReflectionSummariser:
         def merge(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
             sentences = split_sentences(data["summary"])
             kept = [s for s in sentences
-                    if not unsafe_to_repeat(s) and is_supported(s, trusted)][:upper]
+                    if not unsafe_to_repeat(s) and supported(s)][:upper]
             if len(kept) < lower:
                 raise Rejected(f"only {len(kept)} of {len(sentences)} summary sentences are "
                                "supported by the reflection", FallbackReason.UNSUPPORTED)
             points = [p.strip() for p in data.get("key_points", [])
-                      if p.strip() and not unsafe_to_repeat(p) and is_supported(p, trusted)]
+                      if p.strip() and not unsafe_to_repeat(p) and supported(p)]
             return dict(base, summary=" ".join(kept), key_points=points[:4] or base["key_points"],
-                        **grounded_proposals(data, base, reading, session_date, next_session))
+                        **grounded_proposals(data, base, reading, session_date, next_session,
+                                             supported))
 
         return guarded_generate(
             task="summary", backend=self.backend, model=self.model, composed=composed,
@@ -203,10 +217,11 @@ class ReflectionSummariser:
 
 
 def grounded_proposals(data: dict[str, Any], base: dict[str, Any], reading: Reading,
-                       session_date, next_session) -> dict[str, Any]:
+                       session_date, next_session, supported) -> dict[str, Any]:
     """What the model proposed beyond the summary, each kept only when a sentence of the
     reflection grounds it: an item or blocker must be supported by the sentence it cites, and
-    a sentiment by a sentence the reader reads as that evaluation. Otherwise the reader's
+    a sentiment by a sentence the reader reads as that evaluation (``supported(text, sources)``
+    is the summariser's support check). Otherwise the reader's
     answer stands, field by field. Due dates are always the reader's, from the cited
     sentence."""
     from coach.reader.dates import due_date
@@ -222,7 +237,7 @@ def grounded_proposals(data: dict[str, Any], base: dict[str, Any], reading: Read
     if items is not None:
         grounded = [(i, cited(i)) for i in items]
         if grounded and all(src and not unsafe_to_repeat(i["text"]) and
-                            is_supported(i["text"], [src]) for i, src in grounded):
+                            supported(i["text"], [src]) for i, src in grounded):
             out["action_items"] = [
                 {"text": i["text"].strip(), "owner": i["owner"],
                  "due": (lambda d: d.isoformat() if d else None)(
@@ -232,7 +247,7 @@ def grounded_proposals(data: dict[str, Any], base: dict[str, Any], reading: Read
     if blockers is not None:
         grounded = [(b, cited(b)) for b in blockers]
         if grounded and all(src and not unsafe_to_repeat(b["text"]) and
-                            is_supported(b["text"], [src]) for b, src in grounded):
+                            supported(b["text"], [src]) for b, src in grounded):
             out["blockers"] = [b["text"].strip() for b, _ in grounded]
     said = data.get("sentiment")
     if said and said != base["sentiment"]:

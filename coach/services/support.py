@@ -1,0 +1,180 @@
+"""Whether a sentence the coach writes about a reflection is supported by it: a learned check.
+
+The word-overlap check (coach.services.text.support) turns down most honest paraphrases and
+takes a claim about the wrong person for a true one. This check weighs it together with the
+meaning of the claim (cosine similarity, on the reader's MiniLM, to the nearest stretch of the
+reflection) and with what a corruption changes: a number or date the reflection never states,
+a negation the nearest sentence lacks, another person doing the thing. The reflection is
+written in the first person, so "I" is read as its author and "she" or "he" as the partner
+before anything is compared.
+
+The weights (support_model.json) are a logistic regression fitted on the train claims alone,
+its threshold chosen by cross-validation there: ``python -m evals.calibrate support``.
+Without an embedder (or weights) the word-overlap check decides, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from coach.retrieval.text import tokenize
+from coach.services.text import _CLAUSE_END, is_supported, negated, specifics, split_sentences
+from coach.services.text import support as word_support
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+PACKAGED = Path(__file__).resolve().parent / "support_model.json"
+FEATURES = ("words", "words_as_written", "words_anywhere", "similarity", "second_similarity",
+            "specifics_stated", "specifics_nearby", "negation_agrees", "negated", "same_person")
+
+_FIRST_PERSON = re.compile(r"\b(?:I|me|my|mine|myself|I'm|I've|I'll|I'd)\b")
+_THIRD_PERSON = re.compile(r"\b(?:she|he|her|him|his|hers|herself|himself)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SupportModel:
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float
+
+    @classmethod
+    def load(cls, path: Path = PACKAGED) -> SupportModel:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path} was fitted on other features: run "
+                             "`python -m evals.calibrate support`")
+        return cls(np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]),
+                   float(data["intercept"]), float(data["threshold"]))
+
+    def save(self, path: Path, meta: Mapping[str, object]) -> None:
+        Path(path).write_text(json.dumps({
+            "features": list(FEATURES), "mean": self.mean.round(6).tolist(),
+            "scale": self.scale.round(6).tolist(), "coef": self.coef.round(6).tolist(),
+            "intercept": round(self.intercept, 6), "threshold": self.threshold,
+            "meta": dict(meta)}, indent=1) + "\n", encoding="utf-8")
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        z = ((np.atleast_2d(features) - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1 / (1 + np.exp(-z))
+
+
+def in_third_person(text: str, names: Mapping[str, str] | None, author_role: str | None) -> str:
+    """The reflection with "I" as its author's first name and "she"/"he" as the partner's."""
+    if not names or author_role not in ("mentor", "mentee"):
+        return text
+    partner_role = "mentee" if author_role == "mentor" else "mentor"
+    first = {role: min((n for n, r in names.items() if r == role), key=len, default="")
+             for role in (author_role, partner_role)}
+    if first[author_role]:
+        text = _FIRST_PERSON.sub(first[author_role], text)
+    if first[partner_role]:
+        text = _THIRD_PERSON.sub(first[partner_role], text)
+    return text
+
+
+_CLAUSE_START = re.compile(r"[,;:]|\b(?:and|but|because|so|while|then|after|before|which)\b",
+                           re.IGNORECASE)
+
+
+def doers(claim: str, nearest: str, people: Sequence[str]) -> tuple[str | None, str | None]:
+    """Who does the thing, in the claim and in the stretch of the reflection nearest to it:
+    the claim's first named person, and in the reflection the first person named in the
+    clause where the claim's next word appears ("..., and Farah will *send* Jonathan...")."""
+    def named(text: str) -> list[tuple[int, str]]:
+        return sorted((m.start(), p) for p in people
+                      for m in re.finditer(rf"\b{re.escape(p)}\b", text, re.IGNORECASE))
+
+    in_claim = named(claim)
+    if not in_claim:
+        return None, None
+    start, person = in_claim[0]
+    names = {p.lower() for p in people}
+    words = [w for w in tokenize(claim[start + len(person):]) if w not in names]
+    tokens = [(m.start(), set(tokenize(m.group(0)))) for m in re.finditer(r"[\w'’]+", nearest)]
+    at = next((i for w in words for i, stems in tokens if w in stems), None)
+    if at is None:
+        return person, None
+    clause = max((m.end() for m in _CLAUSE_START.finditer(nearest, 0, at)), default=0)
+    inside = [p for i, p in named(nearest) if clause <= i < at]
+    return person, (inside[0] if inside else None)
+
+
+class SupportCheck:
+    """``accepts(claim, sources)``: whether the sources (a reflection, or its sentences)
+    support the claim."""
+
+    def __init__(self, embed: Embed | None, model: SupportModel | None = None):
+        self.embed = embed
+        self.model = model if model is not None or embed is None else _packaged()
+        self._prepared: dict[tuple, tuple[str, list[str], list[str], np.ndarray]] = {}
+
+    def _windows(self, sources: Sequence[str], names: Mapping[str, str] | None,
+                 author_role: str | None) -> tuple[str, list[str], list[str], np.ndarray]:
+        """The reflection in the third person, its clauses, the clauses and pairs of
+        neighbouring clauses, and their vectors: kept for the last few reflections, since a
+        summary's every sentence is checked against the same one."""
+        key = (tuple(sources), tuple(sorted((names or {}).items())), author_role)
+        if key not in self._prepared:
+            text = in_third_person(" ".join(sources), names, author_role)
+            clauses = [c for s in (split_sentences(text) or [text])
+                       for c in _CLAUSE_END.split(s) if c.strip()] or [text]
+            windows = clauses + [f"{a} {b}" for a, b in zip(clauses, clauses[1:])]
+            vectors = np.asarray(self.embed(windows), dtype=np.float32)
+            while len(self._prepared) >= 8:
+                self._prepared.pop(next(iter(self._prepared)))
+            self._prepared[key] = (text, clauses, windows, vectors)
+        return self._prepared[key]
+
+    def features(self, claim: str, sources: Sequence[str], *, names: Mapping[str, str] | None = None,
+                 author_role: str | None = None) -> np.ndarray:
+        assert self.embed is not None
+        text, clauses, windows, vectors = self._windows(sources, names, author_role)
+        similarity = vectors @ np.asarray(self.embed([claim]), dtype=np.float32)[0]
+        order = np.argsort(-similarity)
+        best = int(order[0])
+        nearest = windows[best]
+        around = " ".join(clauses[max(0, best - 1):best + 2]) if best < len(clauses) else nearest
+        words = set(tokenize(claim))
+        wanted = specifics(claim)
+        people = sorted({n for n in (names or {}) if " " not in n})
+        said_by = doers(claim, nearest, people)
+        return np.array([
+            word_support(claim, [text]),
+            word_support(claim, [" ".join(sources)]),
+            len(words & set(tokenize(text))) / max(1, len(words)),
+            float(similarity[best]),
+            float(similarity[order[1]]) if len(order) > 1 else 0.0,
+            float(wanted <= specifics(text)),
+            float(wanted <= specifics(around)),
+            float(negated(claim) == negated(nearest)),
+            float(negated(claim)),
+            0.5 if None in said_by else float(said_by[0] == said_by[1]),
+        ])
+
+    def accepts(self, claim: str, sources: Sequence[str], *,
+                names: Mapping[str, str] | None = None, author_role: str | None = None) -> bool:
+        if any(claim.strip() in source for source in sources):
+            return True  # the reflection's own words
+        if self.embed is None or self.model is None:
+            return is_supported(claim, sources)
+        if not specifics(claim) <= specifics(" ".join(sources)):
+            return False  # a number, day or month the reflection never states
+        features = self.features(claim, sources, names=names, author_role=author_role)
+        return bool(self.model.probability(features)[0] >= self.model.threshold)
+
+
+_model: SupportModel | None = None
+
+
+def _packaged() -> SupportModel | None:
+    global _model
+    if _model is None and PACKAGED.exists():
+        _model = SupportModel.load(PACKAGED)
+    return _model
