@@ -170,7 +170,8 @@ def support(container: Container) -> None:
     from coach.services.support import FEATURES, PACKAGED, SupportCheck, SupportModel
     from coach.services.text import SUPPORT_THRESHOLD
     from evals.datasets import TRAIN_DATASET
-    from evals.faithfulness import names_of, rates
+    from evals.faithfulness import rates
+    from evals.reflections import names_of
 
     check = SupportCheck(container.reader.embed, model=None)
 

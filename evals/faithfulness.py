@@ -26,6 +26,7 @@ from coach.services.support import SupportCheck
 from coach.services.text import split_sentences
 from evals.datasets import load_cases
 from evals.metrics import cosine_matrix, remembered
+from evals.reflections import names_of
 
 BASELINE_SIMILARITY = 0.6
 
@@ -42,16 +43,6 @@ def rates(rows: list[tuple[str, bool, bool]]) -> dict[str, float]:
         by_kind[kind].append(not accepted)
     out.update({f"detection.{k}": sum(v) / len(v) for k, v in sorted(by_kind.items())})
     return out
-
-
-def names_of(reflection: dict[str, Any]) -> dict[str, str]:
-    """The pair's first and full names, mapped to their role, as the live path passes them."""
-    names = {}
-    for role in ("mentor", "mentee"):
-        if reflection.get(role):
-            full = str(reflection[role])
-            names[full] = names[full.split()[0]] = role
-    return names
 
 
 def claim_accepted(check: SupportCheck, claim: str, reflection: dict[str, Any]) -> bool:

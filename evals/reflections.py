@@ -27,6 +27,7 @@ from typing import Any
 
 from coach.container import Container
 from coach.retrieval.text import tokenize
+from coach.services.reflection import names_by_role
 from coach.services.text import is_supported, split_sentences
 from evals.metrics import classification, latency, match_items, micro_prf, prf, with_interval
 
@@ -65,7 +66,8 @@ def _date(value) -> dt.date | None:
 
 
 def names_of(case: dict[str, Any]) -> dict[str, str]:
-    return {case[role]: role for role in ("mentor", "mentee") if case.get(role)}
+    """The pair's names as the live path passes them (coach.services.reflection.names_for)."""
+    return names_by_role(case.get("mentor"), case.get("mentee"))
 
 
 def key_point_scores(gold: list[str], predicted: list[str], candidates: list[str]

@@ -34,9 +34,13 @@ def test_the_reflection_is_read_in_the_third_person():
     assert in_third_person(REFLECTION, None, "mentee") == REFLECTION  # no names: as written
 
 
-def test_the_reflections_own_words_are_supported_whatever_the_model():
+def test_a_whole_sentence_of_the_reflection_is_supported_whatever_the_model():
     check = SupportCheck(bag_of_words, always(False))
-    assert check.accepts("I'll switch my budget tracker to co-authoring by Friday", [REFLECTION])
+    assert check.accepts("farah showed me the expense app", [REFLECTION])  # as joined or not
+    # a fragment is not the reflection's sentence: it could drop a "not"
+    assert not check.accepts("send me the finance team's guide", [REFLECTION])
+    assert not SupportCheck(bag_of_words, always(False)).accepts(
+        "Send the deck.", ["I will not send the deck. We met."])
 
 
 def test_a_number_or_day_the_reflection_never_states_is_refused_whatever_the_model():

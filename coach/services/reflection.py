@@ -276,8 +276,14 @@ def reading_context(pair: PairRecord, session_id: int, written: dt.date | None =
 
 def names_for(pair: PairRecord) -> dict[str, str]:
     """First names and full names of the pair, mapped to their role, to find action owners."""
+    return names_by_role(pair.mentor.name, pair.mentee.name)
+
+
+def names_by_role(mentor: str | None, mentee: str | None) -> dict[str, str]:
+    """Each person's full name and first name, mapped to their role (a missing name is left
+    out): what the summariser is told on every path."""
     names = {}
-    for person, role in ((pair.mentor, "mentor"), (pair.mentee, "mentee")):
-        names[person.name] = role
-        names[person.name.split()[0]] = role
+    for name, role in ((mentor, "mentor"), (mentee, "mentee")):
+        if name and str(name).strip():
+            names[str(name).strip()] = names[str(name).split()[0]] = role
     return names

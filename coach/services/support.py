@@ -160,14 +160,19 @@ class SupportCheck:
 
     def accepts(self, claim: str, sources: Sequence[str], *,
                 names: Mapping[str, str] | None = None, author_role: str | None = None) -> bool:
-        if any(claim.strip() in source for source in sources):
-            return True  # the reflection's own words
+        if _plain(claim) in {_plain(s) for src in sources for s in split_sentences(src) or [src]}:
+            return True  # a whole sentence of the reflection, as written
         if self.embed is None or self.model is None:
             return is_supported(claim, sources)
         if not specifics(claim) <= specifics(" ".join(sources)):
             return False  # a number, day or month the reflection never states
         features = self.features(claim, sources, names=names, author_role=author_role)
         return bool(self.model.probability(features)[0] >= self.model.threshold)
+
+
+def _plain(sentence: str) -> str:
+    """A sentence without the full stop or capital that joining sentences may add."""
+    return re.sub(r"[\s.!?…]+$", "", sentence.strip()).casefold()
 
 
 _model: SupportModel | None = None
