@@ -25,11 +25,14 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from coach.services.catalogue import Topic
+from coach.services.covered_notes import PACKAGED as COVERED_MODEL_PATH
+from coach.services.covered_notes import CoveredModel, Exemplar, note_features, shared_words
 
 MODEL_PATH = Path(__file__).with_name("topic_relevance.json")
 TRAIN_DIR = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "train"
@@ -116,6 +119,7 @@ class TopicRelevance:
         self._key: tuple[str, ...] | None = None
         self._parts = np.zeros((0, 5, 1))
         self._exemplar_goals: list[np.ndarray] | None = None
+        self._exemplar_notes: tuple[tuple[str, ...], np.ndarray] = ((), np.zeros((0, 1)))
         # case ids of exemplars that do not vote: leave-one-out when a case is itself one of them
         # (evals.calibrate); empty in use
         self.held_out: set[str] = set()
@@ -125,6 +129,13 @@ class TopicRelevance:
         """The shipped model beside ``embedder``, or None when it learnt from another one."""
         model = RelevanceModel.load()
         return cls(embedder, model) if model.fits(embedder) else None
+
+    @cached_property
+    def covered(self) -> CoveredModel | None:
+        """The model that tells which topics a note of what a pair covered refers to
+        (coach.services.covered_notes), fitted beside the same embedder; read when first
+        needed, so that fitting it needs only this one."""
+        return CoveredModel.load() if COVERED_MODEL_PATH.exists() else None
 
     def prepare(self, topics: list[Topic]) -> None:
         """Embed the catalogue's topics and the exemplars' goals now rather than on the first
@@ -158,6 +169,44 @@ class TopicRelevance:
             for topic_id, grade in self.model.exemplars[i]["grades"].items():
                 votes[topic_id] = votes.get(topic_id, 0.0) + max(c, 0.0) ** NEIGHBOUR_POWER * grade / total
         return votes
+
+    def note_feature_rows(self, notes: list[str], topics: list[Topic],
+                          exemplars: Sequence[Exemplar] | None = None) -> np.ndarray:
+        """The covered model's features for each note and topic (n x t x f). ``exemplars``:
+        the train notes that vote (default: the covered model's), less those of the cases in
+        ``held_out``."""
+        parts = self._topic_vectors(topics)
+        vectors = _unit(np.asarray(self.embedder.embed_documents(notes), dtype=np.float64))
+        if exemplars is None:
+            exemplars = self.covered.exemplars if self.covered is not None else ()
+        voting = [e for e in exemplars if e.case not in self.held_out]
+        index = {t.id: i for i, t in enumerate(topics)}
+        like = np.zeros((len(notes), len(topics)))
+        if voting:
+            sims = vectors @ self._note_vectors(tuple(e.note for e in voting)).T
+            for k, e in enumerate(voting):
+                if e.topic in index:
+                    i = index[e.topic]
+                    like[:, i] = np.maximum(like[:, i], sims[:, k])
+        return note_features(vectors, parts, shared_words(notes, topics), like)
+
+    def _note_vectors(self, notes: tuple[str, ...]) -> np.ndarray:
+        with self._lock:
+            if self._exemplar_notes[0] != notes:
+                self._exemplar_notes = (notes, _unit(np.asarray(
+                    self.embedder.embed_documents(list(notes)), dtype=np.float64)))
+            return self._exemplar_notes[1]
+
+    def named_by_notes(self, notes: list[str], topics: list[Topic]) -> set[str] | None:
+        """The topics that notes of what a pair covered refer to, by the covered model; None
+        without one."""
+        if self.covered is None:
+            return None
+        notes = [n for n in notes if n.strip()]
+        if not notes or not topics:
+            return set()
+        p = self.covered.probability(self.note_feature_rows(notes, topics))
+        return {topics[i].id for i in np.flatnonzero((p >= self.covered.threshold).any(axis=0))}
 
     def _topic_vectors(self, topics: list[Topic]) -> np.ndarray:
         key = tuple(f"{t.id}:{hash(t.text)}" for t in topics)

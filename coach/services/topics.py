@@ -18,9 +18,10 @@ from coach.services.topic_relevance import TopicRelevance
 
 MAX_K = 10
 GOAL_MATCH = 0.45  # relevance above which a topic is said to serve a goal
-# Cosine similarity at which a note of what a pair covered ("did the captions thing") is taken
-# to name a catalogue topic; chosen on the dev topic cases' covered_ids
-# (python -m evals.calibrate covered).
+# Without the learned covered model (coach.services.covered_notes, used beside the embedder it
+# was fitted with): the cosine similarity at which a note of what a pair covered ("did the
+# captions thing") is taken to name its nearest catalogue topic, chosen on the dev topic cases'
+# covered_ids.
 COVERED_SIMILARITY = 0.4
 
 
@@ -81,13 +82,21 @@ class TopicSuggester:
         a title or id, or a note that means the same as a topic."""
         by_title = self.catalogue.by_title()
         ids: set[str] = set()
+        loose: list[str] = []
         for note in (str(n).strip() for n in notes):
             if not note:
                 continue
             exact = self.catalogue.get(note) or by_title.get(note.casefold())
             if exact:
                 ids.add(exact.id)
-                continue
+            else:
+                loose.append(note)
+        # in catalogue order, as rank() asks, so the topics' vectors are computed once
+        learned = self.fitted.named_by_notes(loose, list(self.catalogue.all().values())) \
+            if self.fitted else None
+        if learned is not None:
+            return (ids | learned) - {""}
+        for note in loose:
             nearest = self.nearest_topic(note)
             if nearest is not None and nearest[1] >= COVERED_SIMILARITY:
                 ids.add(nearest[0])
