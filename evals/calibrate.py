@@ -21,7 +21,7 @@ from coach.container import Container
 from coach.settings import Settings
 from evals.builders import knowledge_scratch
 from evals.datasets import DEV_DATASET, load_cases
-from evals.metrics import cosine_matrix, micro_prf, prf
+from evals.metrics import cosine_matrix, micro_prf, prf, remembered
 
 CANDIDATES = [round(0.30 + 0.025 * i, 3) for i in range(17)]
 
@@ -166,21 +166,10 @@ def questions(container: Container) -> float:
 @contextmanager
 def _remembered_embeddings(embedder):
     """Each text embedded once while the grid runs: every setting asks for the same vectors."""
-    documents, queries = embedder.embed_documents, embedder.embed_query
-    seen: dict[tuple[str, str], list[float]] = {}
-
-    def embed_documents(texts):
-        missing = [t for t in dict.fromkeys(texts) if ("d", t) not in seen]
-        if missing:
-            seen.update(zip((("d", t) for t in missing), documents(missing)))
-        return [seen["d", t] for t in texts]
-
-    def embed_query(text):
-        if ("q", text) not in seen:
-            seen["q", text] = queries(text)
-        return seen["q", text]
-
-    embedder.embed_documents, embedder.embed_query = embed_documents, embed_query
+    documents, query = remembered(embedder.embed_documents), embedder.embed_query
+    queries = remembered(lambda texts: [query(t) for t in texts])
+    embedder.embed_documents = documents
+    embedder.embed_query = lambda text: queries([text])[0]
     try:
         yield
     finally:
@@ -190,8 +179,8 @@ def _remembered_embeddings(embedder):
 def agenda(container: Container) -> tuple[float, float, float]:
     """How much what comes next and the train cases' vote weigh, and when no topic serves the
     goals: the setting whose main segment fits most often on the train agenda cases, each
-    case left out of the vote it belongs to (ties: the smaller weights), with the dev figure
-    beside it for a check."""
+    case left out of the vote it belongs to. Among settings tied on train, dev chooses (it is
+    there to choose between designs), then the smaller weights."""
     import datetime as dt
     import itertools
 
@@ -235,7 +224,7 @@ def agenda(container: Container) -> tuple[float, float, float]:
     for key, value in fit["train"].items():
         print(f"  vote {key[0]:.2f}  next {key[1]:.2f}  floor {key[2]:.2f}  train {value:.3f}  "
               f"dev {fit['dev'][key]:.3f}")
-    choice = max(fit["train"], key=lambda k: (fit["train"][k], -k[1], -k[2], -k[0]))
+    choice = max(fit["train"], key=lambda k: (fit["train"][k], fit["dev"][k], -k[1], -k[2], -k[0]))
     print(f"choose vote {choice[0]:.2f}, next {choice[1]:.2f}, floor {choice[2]:.2f}: train "
           f"{fit['train'][choice]:.3f}, dev {fit['dev'][choice]:.3f}")
     return choice
