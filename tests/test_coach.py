@@ -246,6 +246,19 @@ def test_model_choice_within_the_schema_is_used(world):
     assert "<data>" in model.calls[0]["messages"][1]["content"]
 
 
+def test_a_main_topic_that_serves_the_goals_less_well_than_the_ranking_is_refused(world, caplog):
+    c, model, one = world["c"], world["model"], world["one"]
+    ctx = c.coach().planner.context(c.store.get_pair(one.id), 45, TODAY)
+    best, weakest = ctx.candidates[0], min(ctx.candidates, key=lambda s: s.relevance)
+    assert weakest.relevance < 0.8 * best.relevance  # the fixture's pair has a clear best
+    model.queue(json.dumps({"topic_ids": [weakest.topic.id], "opening_questions": []}))
+    agenda = c.coach().agenda(one.id, 45, save=False)
+    assert agenda["provenance"]["fallback"] is True
+    assert agenda["provenance"]["fallback_reason"] == FallbackReason.FAILED_CHECKS.value
+    assert "serve the goals less well than the ranking" in caplog.text  # the detail is logged
+    assert next(i for i in agenda["items"] if i["kind"] == "topic")["topic_id"] == best.topic.id
+
+
 @pytest.mark.parametrize("reply, detail", [
     ("this is not json", "not valid JSON"),
     ('{"topic_ids": ["made-up-topic"], "opening_questions": []}', "schema: 'made-up-topic'"),

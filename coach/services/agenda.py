@@ -14,7 +14,7 @@ from coach.records import ActionItemRecord, PairRecord, ReflectionRecord
 from coach.retrieval.hybrid import Hit, HybridRetriever
 from coach.services.guard import FallbackReason, Guarded, Rejected, guarded_generate
 from coach.services.text import is_supported, split_sentences, unsafe_to_repeat
-from coach.services.topics import Suggestion, TopicSuggester, active_goals
+from coach.services.topics import Suggestion, TopicSuggester, active_goals, serves_as_well
 from coach.retrieval.text import tokenize
 
 MIN_MINUTES, MAX_MINUTES = 15, 120
@@ -329,6 +329,10 @@ class AgendaPlanner:
             problems.append("no catalogue topic serves the goals, but the agenda borrows one")
         if len({i["topic_id"] for i in topic_items}) != len(topic_items):
             problems.append("a topic appears twice")
+        chosen = [known[i["topic_id"]] for i in topic_items if i["topic_id"] in known]
+        ranked = ctx.candidates[:len(chosen)]
+        if not (serves_as_well(chosen[:1], ranked[:1]) and serves_as_well(chosen, ranked)):
+            problems.append("the chosen topics serve the goals less well than the ranking's")
         allowed_sources = {h.source for h in ctx.guides.values()} | {
             s.topic.source for s in ctx.candidates} | {s.cites for s in ctx.candidates} | {
             f"pair:{ctx.pair.id}/goals"} | {f"pair:{ctx.pair.id}/action_items/{a.id}" for a in ctx.open_items} | {

@@ -25,6 +25,11 @@ GOAL_MATCH = 0.45  # relevance above which a topic is said to serve a goal
 COVERED_SIMILARITY = 0.4
 
 
+# A model may reorder the ranked topics, but what it chooses must serve the goals nearly as
+# well: its topics' mean relevance at least this share of the ranking's own choice.
+SERVES_AS_WELL = 0.8
+
+
 @dataclass(frozen=True)
 class Suggestion:
     topic: Topic
@@ -39,6 +44,14 @@ class Suggestion:
                 "level": self.topic.level, "why": self.why,
                 "starters": list(self.topic.starters), "activity": self.topic.activity,
                 "source": self.topic.source, "cites": self.cites}
+
+
+def serves_as_well(chosen: Iterable[Suggestion], ranked: Iterable[Suggestion]) -> bool:
+    """Whether ``chosen`` serves the goals nearly as well as the ranking's choice ``ranked``."""
+    mine, theirs = [s.relevance for s in chosen], [s.relevance for s in ranked]
+    if not mine or not theirs:
+        return True
+    return sum(mine) / len(mine) + 1e-9 >= SERVES_AS_WELL * sum(theirs) / len(theirs)
 
 
 def active_goals(pair: PairRecord) -> list[str]:
@@ -190,7 +203,6 @@ class TopicSuggester:
         composed = ranked[:k]
         by_id = {s.topic.id: s for s in ranked}
         covered = covered_topic_ids(pair, self.catalogue) | exclude
-        floor = sum(s.relevance for s in composed) / max(1, len(composed))
 
         def validate(result: list[Suggestion]) -> list[str]:
             problems = []
@@ -206,8 +218,7 @@ class TopicSuggester:
                     problems.append(f"{s.topic.id} does not fit the pair's focus")
                 elif s.topic.id in covered:
                     problems.append(f"{s.topic.id} was already covered")
-            mean = sum(s.relevance for s in result) / max(1, len(result))
-            if mean + 1e-9 < 0.8 * floor:
+            if not serves_as_well(result, composed):
                 problems.append("the chosen topics serve the goals less well than the ranking")
             return problems
 
