@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from coach.retrieval.text import tokenize
-from coach.services.text import _CLAUSE_END, is_supported, negated, specifics, split_sentences
+from coach.services.text import clauses, is_supported, negated, specifics, split_sentences
 from coach.services.text import support as word_support
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -123,24 +123,23 @@ class SupportCheck:
         key = (tuple(sources), tuple(sorted((names or {}).items())), author_role)
         if key not in self._prepared:
             text = in_third_person(" ".join(sources), names, author_role)
-            clauses = [c for s in (split_sentences(text) or [text])
-                       for c in _CLAUSE_END.split(s) if c.strip()] or [text]
-            windows = clauses + [f"{a} {b}" for a, b in zip(clauses, clauses[1:])]
+            parts = clauses(text) or [text]
+            windows = parts + [f"{a} {b}" for a, b in zip(parts, parts[1:])]
             vectors = np.asarray(self.embed(windows), dtype=np.float32)
             while len(self._prepared) >= 8:
                 self._prepared.pop(next(iter(self._prepared)))
-            self._prepared[key] = (text, clauses, windows, vectors)
+            self._prepared[key] = (text, parts, windows, vectors)
         return self._prepared[key]
 
     def features(self, claim: str, sources: Sequence[str], *, names: Mapping[str, str] | None = None,
                  author_role: str | None = None) -> np.ndarray:
         assert self.embed is not None
-        text, clauses, windows, vectors = self._windows(sources, names, author_role)
+        text, parts, windows, vectors = self._windows(sources, names, author_role)
         similarity = vectors @ np.asarray(self.embed([claim]), dtype=np.float32)[0]
         order = np.argsort(-similarity)
         best = int(order[0])
         nearest = windows[best]
-        around = " ".join(clauses[max(0, best - 1):best + 2]) if best < len(clauses) else nearest
+        around = " ".join(parts[max(0, best - 1):best + 2]) if best < len(parts) else nearest
         words = set(tokenize(claim))
         wanted = specifics(claim)
         people = sorted({n for n in (names or {}) if " " not in n})

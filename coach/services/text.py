@@ -103,6 +103,13 @@ def split_sentences(text: str) -> list[str]:
     return parts
 
 
+def clauses(text: str) -> list[str]:
+    """The text's sentences, each split again where it runs on after a full stop into a
+    lower-case start (notes written without capitals)."""
+    return [c for s in (split_sentences(text) or [text]) for c in _CLAUSE_END.split(s)
+            if c.strip()]
+
+
 def join_sentences(sentences: Iterable[str]) -> str:
     """Sentences as one paragraph that splits back into the same sentences: a line of notes
     gets a full stop if it has none, and a capital letter if it starts in lower case."""
@@ -166,8 +173,7 @@ def support(sentence: str, sources: Iterable[str]) -> float:
     words = set(tokenize(sentence))
     if not words:
         return 0.0
-    source_sentences = [c for src in sources for s in (split_sentences(src) or [src])
-                        for c in _CLAUSE_END.split(s) if c.strip()]
+    source_sentences = [c for src in sources for c in clauses(src)]
     token_sets = [set(tokenize(s)) for s in source_sentences]
     wanted, negative = specifics(sentence), negated(sentence)
     best = 0.0
