@@ -71,7 +71,7 @@ def covered(container: Container) -> None:
             for topic in gold & set(ids):
                 if notes:
                     j = ids.index(topic)
-                    y[int(np.argmax(x[:, j, 0])), j] = True
+                    y[int(np.argmax(x[:, j, FEATURES.index("whole")])), j] = True
             rows.append((x, y, gold, str(case["id"]), notes))
         relevance.held_out = set()
         return rows
@@ -111,7 +111,8 @@ def covered(container: Container) -> None:
             (v.reshape(-1, len(FEATURES)) - mean) / scale)[:, 1].reshape(v.shape[:2]), threshold)
             for i, r in enumerate(train)])
 
-    nearest = lambda v: (v[..., 5] == 0) & (v[..., 0] >= COVERED_SIMILARITY)  # noqa: E731
+    rank, whole = FEATURES.index("rank"), FEATURES.index("whole")
+    nearest = lambda v: (v[..., rank] == 0) & (v[..., whole] >= COVERED_SIMILARITY)  # noqa: E731
     for name, rows in (("train", train), ("dev", dev)):
         m = prf(*counts(rows, nearest, 0.5))
         print(f"nearest topic >= {COVERED_SIMILARITY} on {name}: P {m['precision']:.3f} "

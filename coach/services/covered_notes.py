@@ -16,16 +16,17 @@ the cross-validated figures on train and the dev figures beside the nearest-topi
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from coach.retrieval.text import tokenize
 from coach.services.catalogue import Topic
+from coach.services.logistic import LogisticModel
 
 PACKAGED = Path(__file__).resolve().parent / "covered_model.json"
 FEATURES = ("whole", "title_description", "title", "starters", "activity", "rank", "margin",
@@ -75,32 +76,19 @@ class Exemplar:
 
 
 @dataclass(frozen=True)
-class CoveredModel:
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
-    threshold: float
-    exemplars: tuple[Exemplar, ...] = ()
+class CoveredModel(LogisticModel):
+    exemplars: tuple[Exemplar, ...] = ()  # the train notes that vote
+
+    FEATURES = FEATURES
+    FIT_COMMAND = "python -m evals.calibrate covered"
 
     @classmethod
     def load(cls, path: Path = PACKAGED) -> CoveredModel:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"{path} was fitted on other features: run "
-                             "`python -m evals.calibrate covered`")
-        return cls(np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]),
-                   float(data["intercept"]), float(data["threshold"]),
-                   tuple(Exemplar(**e) for e in data.get("exemplars") or ()))
+        return super().load(path)
 
-    def save(self, path: Path, meta: Mapping[str, object]) -> None:
-        Path(path).write_text(json.dumps({
-            "features": list(FEATURES), "mean": self.mean.round(6).tolist(),
-            "scale": self.scale.round(6).tolist(), "coef": self.coef.round(6).tolist(),
-            "intercept": round(self.intercept, 6), "threshold": self.threshold,
-            "meta": dict(meta), "exemplars": [vars(e) for e in self.exemplars]},
-            indent=1) + "\n", encoding="utf-8")
+    @classmethod
+    def _read_extra(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"exemplars": tuple(Exemplar(**e) for e in data.get("exemplars") or ())}
 
-    def probability(self, features: np.ndarray) -> np.ndarray:
-        z = ((features - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1 / (1 + np.exp(-z))
+    def _extra(self) -> dict[str, Any]:
+        return {"exemplars": [vars(e) for e in self.exemplars]}

@@ -15,7 +15,6 @@ Without an embedder (or weights) the word-overlap check decides, as before.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from coach.retrieval.text import tokenize
+from coach.services.logistic import LogisticModel
 from coach.services.text import clauses, is_supported, negated, specifics, split_sentences
 from coach.services.text import support as word_support
 
@@ -37,32 +37,13 @@ _THIRD_PERSON = re.compile(r"\b(?:she|he|her|him|his|hers|herself|himself)\b", r
 
 
 @dataclass(frozen=True)
-class SupportModel:
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
-    threshold: float
+class SupportModel(LogisticModel):
+    FEATURES = FEATURES
+    FIT_COMMAND = "python -m evals.calibrate support"
 
     @classmethod
     def load(cls, path: Path = PACKAGED) -> SupportModel:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"{path} was fitted on other features: run "
-                             "`python -m evals.calibrate support`")
-        return cls(np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]),
-                   float(data["intercept"]), float(data["threshold"]))
-
-    def save(self, path: Path, meta: Mapping[str, object]) -> None:
-        Path(path).write_text(json.dumps({
-            "features": list(FEATURES), "mean": self.mean.round(6).tolist(),
-            "scale": self.scale.round(6).tolist(), "coef": self.coef.round(6).tolist(),
-            "intercept": round(self.intercept, 6), "threshold": self.threshold,
-            "meta": dict(meta)}, indent=1) + "\n", encoding="utf-8")
-
-    def probability(self, features: np.ndarray) -> np.ndarray:
-        z = ((np.atleast_2d(features) - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1 / (1 + np.exp(-z))
+        return super().load(path)
 
 
 def in_third_person(text: str, names: Mapping[str, str] | None, author_role: str | None) -> str:
