@@ -25,8 +25,20 @@ def test_support_reads_negation_numbers_and_days(claim, supported):
 
 
 def test_specifics_are_numbers_days_and_months():
-    assert specifics("Send it by Fri 14/3, two copies, in May") == {"fri", "14/3", "two"}
+    assert specifics("Send it by Fri 14/3, two copies, in May") == {"fri", "14/3", "14 mar", "two"}
     assert specifics("We may meet on Thursday in March") == {"thu", "mar"}
+
+
+def test_specifics_read_a_date_as_one_unit_and_relative_times_by_meaning():
+    # "20 April" is not stated by a text that says "20%" and "30 April"
+    assert "20 apr" in specifics("Charles is to ask HR by 20 April.")
+    assert not specifics("Charles is to ask HR by 20 April.") <= \
+        specifics("Take-up remains below 20%. Charles to ask HR by 30 April.")
+    assert specifics("by April 20th") >= {"20 apr"} and specifics("by 3/14") >= {"14 mar"}
+    assert "tom" in specifics("she'll send it tmrw") and "tom" in specifics("by tomorrow")
+    assert specifics("after Easter") != specifics("after Christmas")
+    assert specifics("by the end of the month") == specifics("by end of month") == {"end of month"}
+    assert "next week" in specifics("Jade will send it next week")
 
 
 def test_joined_notes_split_back_into_the_same_sentences():

@@ -34,6 +34,16 @@ def test_the_reflection_is_read_in_the_third_person():
     assert in_third_person(REFLECTION, None, "mentee") == REFLECTION  # no names: as written
 
 
+def test_minutes_that_name_people_by_surname_or_initials_are_read_by_first_name():
+    names = {"Lerato Mokoena": "mentor", "Lerato": "mentor", "Charles Beaumont": "mentee",
+             "Charles": "mentee"}
+    notes = ("Attendees: L. Mokoena, C. Beaumont. Ms Mokoena noted the wording. Actions: CB to "
+             "request data from HR. LM to circulate examples. C to book a room. A plan; IT helps.")
+    assert in_third_person(notes, names, None) == (
+        "Attendees: Lerato, Charles. Lerato noted the wording. Actions: Charles to request data "
+        "from HR. Lerato to circulate examples. Charles to book a room. A plan; IT helps.")
+
+
 def test_a_whole_sentence_of_the_reflection_is_supported_whatever_the_model():
     check = SupportCheck(bag_of_words, always(False))
     assert check.accepts("farah showed me the expense app", [REFLECTION])  # as joined or not

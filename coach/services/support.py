@@ -46,9 +46,39 @@ class SupportModel(LogisticModel):
         return super().load(path)
 
 
+# Capitals that are far more often an acronym than a person's initials.
+_NOT_INITIALS = frozenset({"A", "I", "AI", "HR", "IT", "OK", "PR", "QA", "ID", "TV", "UK", "US", "AM",
+                           "PM", "CV", "VP", "HQ", "PA"})
+_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
+
+
+def aliases(names: Mapping[str, str]) -> list[tuple[re.Pattern[str], str]]:
+    """How notes refer to each person other than by first name, and that first name: the
+    surname, with an initial or a title ("L. Mokoena", "Ms Mokoena"), and the initials ("JC",
+    "S to share")."""
+    out: list[tuple[re.Pattern[str], str]] = []
+    firsts: dict[str, list[str]] = {}
+    for full in (n for n in names if " " in n.strip()):
+        first, *_, last = full.split()
+        initials = "".join(p[0] for p in full.split()).upper()
+        firsts.setdefault(first[0].upper(), []).append(first)
+        out.append((re.compile(rf"\b(?:{_TITLE}\s+|{first[0]}\.?\s+)?{re.escape(last)}\b"), first))
+        if initials not in _NOT_INITIALS:
+            dotted = r"\.?".join(initials)
+            out.append((re.compile(rf"\b{dotted}\b\.?"), first))
+    out += [(re.compile(rf"(?<![\w.'’]){letter}\b(?![.'’]\w)"), people[0])
+            for letter, people in firsts.items() if len(people) == 1 and letter not in _NOT_INITIALS]
+    return out
+
+
 def in_third_person(text: str, names: Mapping[str, str] | None, author_role: str | None) -> str:
-    """The reflection with "I" as its author's first name and "she"/"he" as the partner's."""
-    if not names or author_role not in ("mentor", "mentee"):
+    """The reflection with "I" as its author's first name and "she"/"he" as the partner's; a
+    surname or initials as the first name."""
+    if not names:
+        return text
+    for pattern, first_name in aliases(names):
+        text = pattern.sub(first_name, text)
+    if author_role not in ("mentor", "mentee"):
         return text
     partner_role = "mentee" if author_role == "mentor" else "mentor"
     first = {role: min((n for n, r in names.items() if r == role), key=len, default="")

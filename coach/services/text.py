@@ -138,16 +138,51 @@ _SPECIFIC = re.compile(r"\d+(?:[.,:/]\d+)*|\b(?:" + "|".join(_NUMBER_WORDS + _DA
                        re.IGNORECASE)
 
 
+# When something happens, beyond a day or month name: each reference and the name it is
+# compared by, so that "tmrw" states "tomorrow" and "after Easter" is not "after Christmas".
+_WHEN = tuple((re.compile(pattern, re.IGNORECASE), name) for pattern, name in (
+    (r"\b(?:tomorrow|tmrw|tmr)\b", "tom"), (r"\btoday\b", "today"), (r"\byesterday\b", "yesterday"),
+    (r"\b(?:this|next|last) (?:week|month|quarter|year|term)\b", None),
+    (r"\bend of (?:the |this |next )?(?:week|month|quarter|year|term)\b", None),
+    (r"\b(?:christmas|xmas)\b", "christmas"), (r"\beaster\b", "easter"),
+    (r"\bnew year\b", "new year"), (r"\bhalf[- ]term\b", "half-term"),
+    (r"\b(?:summer|autumn|winter|spring)\b", None)))
+_MONTH = "|".join(_MONTHS)
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?(?: of)? ({_MONTH})\b|"
+                        rf"\b({_MONTH}) (\d{{1,2}})(?:st|nd|rd|th)?\b", re.IGNORECASE)
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/\d{2,4})?\b")
+
+
+def _dates(sentence: str) -> set[str]:
+    """Days of a month as one unit ("20 apr"), so that "by 20 April" is not stated by a text
+    that says "20%" and "30 April". A numeric date is read day first unless that cannot be."""
+    out = set()
+    for m in _DAY_MONTH.finditer(sentence):
+        day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        out.add(f"{int(day)} {month.lower()[:3]}")
+    for m in _NUMERIC_DATE.finditer(sentence):
+        a, b = int(m.group(1)), int(m.group(2))
+        day, month = (b, a) if a <= 12 < b else (a, b)
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            out.add(f"{day} {_MONTHS[month - 1][:3]}")
+    return out
+
+
 def negated(sentence: str) -> bool:
     return bool(_NEGATION.search(sentence))
 
 
 def specifics(sentence: str) -> set[str]:
-    """The numbers, days and months a sentence states ("ten", "14/3", "friday", "march")."""
+    """The numbers, days, months and other times a sentence states ("ten", "14/3", "friday",
+    "march", "14 mar", "next week", "easter")."""
     out = set()
     for match in _SPECIFIC.finditer(sentence):
         word = match.group(0).lower()
         out.add(word[:3] if word.isalpha() and (word in _DAYS or word in _MONTHS) else word)
+    for pattern, name in _WHEN:
+        out.update(name or re.sub(r"\s+(?:the|this)\s+", " ", m.group(0).lower())
+                   for m in pattern.finditer(sentence))
+    out |= _dates(sentence)
     return out - {"may"}  # "may" is far more often the verb
 
 
