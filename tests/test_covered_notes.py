@@ -15,15 +15,16 @@ from coach.services.topic_relevance import (TRAIN_FILES, RelevanceModel, TopicRe
                                             data_fingerprint)
 
 
-def _topic(tid: str, title: str, description: str, starter: str = "") -> Topic:
+def _topic(tid: str, title: str, description: str, starter: str = "",
+           aliases: tuple[str, ...] = ()) -> Topic:
     return Topic(id=tid, title=title, focus="technology", level="intro",
                  description=description, starters=(starter,) if starter else (), activity="",
-                 related=(), source=f"knowledge/topics/{tid}.md")
+                 related=(), source=f"knowledge/topics/{tid}.md", aliases=aliases)
 
 
 TOPICS = [_topic("tech-phishing", "Spotting phishing", "Fake invoices and urgent emails."),
           _topic("tech-captions", "Captioning videos", "Captions for every video.",
-                 "Could a caption file hide a phishing link?")]
+                 "Could a caption file hide a phishing link?", aliases=("subtitles", "live CC"))]
 
 
 def test_the_shipped_model_was_fitted_on_the_committed_training_notes():
@@ -47,12 +48,24 @@ def test_words_are_weighed_by_how_rare_they_are_among_the_topics():
 def test_features_by_hand():
     note = np.array([[1.0, 0.0]])
     parts = np.stack([np.tile([1.0, 0.0], (5, 1)), np.tile([0.6, 0.8], (5, 1))])
-    x = note_features(note, parts, np.zeros((1, 2, 2)), np.array([[0.0, 0.9]]))
+    x = note_features(note, parts, np.zeros((1, 2, 2)), np.array([[0.0, 0.9]]),
+                      np.array([[[0.0, 0.0], [0.7, 1.0]]]))
     assert x.shape == (1, 2, len(FEATURES))
     assert list(x[0, :, FEATURES.index("whole")]) == [1.0, 0.6]
     assert list(x[0, :, FEATURES.index("rank")]) == [0, 1]
     assert list(x[0, :, FEATURES.index("margin")]) == [pytest.approx(0.4), pytest.approx(-0.4)]
     assert list(x[0, :, FEATURES.index("like_a_train_note")]) == [0.0, 0.9]
+    assert list(x[0, :, FEATURES.index("like_an_alias")]) == [0.0, 0.7]
+    assert list(x[0, :, FEATURES.index("alias_in_note")]) == [0.0, 1.0]
+
+
+def test_a_note_that_uses_one_of_a_topics_aliases_is_close_to_it():
+    relevance = TopicRelevance(HashingEmbedder(), RelevanceModel(
+        np.zeros(1), np.ones(1), (np.zeros(1), 0.0), (np.zeros(1), 0.0)))
+    x = relevance.note_feature_rows(["Subtitles", "the live CC on Teams"], TOPICS, ())
+    named, near = FEATURES.index("alias_in_note"), FEATURES.index("like_an_alias")
+    assert x[:, :, named].tolist() == [[0.0, 1.0], [0.0, 1.0]]
+    assert x[0, 1, near] == pytest.approx(1.0) and x[0, 0, near] == 0.0  # no aliases: 0
 
 
 def test_round_trip_and_refusal_of_other_features(tmp_path):

@@ -55,7 +55,7 @@ def document_metadata(doc: LoadedDocument, source: str, digest: str) -> dict[str
     if kind == "topic" and front.get("id"):
         meta["topic_id"] = str(front["id"])
         meta["level"] = str(front.get("level", ""))
-    for key in ("related",):
+    for key in ("related", "aliases"):
         if key in front:
             meta[key] = _scalar(front[key])
     return meta

@@ -21,6 +21,8 @@ class Topic:
     activity: str
     related: tuple[str, ...]
     source: str
+    # other ways people name the topic in their notes ("WFH chat"), from the front matter
+    aliases: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -46,6 +48,7 @@ def parse_topic(chunk) -> Topic:
         activity=re.sub(r"\s+", " ", _section(body, "Activity")),
         related=tuple(r for r in str(meta.get("related", "")).split(",") if r),
         source=str(meta.get("source", "")),
+        aliases=tuple(a.strip() for a in str(meta.get("aliases", "")).split(",") if a.strip()),
     )
 
 

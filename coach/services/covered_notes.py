@@ -5,8 +5,10 @@ their writers judged them to cover (evals/datasets/train/topics-*.jsonl, ``cover
 
 The features are MiniLM similarities between the note and each of the topic's parts
 (coach.services.topic_relevance.topic_parts), the topic's rank among all topics for the note
-and its margin over the nearest other one, and how much of the note's words (weighted by how
-rare each is among the topics) the topic's title and description, and its whole text, contain.
+and its margin over the nearest other one, how much of the note's words (weighted by how
+rare each is among the topics) the topic's title and description, and its whole text, contain,
+and how close the note comes to one of the topic's aliases (other ways people name it, "WFH",
+"ChatGPT", from the topic's front matter) or contains one.
 Beside them, the train notes vote: how close the note comes to a train note that its writer
 judged to name the topic (``CoveredModel.exemplars``; the 75 topics are the same everywhere, so
 "a note like this one named that topic" carries what the similarity of short texts misses). Fit with
@@ -30,7 +32,8 @@ from coach.services.logistic import LogisticModel
 
 PACKAGED = Path(__file__).resolve().parent / "covered_model.json"
 FEATURES = ("whole", "title_description", "title", "starters", "activity", "rank", "margin",
-            "words_in_title", "words_in_text", "like_a_train_note")
+            "words_in_title", "words_in_text", "like_a_train_note", "like_an_alias",
+            "alias_in_note")
 MAX_RANK = 5  # ranks beyond this read the same: far from the note
 
 
@@ -51,11 +54,24 @@ def shared_words(notes: Sequence[str], topics: Sequence[Topic]) -> np.ndarray:
     return out
 
 
+def aliases_in(notes: Sequence[str], topics: Sequence[Topic]) -> np.ndarray:
+    """n x t: 1 where all the words of one of the topic's aliases are in the note ("WFH debate"
+    and the alias "WFH")."""
+    out = np.zeros((len(notes), len(topics)))
+    for n, note in enumerate(notes):
+        words = set(tokenize(note))
+        for i, topic in enumerate(topics):
+            out[n, i] = any(set(w) <= words for w in map(tokenize, topic.aliases) if w)
+    return out
+
+
 def note_features(notes: np.ndarray, parts: np.ndarray, words: np.ndarray,
-                  exemplars: np.ndarray) -> np.ndarray:
+                  exemplars: np.ndarray, aliases: np.ndarray) -> np.ndarray:
     """``notes``: unit note vectors (n x d); ``parts``: unit vectors of each topic's parts
     (t x 5 x d); ``words``: shared_words (n x t x 2); ``exemplars``: each note's highest
-    similarity to a train note naming each topic (n x t). Returns n x t x len(FEATURES)."""
+    similarity to a train note naming each topic (n x t); ``aliases``: each note's highest
+    similarity to one of the topic's aliases, and aliases_in (n x t x 2). Returns
+    n x t x len(FEATURES)."""
     sims = np.einsum("nd,tpd->ntp", notes, parts)
     whole = sims[:, :, 0]
     rank = np.argsort(np.argsort(-whole, axis=1), axis=1)
@@ -63,7 +79,8 @@ def note_features(notes: np.ndarray, parts: np.ndarray, words: np.ndarray,
     runner_up = np.where(rank == 0, ordered[:, 1:2] if whole.shape[1] > 1 else ordered[:, :1],
                          ordered[:, :1])
     return np.concatenate([sims, np.minimum(rank, MAX_RANK)[..., None],
-                           (whole - runner_up)[..., None], words, exemplars[..., None]], axis=2)
+                           (whole - runner_up)[..., None], words, exemplars[..., None], aliases],
+                          axis=2)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ import numpy as np
 
 from coach.services.catalogue import Topic
 from coach.services.covered_notes import PACKAGED as COVERED_MODEL_PATH
-from coach.services.covered_notes import CoveredModel, Exemplar, note_features, shared_words
+from coach.services.covered_notes import (CoveredModel, Exemplar, aliases_in, note_features,
+                                          shared_words)
 
 MODEL_PATH = Path(__file__).with_name("topic_relevance.json")
 TRAIN_DIR = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "train"
@@ -118,6 +119,7 @@ class TopicRelevance:
         self._lock = threading.Lock()
         self._key: tuple[str, ...] | None = None
         self._parts = np.zeros((0, 5, 1))
+        self._aliases: list[np.ndarray] = []  # unit vectors of each topic's aliases
         self._exemplar_goals: list[np.ndarray] | None = None
         self._exemplar_notes: tuple[tuple[str, ...], np.ndarray] = ((), np.zeros((0, 1)))
         # case ids of exemplars that do not vote: leave-one-out when a case is itself one of them
@@ -175,7 +177,7 @@ class TopicRelevance:
         """The covered model's features for each note and topic (n x t x f). ``exemplars``:
         the train notes that vote (default: the covered model's), less those of the cases in
         ``held_out``."""
-        parts = self._topic_vectors(topics)
+        parts, alias_vectors = self._catalogue_vectors(topics)
         vectors = _unit(np.asarray(self.embedder.embed_documents(notes), dtype=np.float64))
         if exemplars is None:
             exemplars = self.covered.exemplars if self.covered is not None else ()
@@ -188,7 +190,12 @@ class TopicRelevance:
                 if e.topic in index:
                     i = index[e.topic]
                     like[:, i] = np.maximum(like[:, i], sims[:, k])
-        return note_features(vectors, parts, shared_words(notes, topics), like)
+        near_alias = np.zeros((len(notes), len(topics)))
+        for i, a in enumerate(alias_vectors):
+            if len(a):
+                near_alias[:, i] = (vectors @ a.T).max(axis=1)
+        aliases = np.stack([near_alias, aliases_in(notes, topics)], axis=2)
+        return note_features(vectors, parts, shared_words(notes, topics), like, aliases)
 
     def _note_vectors(self, notes: tuple[str, ...]) -> np.ndarray:
         with self._lock:
@@ -209,14 +216,21 @@ class TopicRelevance:
         return {topics[i].id for i in np.flatnonzero((p >= self.covered.threshold).any(axis=0))}
 
     def _topic_vectors(self, topics: list[Topic]) -> np.ndarray:
-        key = tuple(f"{t.id}:{hash(t.text)}" for t in topics)
+        return self._catalogue_vectors(topics)[0]
+
+    def _catalogue_vectors(self, topics: list[Topic]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Unit vectors of each topic's parts (t x 5 x d) and of its aliases."""
+        key = tuple(f"{t.id}:{hash(t.text)}:{hash(t.aliases)}" for t in topics)
         with self._lock:
             if key != self._key:
                 texts = [p for t in topics for p in topic_parts(t)]
-                vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float64)
-                self._parts = _unit(vectors.reshape(len(topics), 5, -1))
+                texts += [a for t in topics for a in t.aliases]
+                vectors = _unit(np.asarray(self.embedder.embed_documents(texts), dtype=np.float64))
+                self._parts = vectors[:5 * len(topics)].reshape(len(topics), 5, -1)
+                bounds = np.cumsum([5 * len(topics)] + [len(t.aliases) for t in topics])
+                self._aliases = [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
                 self._key = key
-            return self._parts
+            return self._parts, self._aliases
 
     def feature_rows(self, goals: list[str], topics: list[Topic], search) -> np.ndarray:
         """``search``: (query, k) -> topic hits with metadata["topic_id"] and a score."""
