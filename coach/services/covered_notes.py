@@ -57,11 +57,12 @@ def shared_words(notes: Sequence[str], topics: Sequence[Topic]) -> np.ndarray:
 def aliases_in(notes: Sequence[str], topics: Sequence[Topic]) -> np.ndarray:
     """n x t: 1 where all the words of one of the topic's aliases are in the note ("WFH debate"
     and the alias "WFH")."""
+    said = [[set(words) for words in map(tokenize, t.aliases) if words] for t in topics]
     out = np.zeros((len(notes), len(topics)))
     for n, note in enumerate(notes):
         words = set(tokenize(note))
-        for i, topic in enumerate(topics):
-            out[n, i] = any(set(w) <= words for w in map(tokenize, topic.aliases) if w)
+        for i, aliases in enumerate(said):
+            out[n, i] = any(alias <= words for alias in aliases)
     return out
 
 

@@ -52,7 +52,7 @@ _NOT_INITIALS = frozenset({"A", "I", "AI", "HR", "IT", "OK", "PR", "QA", "ID", "
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
 
 
-def aliases(names: Mapping[str, str]) -> list[tuple[re.Pattern[str], str]]:
+def other_names(names: Mapping[str, str]) -> list[tuple[re.Pattern[str], str]]:
     """How notes refer to each person other than by first name, and that first name: the
     surname, with an initial or a title ("L. Mokoena", "Ms Mokoena"), and the initials ("JC",
     "S to share")."""
@@ -62,11 +62,12 @@ def aliases(names: Mapping[str, str]) -> list[tuple[re.Pattern[str], str]]:
         first, *_, last = full.split()
         initials = "".join(p[0] for p in full.split()).upper()
         firsts.setdefault(first[0].upper(), []).append(first)
-        out.append((re.compile(rf"\b(?:{_TITLE}\s+|{first[0]}\.?\s+)?{re.escape(last)}\b"), first))
+        out.append((re.compile(rf"\b(?:{_TITLE}\s+|{re.escape(first[0])}\.?\s+)?{re.escape(last)}\b"),
+                    first))
         if initials not in _NOT_INITIALS:
-            dotted = r"\.?".join(initials)
+            dotted = r"\.?".join(map(re.escape, initials))
             out.append((re.compile(rf"\b{dotted}\b\.?"), first))
-    out += [(re.compile(rf"(?<![\w.'’]){letter}\b(?![.'’]\w)"), people[0])
+    out += [(re.compile(rf"(?<![\w.'’]){re.escape(letter)}\b(?![.'’]\w)"), people[0])
             for letter, people in firsts.items() if len(people) == 1 and letter not in _NOT_INITIALS]
     return out
 
@@ -76,7 +77,7 @@ def in_third_person(text: str, names: Mapping[str, str] | None, author_role: str
     surname or initials as the first name."""
     if not names:
         return text
-    for pattern, first_name in aliases(names):
+    for pattern, first_name in other_names(names):
         text = pattern.sub(first_name, text)
     if author_role not in ("mentor", "mentee"):
         return text
