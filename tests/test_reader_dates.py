@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from coach.reader.dates import due_date
+from coach.reader.dates import due_date, find_expressions
 
 MONDAY = dt.date(2026, 3, 2)
 NEXT = dt.date(2026, 3, 16)
@@ -80,3 +80,11 @@ def test_a_mention_of_time_is_read_from_units_names_and_clock_times(text, named)
     from coach.reader.dates import names_a_time
 
     assert names_a_time(text) is named
+
+
+def test_calendar_day_reads_a_written_date_day_first_unless_impossible():
+    from coach.reader.dates import calendar_day
+
+    days = [calendar_day(e) for e in find_expressions(
+        "by 14/3, or 3/14, 2026-04-20, 2 May, March 9th, 31/13 and next week")]
+    assert days == [(14, 3), (14, 3), (20, 4), (2, 5), (9, 3), None, None]

@@ -163,6 +163,24 @@ def _on_or_after(session: dt.date, make) -> dt.date | None:
     return None
 
 
+def calendar_day(expression: TimeExpression) -> tuple[int, int] | None:
+    """The (day, month) a written-out date names, whatever its year: 14/3 and 3/14 (day first
+    unless that is impossible), 2026-03-14, 14 March, March 14th. None for other times."""
+    kind, text = expression.kind, expression.text.lower()
+    if kind == "iso":
+        _, month, day = (int(p) for p in text.split("-"))
+    elif kind == "slash":
+        first, second = (int(p) for p in text.split("/")[:2])
+        day, month = (first, second) if second <= 12 else (second, first)
+    elif kind in ("day_month", "month_day"):
+        words = re.findall(r"[a-z]+|\d+", text)
+        day = next(int(w) for w in words if w.isdigit())
+        month = next(_MONTHS[w] for w in words if w in _MONTHS)
+    else:
+        return None
+    return (day, month) if 1 <= month <= 12 and 1 <= day <= 31 else None
+
+
 def _explicit(kind: str, text: str, session: dt.date) -> dt.date | None:
     """Dates written out: 14/3, 3/14, 2026-03-14, 14 March, March 14th."""
     if kind == "iso":
@@ -170,22 +188,17 @@ def _explicit(kind: str, text: str, session: dt.date) -> dt.date | None:
             return dt.date.fromisoformat(text)
         except ValueError:
             return None
-    if kind == "slash":
-        parts = [int(p) for p in text.split("/")]
-        first, second = parts[0], parts[1]
-        day, month = (first, second) if second <= 12 else (second, first)
-        if len(parts) == 3:
-            year = parts[2] + (2000 if parts[2] < 100 else 0)
-            try:
-                return dt.date(year, month, day)
-            except ValueError:
-                return None
-        return _in_year_from(session, month, day)
-    words = re.findall(r"[a-z]+|\d+", text)
-    day = next((int(w) for w in words if w.isdigit()), None)
-    month = next((_MONTHS[w] for w in words if w in _MONTHS), None)
-    if day is None or month is None:
-        return _dateparser(text, session)
+    day_month = calendar_day(TimeExpression(0, len(text), kind, text))
+    if day_month is None:
+        return _dateparser(text, session) if kind not in ("slash", "day_month", "month_day") else None
+    day, month = day_month
+    parts = text.split("/")
+    if kind == "slash" and len(parts) == 3:
+        year = int(parts[2]) + (2000 if int(parts[2]) < 100 else 0)
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            return None
     return _in_year_from(session, month, day)
 
 

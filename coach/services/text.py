@@ -9,9 +9,11 @@ negation ("will not ask" is not supported by "will ask", nor "will ask" by "will
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 
+from coach.reader.dates import TimeExpression, calendar_day, find_expressions, ordinal_day, resolve
 from coach.retrieval.text import tokenize
 
 SUPPORT_THRESHOLD = 0.6
@@ -130,42 +132,41 @@ _NEGATION = re.compile(
     r"refuses|failed to|fails to|unable)\b|n['’]t\b", re.IGNORECASE)
 _NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve fifteen twenty "
                  "thirty forty fifty sixty ninety hundred half quarter once twice").split()
-_DAYS = ("monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur "
-         "thurs fri sat sun tomorrow tonight weekend fortnight").split()
+_WEEKDAYS = ("monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur "
+             "thurs fri sat sun").split()
 _MONTHS = ("january february march april may june july august september october november "
            "december jan feb mar apr jun jul aug sep sept oct nov dec").split()
-_SPECIFIC = re.compile(r"\d+(?:[.,:/]\d+)*|\b(?:" + "|".join(_NUMBER_WORDS + _DAYS + _MONTHS) + r")\b",
-                       re.IGNORECASE)
-
-
-# When something happens, beyond a day or month name: each reference and the name it is
-# compared by, so that "tmrw" states "tomorrow" and "after Easter" is not "after Christmas".
-_WHEN = tuple((re.compile(pattern, re.IGNORECASE), name) for pattern, name in (
-    (r"\b(?:tomorrow|tmrw|tmr)\b", "tom"), (r"\btoday\b", "today"), (r"\byesterday\b", "yesterday"),
-    (r"\b(?:this|next|last) (?:week|month|quarter|year|term)\b", None),
-    (r"\bend of (?:the |this |next )?(?:week|month|quarter|year|term)\b", None),
+_SPECIFIC = re.compile(r"\d+(?:[.,:/]\d+)*|\b(?:" + "|".join(_NUMBER_WORDS + _WEEKDAYS + _MONTHS) +
+                       r"|weekend)\b", re.IGNORECASE)
+# Times that have no date for the due-date reader (coach.reader.dates names the others), each
+# with the name it is compared by: "after Easter" is not "after Christmas".
+_OCCASIONS = tuple((re.compile(pattern, re.IGNORECASE), name) for pattern, name in (
+    (r"\byesterday\b", "yesterday"),
+    (r"\b(?:last (?:week|month|quarter|year|term)|this (?:month|quarter|year|term)|"
+     r"next (?:quarter|year|term))\b", None),
+    (r"\bend of (?:the |this |next )?(?:year|term)\b", None),
     (r"\b(?:christmas|xmas)\b", "christmas"), (r"\beaster\b", "easter"),
     (r"\bnew year\b", "new year"), (r"\bhalf[- ]term\b", "half-term"),
     (r"\b(?:summer|autumn|winter|spring)\b", None)))
-_MONTH = "|".join(_MONTHS)
-_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?(?: of)? ({_MONTH})\b|"
-                        rf"\b({_MONTH}) (\d{{1,2}})(?:st|nd|rd|th)?\b", re.IGNORECASE)
-_NUMERIC_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/\d{2,4})?\b")
 
 
-def _dates(sentence: str) -> set[str]:
-    """Days of a month as one unit ("20 apr"), so that "by 20 April" is not stated by a text
-    that says "20%" and "30 April". A numeric date is read day first unless that cannot be."""
-    out = set()
-    for m in _DAY_MONTH.finditer(sentence):
-        day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-        out.add(f"{int(day)} {month.lower()[:3]}")
-    for m in _NUMERIC_DATE.finditer(sentence):
-        a, b = int(m.group(1)), int(m.group(2))
-        day, month = (b, a) if a <= 12 < b else (a, b)
-        if 1 <= month <= 12 and 1 <= day <= 31:
-            out.add(f"{day} {_MONTHS[month - 1][:3]}")
-    return out
+_A_MONDAY = dt.date(2026, 1, 5)
+
+
+def _time_name(expression: TimeExpression) -> str:
+    """What a time expression is compared by: a date as its day and month ("14 mar", so that
+    "by 20 April" is not stated by a text that says "20%" and "30 April"), a relative time by
+    its kind ("tomorrow" for "tmrw", "month_end" for "the end of the month")."""
+    day = calendar_day(expression)
+    if day is not None:
+        return f"{day[0]} {_MONTHS[day[1] - 1][:3]}"
+    if expression.kind == "weekday":
+        return expression.text.split()[-1].lower()[:3]
+    if expression.kind in ("tomorrow", "fortnight", "in_n"):  # "tmrw" and "in 1 day" alike
+        return f"in {(resolve(expression, _A_MONDAY, None) - _A_MONDAY).days} days"
+    if expression.kind == "ordinal":
+        return f"day {ordinal_day(expression)}"
+    return expression.kind
 
 
 def negated(sentence: str) -> bool:
@@ -174,15 +175,15 @@ def negated(sentence: str) -> bool:
 
 def specifics(sentence: str) -> set[str]:
     """The numbers, days, months and other times a sentence states ("ten", "14/3", "friday",
-    "march", "14 mar", "next week", "easter")."""
+    "march", "14 mar", "next_week", "easter")."""
     out = set()
     for match in _SPECIFIC.finditer(sentence):
         word = match.group(0).lower()
-        out.add(word[:3] if word.isalpha() and (word in _DAYS or word in _MONTHS) else word)
-    for pattern, name in _WHEN:
+        out.add(word[:3] if word in _WEEKDAYS or word in _MONTHS else word)
+    out.update(_time_name(e) for e in find_expressions(sentence))
+    for pattern, name in _OCCASIONS:
         out.update(name or re.sub(r"\s+(?:the|this)\s+", " ", m.group(0).lower())
                    for m in pattern.finditer(sentence))
-    out |= _dates(sentence)
     return out - {"may"}  # "may" is far more often the verb
 
 
