@@ -16,13 +16,15 @@ recent reflections.
 * checks.*: invariants of the composer (timing, a follow-up per open item, goals in the
   check-in, sources, focus), reported per case; tests/test_agenda.py holds them as unit tests.
 
-Beside them: the first topic of the pair's focus in catalogue order, and the topic nearest the
+Beside them: a second annotator's main topic, where one graded the split's cases blind
+(human.main_topic_fit; evals.agenda_agreement), and the first topic of the pair's focus in catalogue order, and the topic nearest the
 goals by MiniLM similarity, as the main topic (baseline_first.*, baseline_vector.*).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,9 @@ from evals.metrics import cosine_matrix, latency, mean_defined, ndcg, remembered
 CHECKS = ("duration", "follow_up", "goals", "grounded", "focus")
 OPEN_POINT_SIMILARITY = 0.5
 OPENING_QUESTION_SIMILARITY = 0.4
+# A second annotator's grades of a split's cases (evals.agenda_agreement): the level a coach's
+# main topic fit can be held to, printed beside it as human.main_topic_fit.
+AGREEMENT = Path(__file__).parent / "datasets" / "agreement"
 
 
 def topic_fit(main: dict[str, Any] | None, grades: dict[str, float]) -> bool:
@@ -47,10 +52,27 @@ def topic_fit(main: dict[str, Any] | None, grades: dict[str, float]) -> bool:
     return grades.get(main["topic_id"], 0) > 0
 
 
+def second_grades(path: Path) -> dict[str, dict[str, Any]]:
+    """A second annotator's grades, by case id."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {r["id"]: r for r in rows}
+
+
+def grades_of(case: dict[str, Any]) -> dict[str, float]:
+    return {t: float(g) for t, g in (case.get("gold", {}).get("topic_grades") or {}).items()}
+
+
+def human_main_fit(cases: list[dict[str, Any]], second: dict[str, dict[str, Any]]) -> float | None:
+    """The share of ``cases`` the second annotator graded whose main topic fits the gold."""
+    scored = [topic_fit({"topic_id": second[c["id"]]["main"]}, grades_of(c))
+              for c in cases if c["id"] in second]
+    return sum(scored) / len(scored) if scored else None
+
+
 def quality(agenda: dict[str, Any], case: dict[str, Any], embed, topic_text: dict[str, str],
             goals: list[str]) -> dict[str, float | None]:
     gold = case.get("gold", {})
-    grades = {t: float(g) for t, g in (gold.get("topic_grades") or {}).items()}
+    grades = grades_of(case)
     topics = [i for i in agenda["items"] if i["kind"] == "topic"]
     chosen = [i["topic_id"] for i in topics if i.get("topic_id")]
     out: dict[str, float | None] = {
@@ -153,7 +175,7 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
             for name, main in baseline_mains(catalogue, list(pair.focus), goals, embed).items():
                 fake = {"items": [{"kind": "topic", "topic_id": main, "title": "", "details": ""}],
                         "opening_questions": []}
-                grades = {t: float(g) for t, g in (case.get("gold", {}).get("topic_grades") or {}).items()}
+                grades = grades_of(case)
                 scores.setdefault(f"baseline_{name}.main_topic_fit", []).append(
                     float(topic_fit(fake["items"][0], grades)))
                 scores.setdefault(f"baseline_{name}.topic_ndcg", []).append(
@@ -171,4 +193,7 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
     metrics.update(latency(times))
     metrics["fallback_rate"] = fallbacks / n
     metrics["changed_rate"] = changed / n
+    second = AGREEMENT / f"agendas-{Path(dataset).name}.jsonl"
+    if second.exists():
+        metrics["human.main_topic_fit"] = human_main_fit(cases, second_grades(second))
     return {"metrics": metrics, "cases": results}

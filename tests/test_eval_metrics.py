@@ -1,10 +1,11 @@
 """Every metric against hand-computed values."""
 
-import pytest
-
+import json
 import math
 
-from evals.agendas import check_agenda, topic_fit
+import pytest
+
+from evals.agendas import AGREEMENT, check_agenda, human_main_fit, second_grades, topic_fit
 from evals.chat import citation_counts, is_gold
 from evals.faithfulness import rates
 from evals.metrics import (bootstrap_interval, classification, cosine_matrix, match_items,
@@ -117,6 +118,30 @@ def test_main_topic_fit_by_hand():
     assert topic_fit({"topic_id": None}, {})
     assert not topic_fit({"topic_id": None}, {"a": 2})
     assert not topic_fit(None, {"a": 2})
+
+
+def test_a_second_annotators_main_topic_is_scored_like_the_coachs():
+    cases = [{"id": "a", "gold": {"topic_grades": {"t1": 2, "t2": 1}}},
+             {"id": "b", "gold": {"topic_grades": {"t1": 1}}},
+             {"id": "c", "gold": {"topic_grades": {"t1": 2}}},
+             {"id": "d", "gold": {"topic_grades": {}}}]  # not graded twice: left out
+    second = {"a": {"main": "t2"}, "b": {"main": None}, "c": {"main": None}}
+    assert human_main_fit(cases, second) == pytest.approx(2 / 3)  # c: a topic served a goal
+    assert human_main_fit(cases[3:], second) is None
+
+
+def test_the_second_annotators_grades_are_of_real_cases_and_topics():
+    from pathlib import Path
+
+    from evals.agenda_agreement import GRADED
+
+    topics = {p.stem for p in (Path(__file__).parents[1] / "knowledge" / "topics").glob("*.md")}
+    for name, graded in GRADED.items():
+        second = second_grades(AGREEMENT / name)
+        ids = {json.loads(line)["id"] for line in graded.read_text().splitlines() if line.strip()}
+        assert set(second) == ids, name
+        for row in second.values():
+            assert set(row["topic_grades"]) <= topics and row["main"] in topics | {None}, row["id"]
 
 
 def test_chat_citations_by_hand():
