@@ -1,8 +1,9 @@
 """How often a second person, grading the same agenda cases blind, chooses a main topic that the
 first person's grades call a fit: the level a coach's main_topic_fit can be held to.
 
-evals/datasets/agreement/ holds a second annotator's grades for the dev agenda cases
-(agendas-dev.jsonl) and for the train cases of writer X (agendas-train-x.jsonl): each catalogue
+evals/datasets/agreement/ holds a second annotator's grades for the dev and test agenda cases
+(agendas-dev.jsonl, agendas-test.jsonl) and for the train cases of writer X
+(agendas-train-x.jsonl): each catalogue
 topic graded 0-2 as the next session's main topic, and the one topic they would make the main
 topic, or null to build it from the goal. The annotators read only the grading instructions of
 section 4 of evals/ANNOTATION.md (the folder's README), the cases without their gold, and the
@@ -21,6 +22,7 @@ from typing import Any
 from evals.agendas import AGREEMENT, grades_of, human_main_fit, second_grades, topic_fit
 
 GRADED = {"agendas-dev.jsonl": Path(__file__).parent / "datasets" / "dev" / "agendas.jsonl",
+          "agendas-test.jsonl": Path(__file__).parent / "datasets" / "test" / "agendas.jsonl",
           "agendas-train-x.jsonl": Path(__file__).parent / "datasets" / "train" / "agendas-x.jsonl"}
 
 
