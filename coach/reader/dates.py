@@ -3,8 +3,8 @@
 The conventions are the annotation guide's (evals/ANNOTATION.md), which are the ones people
 mean in a working week: a weekday is the next such day after the session, "this week" is its
 Friday, "next week" the Friday after, "end of the month" its last day, "before we next meet"
-the pair's next booked session. Explicit dates go to dateparser (day first, as in Britain,
-unless that is impossible). Vague timing ("soon") has no date.
+the pair's next booked session. Written dates are read day first, as in Britain, unless that
+is impossible. Vague timing ("soon") has no date.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def resolve(expression: TimeExpression, session: dt.date,
     if kind == "ordinal":
         day = ordinal_day(expression)
         return _on_or_after(session, lambda year, month: (year, month, day))
-    return _explicit(kind, text, session)
+    return _explicit(expression, session)
 
 
 def ordinal_day(expression: TimeExpression) -> int:
@@ -181,19 +181,20 @@ def calendar_day(expression: TimeExpression) -> tuple[int, int] | None:
     return (day, month) if 1 <= month <= 12 and 1 <= day <= 31 else None
 
 
-def _explicit(kind: str, text: str, session: dt.date) -> dt.date | None:
+def _explicit(expression: TimeExpression, session: dt.date) -> dt.date | None:
     """Dates written out: 14/3, 3/14, 2026-03-14, 14 March, March 14th."""
-    if kind == "iso":
+    text = expression.text
+    if expression.kind == "iso":
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
             return None
-    day_month = calendar_day(TimeExpression(0, len(text), kind, text))
+    day_month = calendar_day(expression)
     if day_month is None:
-        return _dateparser(text, session) if kind not in ("slash", "day_month", "month_day") else None
+        return None
     day, month = day_month
     parts = text.split("/")
-    if kind == "slash" and len(parts) == 3:
+    if expression.kind == "slash" and len(parts) == 3:
         year = int(parts[2]) + (2000 if int(parts[2]) < 100 else 0)
         try:
             return dt.date(year, month, day)
@@ -212,15 +213,6 @@ def _in_year_from(session: dt.date, month: int, day: int) -> dt.date | None:
         if candidate >= session:
             return candidate
     return None
-
-
-def _dateparser(text: str, session: dt.date) -> dt.date | None:
-    import dateparser
-
-    parsed = dateparser.parse(text, languages=["en"], settings={
-        "DATE_ORDER": "DMY", "PREFER_DATES_FROM": "future",
-        "RELATIVE_BASE": dt.datetime.combine(session, dt.time(12))})
-    return parsed.date() if parsed else None
 
 
 _INTRODUCED = re.compile(r"\b(?:by|before|until|till|no later than|starting|from|on|within|"
