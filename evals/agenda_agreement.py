@@ -3,9 +3,8 @@ first person's grades call a fit: the level a coach's main_topic_fit can be held
 
 evals/datasets/agreement/ holds a second annotator's grades for the dev and test agenda cases
 (agendas-dev.jsonl, agendas-test.jsonl) and for the train cases of writer X
-(agendas-train-x.jsonl): each catalogue
-topic graded 0-2 as the next session's main topic, and the one topic they would make the main
-topic, or null to build it from the goal. The annotators read only the grading instructions of
+(agendas-train-x.jsonl): each catalogue topic graded 0-2 as the next session's main topic, and
+the one topic they would make the main topic, or null to build it from the goal. The annotators read only the grading instructions of
 section 4 of evals/ANNOTATION.md (the folder's README), the cases without their gold, and the
 catalogue. Their main topic is scored by the first annotator's grades with the same rule the
 coach is (evals.agendas.topic_fit), and the first annotator's best topic by theirs.
@@ -15,11 +14,11 @@ coach is (evals.agendas.topic_fit), and the first annotator's best topic by thei
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from evals.agendas import AGREEMENT, grades_of, human_main_fit, second_grades, topic_fit
+from evals.datasets import load_file
 
 GRADED = {"agendas-dev.jsonl": Path(__file__).parent / "datasets" / "dev" / "agendas.jsonl",
           "agendas-test.jsonl": Path(__file__).parent / "datasets" / "test" / "agendas.jsonl",
@@ -35,9 +34,7 @@ def report() -> dict[str, dict[str, float]]:
     out = {}
     for name, graded in GRADED.items():
         second = second_grades(AGREEMENT / name)
-        cases = [json.loads(line) for line in graded.read_text(encoding="utf-8").splitlines()
-                 if line.strip()]
-        cases = [c for c in cases if c["id"] in second]
+        cases = [c for c in load_file(graded, "agendas") if c["id"] in second]
         reverse = [topic_fit({"topic_id": best_topic(grades_of(c))},
                              {t: float(g) for t, g in second[c["id"]]["topic_grades"].items()})
                    for c in cases]

@@ -17,8 +17,9 @@ recent reflections.
   check-in, sources, focus), reported per case; tests/test_agenda.py holds them as unit tests.
 
 Beside them: a second annotator's main topic, where one graded the split's cases blind
-(human.main_topic_fit; evals.agenda_agreement), and the first topic of the pair's focus in catalogue order, and the topic nearest the
-goals by MiniLM similarity, as the main topic (baseline_first.*, baseline_vector.*).
+(human.main_topic_fit; evals.agenda_agreement), and, as the main topic, the first topic of the
+pair's focus in catalogue order and the topic nearest the goals by MiniLM similarity
+(baseline_first.*, baseline_vector.*).
 """
 
 from __future__ import annotations
@@ -172,10 +173,10 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
             measured = quality(agenda, case, embed, topic_text, goals)
             for name, value in measured.items():
                 scores.setdefault(name, []).append(value)
+            grades = grades_of(case)
             for name, main in baseline_mains(catalogue, list(pair.focus), goals, embed).items():
                 fake = {"items": [{"kind": "topic", "topic_id": main, "title": "", "details": ""}],
                         "opening_questions": []}
-                grades = grades_of(case)
                 scores.setdefault(f"baseline_{name}.main_topic_fit", []).append(
                     float(topic_fit(fake["items"][0], grades)))
                 scores.setdefault(f"baseline_{name}.topic_ndcg", []).append(

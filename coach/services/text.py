@@ -9,6 +9,7 @@ negation ("will not ask" is not supported by "will ask", nor "will ask" by "will
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -159,7 +160,7 @@ def _time_name(expression: TimeExpression) -> str:
     its kind ("tomorrow" for "tmrw", "month_end" for "the end of the month")."""
     day = calendar_day(expression)
     if day is not None:
-        return f"{day[0]} {_MONTHS[day[1] - 1][:3]}"
+        return f"{day[0]} {calendar.month_abbr[day[1]].lower()}"
     if expression.kind == "weekday":
         return expression.text.split()[-1].lower()[:3]
     if expression.kind in ("tomorrow", "fortnight", "in_n"):  # "tmrw" and "in 1 day" alike
