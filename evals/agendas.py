@@ -16,6 +16,11 @@ recent reflections.
 * checks.*: invariants of the composer (timing, a follow-up per open item, goals in the
   check-in, sources, focus), reported per case; tests/test_agenda.py holds them as unit tests.
 
+* ranking.fit_at_k (k = 3, 6): share of cases where the main segment built from the goal or
+  one of the ranker's first k candidate topics would fit: what a chooser reading the ranking
+  as people do could reach, beside main_topic_fit, which is what the coach's own choice
+  reaches.
+
 Beside them: a second annotator's main topic, where one graded the split's cases blind
 (human.main_topic_fit; evals.agenda_agreement), and, as the main topic, the first topic of the
 pair's focus in catalogue order and the topic nearest the goals by MiniLM similarity
@@ -41,6 +46,7 @@ OPENING_QUESTION_SIMILARITY = 0.4
 # A second annotator's grades of a split's cases (evals.agenda_agreement): the level a coach's
 # main topic fit can be held to, printed beside it as human.main_topic_fit.
 AGREEMENT = Path(__file__).parent / "datasets" / "agreement"
+RANKING_DEPTHS = (3, 6)  # the agenda's context ranks six candidate topics
 
 
 def topic_fit(main: dict[str, Any] | None, grades: dict[str, float]) -> bool:
@@ -51,6 +57,12 @@ def topic_fit(main: dict[str, Any] | None, grades: dict[str, float]) -> bool:
     if main.get("topic_id") is None:
         return not any(g >= 2 for g in grades.values())
     return grades.get(main["topic_id"], 0) > 0
+
+
+def fits_within(ranked: list[str], grades: dict[str, float], k: int) -> bool:
+    """Some main segment among the first ``k`` of ``ranked`` topic ids, or the one built from
+    the goal, would fit (topic_fit)."""
+    return any(topic_fit({"topic_id": t}, grades) for t in [None, *ranked[:k]])
 
 
 def second_grades(path: Path) -> dict[str, dict[str, Any]]:
@@ -174,6 +186,10 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
             for name, value in measured.items():
                 scores.setdefault(name, []).append(value)
             grades = grades_of(case)
+            ranked = [s.topic.id for s in coach.planner.context(
+                pair, int(case["duration_minutes"]), as_of, case.get("covered_topics", [])).candidates]
+            for k in RANKING_DEPTHS:
+                scores.setdefault(f"ranking.fit_at_{k}", []).append(float(fits_within(ranked, grades, k)))
             for name, main in baseline_mains(catalogue, list(pair.focus), goals, embed).items():
                 fake = {"items": [{"kind": "topic", "topic_id": main, "title": "", "details": ""}],
                         "opening_questions": []}

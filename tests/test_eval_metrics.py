@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from evals.agendas import AGREEMENT, check_agenda, human_main_fit, second_grades, topic_fit
+from evals.agendas import (AGREEMENT, check_agenda, fits_within, human_main_fit, second_grades,
+                           topic_fit)
 from evals.chat import citation_counts, is_gold
 from evals.faithfulness import rates
 from evals.metrics import (bootstrap_interval, classification, cosine_matrix, match_items,
@@ -118,6 +119,14 @@ def test_main_topic_fit_by_hand():
     assert topic_fit({"topic_id": None}, {})
     assert not topic_fit({"topic_id": None}, {"a": 2})
     assert not topic_fit(None, {"a": 2})
+
+
+def test_a_fitting_topic_within_the_ranking_by_hand():
+    grades = {"a": 2, "b": 1}
+    assert not fits_within(["x", "y", "b"], grades, 2)  # a topic serves a goal: no goal segment
+    assert fits_within(["x", "y", "b"], grades, 3)
+    assert fits_within([], {"b": 1}, 3)  # no topic serves a goal directly: the goal segment fits
+    assert not fits_within([], grades, 6)
 
 
 def test_a_second_annotators_main_topic_is_scored_like_the_coachs():
