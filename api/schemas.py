@@ -377,6 +377,11 @@ class PrepNote(BaseModel):
     heading: str
 
 
+class Alternative(BaseModel):
+    lead: str = Field(description="A candidate topic's id, or \"goal\"", examples=["tech-phishing"])
+    title: str
+
+
 class Agenda(BaseModel):
     pair_id: int
     minutes: int = Field(examples=[45])
@@ -386,12 +391,20 @@ class Agenda(BaseModel):
     provenance: Provenance
     next_date: str | None = None
     session_id: int | None = None
+    lead: str | None = Field(default=None, description="What the mentor chose to lead with; "
+                             "null when the coach chose")
+    alternatives: list[Alternative] = Field(
+        default_factory=list, description="What the session may be led with instead: send one "
+        "as `lead` to rebuild the agenda around it")
 
 
 class AgendaRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     minutes: int | None = Field(default=None, ge=15, le=120, examples=[45])
     save: bool = True
+    lead: str | None = Field(default=None, min_length=1, max_length=100,
+                             description="Lead with one of a previous agenda's alternatives "
+                             "(a candidate topic's id, or \"goal\"); null lets the coach choose")
 
 
 class Topic(BaseModel):

@@ -518,6 +518,8 @@ def agenda(
     pair_id: Annotated[int, typer.Argument(help="The pair.")],
     minutes: Annotated[int | None, typer.Option(help="Session length, 15 to 120 (default: the programme's).")] = None,
     save: Annotated[bool, typer.Option(help="Save the agenda on the next session.")] = True,
+    lead: Annotated[str | None, typer.Option(help="Lead with one of the alternatives an agenda "
+                                             "lists: a topic id, or 'goal'.")] = None,
     backend: BackendOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -525,7 +527,7 @@ def agenda(
     from coach.services.agenda import agenda_markdown
 
     c = initialised()
-    result = c.coach(backend).agenda(pair_id, minutes, save=save)
+    result = c.coach(backend).agenda(pair_id, minutes, save=save, lead=lead)
     if as_json:
         emit_json(result)
         return

@@ -193,3 +193,34 @@ def test_the_agenda_shown_is_the_next_sessions_not_a_passed_bookings(tmp_path):
     assert shown["session_id"] == fresh["session_id"] and shown["minutes"] == 30
     page = mentor.get(f"/pairs/{pair_id}/prep")
     assert "No agenda yet for the next session." not in page.text and "30" in page.text
+
+
+def test_the_mentor_leads_the_agenda_with_an_alternative_on_the_api_and_the_page(tmp_path):
+    """The agenda lists what the session may be led with; the mentor's pick, sent back as
+    `lead`, becomes the main segment, on the API and on the prep page without JavaScript."""
+    world = build_world(tmp_path)
+    pair_id, h = world.ids["pair"], world.headers("mentor")
+    url = f"/api/v1/pairs/{pair_id}/agenda"
+    first = world.client.post(url, json={"minutes": 30, "save": False}, headers=h).json()
+    main = next(i["topic_id"] for i in first["items"] if i["kind"] == "topic")
+    other = next(a for a in first["alternatives"] if a["lead"] not in (main, "goal"))
+    led = world.client.post(url, json={"minutes": 30, "lead": other["lead"]}, headers=h).json()
+    assert next(i["topic_id"] for i in led["items"] if i["kind"] == "topic") == other["lead"]
+    assert led["lead"] == other["lead"]
+    bad = world.client.post(url, json={"minutes": 30, "lead": "no-such-topic"}, headers=h)
+    assert bad.status_code == 422 and "Cannot lead the session with 'no-such-topic'" in \
+        bad.json()["error"]["message"]
+
+    mentor = browser(world)
+    assert sign_in(mentor, "mia@example.org", world.tokens["mentor"]).status_code in (200, 303)
+    page = mentor.get(f"/pairs/{pair_id}/prep")
+    assert f'<option value="{other["lead"]}" selected>' in page.text  # the saved agenda's lead
+    assert "Led with what you chose." in page.text
+    csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.text).group(1)
+    posted = mentor.post(f"/pairs/{pair_id}/prep", data={"minutes": "30", "lead": "goal",
+                                                          "csrf_token": csrf})
+    assert posted.status_code == 200  # followed to the prep page
+    shown = world.client.get(url, headers=h).json()
+    main = next(i for i in shown["items"] if i["kind"] == "topic")
+    assert shown["lead"] == "goal" and main["topic_id"] is None
+    assert '<option value="goal" selected>' in posted.text

@@ -34,6 +34,8 @@ BAD = [
     ("mentor", "GET", P + "/topics?k=-1", None, 422),
     ("mentor", "POST", P + "/agenda", {"minutes": -45}, 422),
     ("mentor", "POST", P + "/agenda", {"minutes": 100000}, 422),
+    ("mentor", "POST", P + "/agenda", {"minutes": 45, "lead": "no-such-topic"}, 422),
+    ("mentor", "POST", P + "/agenda", {"minutes": 45, "lead": ""}, 422),
     ("mentor", "POST", P + "/sessions", {"date": "2026-02-30", "status": "held"}, 422),
     ("mentor", "POST", P + "/sessions", {"date": "2026-01-05", "status": "held", "minutes": -1}, 422),
     ("mentor", "POST", P + "/sessions", {"date": "2999-01-01", "status": "held"}, 422),
@@ -164,6 +166,9 @@ def test_cli_bad_input(fake_container, capsys):
         assert "empty" in capsys.readouterr().err
         assert cli.run(["agenda", "1", "--minutes", "-5", "--backend", "none"]) == 1
         assert "between 15 and 120" in capsys.readouterr().err
+        assert cli.run(["agenda", "1", "--lead", "no-such-topic", "--backend", "none"]) == 1
+        err = capsys.readouterr().err
+        assert "Cannot lead the session with 'no-such-topic'" in err and len(err.splitlines()) == 1
         assert cli.run(["topics", "1", "-k", "5000", "--backend", "none"]) == 1
         assert "between 1 and 10" in capsys.readouterr().err
         assert cli.run(["reflect", "1", "--file", "/no/such.txt"]) == 1

@@ -107,9 +107,20 @@ def test_mentor_prepares_an_agenda(browser, server):
     assert minutes == 30
     assert "Sources:" in page.locator("#agenda-body").text_content()
     page.screenshot(path=str(SHOTS / "mentor-agenda.png"), full_page=True)
-    # The agenda is saved: a reload shows it without generating again.
+    # The mentor leads with another of the listed alternatives; the agenda is rebuilt around it.
+    lead = page.get_by_label("Lead the session with")
+    expect(lead).to_be_visible()
+    main = page.locator("#agenda-items > li.topic strong").first.text_content().strip()
+    titles = lead.locator("option").all_text_contents()
+    other = next(t for t in titles[1:] if t != main and not t.startswith("Your goal"))
+    lead.select_option(label=other)
+    page.get_by_role("button", name=re.compile("agenda")).click()
+    expect(page.locator("#agenda-items > li.topic strong").first).to_have_text(other, timeout=120_000)
+    assert "Led with what you chose." in page.locator("#agenda-body").text_content()
+    # The agenda is saved: a reload shows it, and what was chosen, without generating again.
     page.reload()
     assert page.locator("#agenda-items > li").count() == items.count()
+    expect(page.get_by_label("Lead the session with")).to_have_value(re.compile(r"\S"))
     context.close()
 
 

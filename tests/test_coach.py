@@ -231,6 +231,31 @@ def test_a_topic_the_programme_uploads_is_used_from_the_next_agenda(world, tmp_p
     assert clash.exists() and not (c.settings.uploads_dir / "clash.md").exists()
 
 
+def test_the_mentor_can_lead_with_another_candidate_or_the_goal(world):
+    c, model, one = world["c"], world["model"], world["one"]
+    first = c.coach().agenda(one.id, 45, save=False)
+    coach_main = _main_topic(first)["topic_id"]
+    leads = [a["lead"] for a in first["alternatives"]]
+    assert first["lead"] is None and leads[-1] == "goal" and len(leads) == 4
+    assert "Your goal: " in first["alternatives"][-1]["title"]
+    other = next(lead for lead in leads if lead not in (coach_main, "goal"))
+    calls = len(model.calls)
+    led = c.coach().agenda(one.id, 45, save=False, lead=other)
+    assert _main_topic(led)["topic_id"] == other and led["lead"] == other
+    assert len(model.calls) == calls  # the mentor chose: the model is not asked to choose again
+    assert led["provenance"]["fallback"] is False and led["alternatives"] == first["alternatives"]
+    assert sum(i["minutes"] for i in led["items"]) == 45
+    by_goal = c.coach("none").agenda(one.id, 60, lead="goal")
+    topics = [i for i in by_goal["items"] if i["kind"] == "topic"]
+    assert topics[0]["topic_id"] is None and topics[0]["title"].startswith("Your goal: ")
+    assert "You chose to lead with this goal" in topics[0]["details"]
+    assert "No catalogue topic" not in topics[0]["details"] and topics[1]["topic_id"]
+    saved = c.store.get_session(one.id, by_goal["session_id"])
+    assert saved.agenda["lead"] == "goal"  # the page shows what was chosen
+    with pytest.raises(InvalidInput, match="Cannot lead the session with 'tech-made-up'"):
+        c.coach("none").agenda(one.id, 45, save=False, lead="tech-made-up")
+
+
 def test_model_choice_within_the_schema_is_used(world):
     c, model, one = world["c"], world["model"], world["one"]
     ctx = c.coach().planner.context(c.store.get_pair(one.id), 45, TODAY)

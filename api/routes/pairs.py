@@ -204,7 +204,7 @@ def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: 
 def make_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep, body: AgendaRequest | None = None):
     member_pair(c, user, pair_id, "prepare its agenda", allow_admin=False)
     body = body or AgendaRequest()
-    return c.coach().agenda(pair_id, body.minutes, save=body.save)
+    return c.coach().agenda(pair_id, body.minutes, save=body.save, lead=body.lead)
 
 
 @router.get("/pairs/{pair_id}/agenda", response_model=Agenda,

@@ -230,6 +230,7 @@ def install(app: FastAPI) -> None:
 
     @app.post("/pairs/{pair_id}/prep", response_class=HTMLResponse, include_in_schema=False)
     def prep_generate(request: Request, pair_id: int, minutes: int = Form(ge=1, le=1000),
+                      lead: str = Form(default="", max_length=100),
                       csrf_token: str = Form(default="")):
         """The no-JavaScript path: generate, then show the prep page."""
         user = page_user(request)
@@ -237,7 +238,7 @@ def install(app: FastAPI) -> None:
         try:
             pair = load_pair(container, pair_id)
             require_member(user, pair, "prepare its sessions", allow_admin=False)
-            container.coach().agenda(pair_id, minutes)
+            container.coach().agenda(pair_id, minutes, lead=lead or None)
         except CoachError as exc:
             return page_error(request, user, exc)
         return RedirectResponse(f"/pairs/{pair_id}/prep#agenda", status_code=303)

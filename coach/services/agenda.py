@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from coach.errors import InvalidInput
@@ -20,6 +20,12 @@ from coach.retrieval.text import tokenize
 MIN_MINUTES, MAX_MINUTES = 15, 120
 KINDS = ("check_in", "follow_up", "open_point", "topic", "activity", "reflection", "wrap_up")
 MAX_OPEN_POINTS = 2  # blockers from the last session's shared summaries picked up first
+# What the mentor is offered to lead the session with instead of the coach's choice: the first
+# ALTERNATIVES candidates and the goal. A fitting main segment is among the goal and the first
+# three candidates in 0.885 of dev cases, against 0.769 for the coach's own choice
+# (coach eval --suite agendas: ranking.fit_at_3, main_topic_fit); people choose well.
+ALTERNATIVES = 3
+GOAL_LEAD = "goal"
 
 GUIDE_QUERIES = {
     "check_in": "open the session with a short check-in on how things are going",
@@ -129,6 +135,7 @@ class GoalSegment:
     goal: str
     guidance: Hit | None
     pair_id: int
+    chosen: bool = False  # the mentor chose to lead with the goal; topics may serve it too
 
     @property
     def title(self) -> str:
@@ -137,8 +144,10 @@ class GoalSegment:
     @property
     def details(self) -> str:
         said = f" {best_sentences(self.guidance.text, self.goal, 2)}" if self.guidance else ""
-        return ("No catalogue topic covers this goal, so this segment works on it directly: "
-                "pick one real task from it and do it together." + said)
+        why = "You chose to lead with this goal" if self.chosen else \
+            "No catalogue topic covers this goal"
+        return f"{why}, so this segment works on it directly: pick one real task from it and " \
+            f"do it together.{said}"
 
     @property
     def sources(self) -> list[str]:
@@ -230,11 +239,26 @@ class AgendaPlanner:
                               if t in ids), default=0.0) for goal in goals}
         if max(closest.values()) >= NO_TOPIC_FITS:
             return None
+        return self.segment_from_goal(pair)
+
+    def segment_from_goal(self, pair: PairRecord, chosen: bool = False) -> GoalSegment | None:
+        """The main segment built from the active goal that what comes next names most."""
+        goals = [g for g in active_goals(pair) if g.strip()]
+        if not goals:
+            return None
         coming = next_steps(pair)
         goal = min(goals, key=lambda g: (-len(set(tokenize(g)) & set(tokenize(" ".join(coming)))),
                                          goals.index(g)))
         hits = self.retriever.search(goal, 1, kinds=["guideline"])
-        return GoalSegment(goal, hits[0] if hits else None, pair.id)
+        return GoalSegment(goal, hits[0] if hits else None, pair.id, chosen)
+
+    def alternatives(self, ctx: AgendaContext) -> list[dict[str, str]]:
+        """What the mentor may lead the session with: the first candidates, and the goal."""
+        out = [{"lead": s.topic.id, "title": s.topic.title} for s in ctx.candidates[:ALTERNATIVES]]
+        segment = ctx.goal_segment or self.segment_from_goal(ctx.pair)
+        if segment is not None:
+            out.append({"lead": GOAL_LEAD, "title": segment.title})
+        return out
 
     # -- deterministic composer --------------------------------------------------------
     def build(self, ctx: AgendaContext, topics: list[Suggestion | GoalSegment],
@@ -358,8 +382,12 @@ class AgendaPlanner:
         return problems
 
     def plan(self, pair: PairRecord, minutes: int, *, today: dt.date | None = None,
-             covered: Iterable[str] = ()) -> Guarded[dict]:
+             covered: Iterable[str] = (), lead: str | None = None) -> Guarded[dict]:
+        """``lead``: what the mentor chose to lead the session with, one of ``alternatives``
+        (a candidate topic's id, or GOAL_LEAD); None lets the coach choose."""
         ctx = self.context(pair, minutes, today or dt.date.today(), covered)
+        if lead is not None:
+            return self._finish(ctx, self._led_by(ctx, lead), lead)
         fixed: list[Suggestion | GoalSegment] = [ctx.goal_segment] if ctx.goal_segment else []
         n_topics = 1 if minutes < 50 else min(2, len(fixed) + len(ctx.candidates))
         n_chosen = n_topics - len(fixed)  # how many catalogue topics the agenda takes
@@ -395,11 +423,40 @@ class AgendaPlanner:
                 "agenda.j2", focus=", ".join(pair.focus), goals="\n".join(active_goals(pair)),
                 candidates=[s.topic for s in ctx.candidates], n_topics=n_chosen),
         )
+        return self._finish(ctx, result, None)
+
+    def _led_by(self, ctx: AgendaContext, lead: str) -> Guarded[dict]:
+        """The agenda led by what the mentor chose; the model is not asked to choose again."""
+        by_id = {s.topic.id: s for s in ctx.candidates}
+        first: Suggestion | GoalSegment | None
+        if lead == GOAL_LEAD:
+            first = self.segment_from_goal(ctx.pair, chosen=True)
+            if first is None:
+                raise InvalidInput("This pair has no goals to lead the session with; "
+                                   "choose a topic instead.")
+            ctx = replace(ctx, goal_segment=first)
+        else:
+            first = by_id.get(lead)
+            if first is None:
+                raise InvalidInput(f"Cannot lead the session with {lead[:80]!r}: choose one of "
+                                   f"this pair's candidate topics ({', '.join(by_id)}) or "
+                                   f"{GOAL_LEAD!r}.")
+            ctx = replace(ctx, goal_segment=None)
+        n_topics = 1 if ctx.minutes < 50 else 2
+        topics = [first, *[s for s in ctx.candidates if s is not first][:n_topics - 1]]
+        composed = self.build(ctx, topics)
+        return guarded_generate(task="agenda", backend=self.backend, model=None,
+                                composed=composed, validate=lambda a: self.validate(ctx, a))
+
+    def _finish(self, ctx: AgendaContext, result: Guarded[dict], lead: str | None
+                ) -> Guarded[dict]:
         result.provenance.sources = sorted(
             {s for i in result.value["items"] for s in i["sources"]} |
             {n["source"] for n in result.value["prep_notes"]})
         result.value["provenance"] = result.provenance.to_dict()
         result.value["next_date"] = ctx.next_date.isoformat()
+        result.value["lead"] = lead
+        result.value["alternatives"] = self.alternatives(ctx)
         return result
 
 
@@ -424,6 +481,10 @@ def agenda_markdown(agenda: dict[str, Any], pair: PairRecord | None = None) -> s
         lines.append("")
     if agenda["opening_questions"]:
         lines += ["## Opening questions", *[f"- {q}" for q in agenda["opening_questions"]], ""]
+    if agenda.get("alternatives"):
+        lines.append("## Other ways to lead this session")
+        lines += [f"- `{a['lead']}`: {a['title']}" for a in agenda["alternatives"]]
+        lines.append("")
     if agenda["prep_notes"]:
         lines.append("## Prep notes for the mentor")
         lines += [f"- {n['note']} _({n['source']} › {n['heading'].split(' > ')[-1]})_"

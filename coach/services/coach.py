@@ -39,13 +39,16 @@ class Coach:
         self.chat_service = ChatService(store, retriever, prompts, model, backend, chat_mode)
 
     def agenda(self, pair_id: int, minutes: int | None = None, *, save: bool = True,
-               today: dt.date | None = None, covered: Iterable[str] = ()) -> dict[str, Any]:
-        """``covered``: notes of topics the pair has covered outside the coach's agendas."""
+               today: dt.date | None = None, covered: Iterable[str] = (),
+               lead: str | None = None) -> dict[str, Any]:
+        """``covered``: notes of topics the pair has covered outside the coach's agendas;
+        ``lead``: what the mentor chose to lead with, from a previous agenda's alternatives."""
         pair = self.store.get_pair(pair_id)
         today = today or dt.date.today()
         if minutes is None:
             minutes = self.store.get_programme(pair.programme_id).default_session_minutes
-        result = self.planner.plan(pair, minutes, today=today, covered=covered).value
+        result = self.planner.plan(pair, minutes, today=today, covered=covered,
+                                   lead=lead).value
         if save:
             session = self.store.save_agenda(pair_id, result, date=result["next_date"],
                                              minutes=minutes, today=today)

@@ -26,7 +26,7 @@
       fetch("/api/v1/pairs/" + form.dataset.pair + "/agenda", {
         method: "POST", credentials: "same-origin",
         headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
-        body: JSON.stringify({minutes: minutes})
+        body: JSON.stringify({minutes: minutes, lead: document.getElementById("lead").value || null})
       }).then(function (r) { return r.json().then(function (b) { return {ok: r.ok, body: b}; }); })
         .then(function (res) {
           clearInterval(timer);
@@ -72,7 +72,25 @@
     }
     var p = a.provenance;
     body.appendChild(el("p", "muted small", "Prepared by " + p.backend +
-      (p.fallback ? " (checked fallback: " + p.fallback_reason + ")" : "") + "."));
+      (p.fallback ? " (checked fallback: " + p.fallback_reason + ")" : "") + "." +
+      (a.lead ? " Led with what you chose." : "")));
+    renderLeads(a);
+  }
+
+  // The alternatives the next agenda may be led with, the current lead selected.
+  function renderLeads(a) {
+    var select = document.getElementById("lead");
+    select.textContent = "";
+    var coach = el("option", "", "The coach's choice");
+    coach.value = "";
+    select.appendChild(coach);
+    (a.alternatives || []).forEach(function (alt) {
+      var option = el("option", "", alt.title);
+      option.value = alt.lead;
+      option.selected = alt.lead === a.lead;
+      select.appendChild(option);
+    });
+    document.getElementById("lead-choice").hidden = !(a.alternatives || []).length;
   }
 
   // Chat: stream tokens from server-sent events over a POST.
