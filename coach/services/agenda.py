@@ -26,6 +26,7 @@ MAX_OPEN_POINTS = 2  # blockers from the last session's shared summaries picked 
 # (coach eval --suite agendas: ranking.fit_at_3, main_topic_fit); people choose well.
 ALTERNATIVES = 3
 GOAL_LEAD = "goal"
+TWO_TOPICS_FROM = 50  # minutes: a session this long takes a second main topic
 
 GUIDE_QUERIES = {
     "check_in": "open the session with a short check-in on how things are going",
@@ -242,22 +243,20 @@ class AgendaPlanner:
         return self.segment_from_goal(pair)
 
     def segment_from_goal(self, pair: PairRecord, chosen: bool = False) -> GoalSegment | None:
-        """The main segment built from the active goal that what comes next names most."""
-        goals = [g for g in active_goals(pair) if g.strip()]
-        if not goals:
+        """The main segment built from the leading goal, with the guidance on it."""
+        goal = leading_goal(pair)
+        if goal is None:
             return None
-        coming = next_steps(pair)
-        goal = min(goals, key=lambda g: (-len(set(tokenize(g)) & set(tokenize(" ".join(coming)))),
-                                         goals.index(g)))
         hits = self.retriever.search(goal, 1, kinds=["guideline"])
         return GoalSegment(goal, hits[0] if hits else None, pair.id, chosen)
 
-    def alternatives(self, ctx: AgendaContext) -> list[dict[str, str]]:
+    @staticmethod
+    def alternatives(ctx: AgendaContext) -> list[dict[str, str]]:
         """What the mentor may lead the session with: the first candidates, and the goal."""
         out = [{"lead": s.topic.id, "title": s.topic.title} for s in ctx.candidates[:ALTERNATIVES]]
-        segment = ctx.goal_segment or self.segment_from_goal(ctx.pair)
-        if segment is not None:
-            out.append({"lead": GOAL_LEAD, "title": segment.title})
+        goal = leading_goal(ctx.pair)
+        if goal is not None:
+            out.append({"lead": GOAL_LEAD, "title": GoalSegment(goal, None, ctx.pair.id).title})
         return out
 
     # -- deterministic composer --------------------------------------------------------
@@ -389,7 +388,7 @@ class AgendaPlanner:
         if lead is not None:
             return self._finish(ctx, self._led_by(ctx, lead), lead)
         fixed: list[Suggestion | GoalSegment] = [ctx.goal_segment] if ctx.goal_segment else []
-        n_topics = 1 if minutes < 50 else min(2, len(fixed) + len(ctx.candidates))
+        n_topics = topics_for(minutes, len(fixed) + len(ctx.candidates))
         n_chosen = n_topics - len(fixed)  # how many catalogue topics the agenda takes
         composed = self.build(ctx, fixed + ctx.candidates[:n_chosen])
         by_id = {s.topic.id: s for s in ctx.candidates}
@@ -442,9 +441,8 @@ class AgendaPlanner:
                                    f"this pair's candidate topics ({', '.join(by_id)}) or "
                                    f"{GOAL_LEAD!r}.")
             ctx = replace(ctx, goal_segment=None)
-        n_topics = 1 if ctx.minutes < 50 else 2
-        topics = [first, *[s for s in ctx.candidates if s is not first][:n_topics - 1]]
-        composed = self.build(ctx, topics)
+        others = [s for s in ctx.candidates if s is not first]
+        composed = self.build(ctx, [first, *others][:topics_for(ctx.minutes, 1 + len(others))])
         return guarded_generate(task="agenda", backend=self.backend, model=None,
                                 composed=composed, validate=lambda a: self.validate(ctx, a))
 
@@ -458,6 +456,20 @@ class AgendaPlanner:
         result.value["lead"] = lead
         result.value["alternatives"] = self.alternatives(ctx)
         return result
+
+
+def topics_for(minutes: int, available: int) -> int:
+    """How many main topics a session of ``minutes`` takes, of ``available``."""
+    return 1 if minutes < TWO_TOPICS_FROM else min(2, available)
+
+
+def leading_goal(pair: PairRecord) -> str | None:
+    """The active goal that what comes next names most (the first such goal on a tie)."""
+    goals = [g for g in active_goals(pair) if g.strip()]
+    if not goals:
+        return None
+    coming = set(tokenize(" ".join(next_steps(pair))))
+    return min(goals, key=lambda g: (-len(set(tokenize(g)) & coming), goals.index(g)))
 
 
 def _item(kind: str, title: str, minutes: int, details: str, sources: list[str], *,
