@@ -4,9 +4,9 @@ first person's grades call a fit: the level a coach's main_topic_fit can be held
 evals/datasets/agreement/ holds a second annotator's grades for the dev and test agenda cases
 (agendas-dev.jsonl, agendas-test.jsonl) and for the train cases of writer X
 (agendas-train-x.jsonl): each catalogue topic graded 0-2 as the next session's main topic, and
-the one topic they would make the main topic, or null to build it from the goal. The annotators read only the grading instructions of
-section 4 of evals/ANNOTATION.md (the folder's README), the cases without their gold, and the
-catalogue. Their main topic is scored by the first annotator's grades with the same rule the
+the one topic they would make the main topic, or null to build it from the goal. The
+annotators read only the grading instructions of section 4 of evals/ANNOTATION.md (the folder's
+README), the cases without their gold, and the catalogue. Their main topic is scored by the first annotator's grades with the same rule the
 coach is (evals.agendas.topic_fit), and the first annotator's best topic by theirs.
 
     .venv/bin/python -m evals.agenda_agreement

@@ -37,6 +37,7 @@ from typing import Any
 
 from coach.container import Container
 from coach.retrieval.text import tokenize
+from coach.services.agenda import ALTERNATIVES, CANDIDATES
 from evals.builders import build_pair, knowledge_scratch
 from evals.metrics import cosine_matrix, latency, mean_defined, ndcg, remembered, token_f1
 
@@ -46,7 +47,7 @@ OPENING_QUESTION_SIMILARITY = 0.4
 # A second annotator's grades of a split's cases (evals.agenda_agreement): the level a coach's
 # main topic fit can be held to, printed beside it as human.main_topic_fit.
 AGREEMENT = Path(__file__).parent / "datasets" / "agreement"
-RANKING_DEPTHS = (3, 6)  # the agenda's context ranks six candidate topics
+RANKING_DEPTHS = (ALTERNATIVES, CANDIDATES)  # what the mentor is offered; all that is ranked
 
 
 def topic_fit(main: dict[str, Any] | None, grades: dict[str, float]) -> bool:

@@ -24,6 +24,7 @@ import numpy as np
 from coach.adapters.llama_cpp_chat import packaged_gguf
 from coach.container import Container
 from coach.settings import Settings
+from coach.services.agenda import CANDIDATES
 from evals.agendas import fits_within, grades_of, topic_fit
 from evals.builders import build_pair, knowledge_scratch
 from evals.calibrate import _remembered_embeddings
@@ -82,7 +83,7 @@ def main() -> None:
                                             dt.date.fromisoformat(case["as_of"]),
                                             case.get("covered_topics", []))
                 grades, ranked = grades_of(case), [s.topic.id for s in ctx.candidates]
-                within += fits_within(ranked, grades, 6)
+                within += fits_within(ranked, grades, CANDIDATES)
                 if ctx.goal_segment is not None or not ranked:
                     fit = topic_fit({"topic_id": None}, grades)
                     ranker, model = ranker + fit, model + fit

@@ -25,6 +25,7 @@ MAX_OPEN_POINTS = 2  # blockers from the last session's shared summaries picked 
 # three candidates in 0.885 of dev cases, against 0.769 for the coach's own choice
 # (coach eval --suite agendas: ranking.fit_at_3, main_topic_fit); people choose well.
 ALTERNATIVES = 3
+CANDIDATES = 6  # topics ranked for the coach (or the model) to choose from
 GOAL_LEAD = "goal"
 TWO_TOPICS_FROM = 50  # minutes: a session this long takes a second main topic
 
@@ -217,7 +218,7 @@ class AgendaPlanner:
         last = held[-1].date if held else None
         next_date = max(today, (last + dt.timedelta(days=pair.cadence_days)) if last else today)
         candidates = self.suggester.rank(pair, exclude=self.suggester.covered_by_notes(covered),
-                                         n=6, boost=self.next_step_boost(pair))
+                                         n=CANDIDATES, boost=self.next_step_boost(pair))
         goal_segment = self.goal_segment(pair, candidates)
         if not candidates and goal_segment is None:
             raise InvalidInput("Every catalogue topic for this pair's focus has been covered; "
