@@ -17,8 +17,8 @@ from api.errors import error_body
 from api.routes import health, knowledge, pairs, people
 from api.security import SessionSigner
 from coach.container import Container
-from coach.services.auth import SignInThrottle, TokenService
 from coach.settings import Settings
+from coach.store.credentials import SignInThrottle, TokenService
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -9,9 +9,10 @@ from fastapi import Depends, Request
 from api.errors import ApiError
 from api.security import COOKIE, SessionSigner, client_address, in_networks
 from coach.container import Container
-from coach.errors import NotFound
-from coach.records import Principal
-from coach.services.auth import SetupTokenOnly, SignInThrottle, TokenService
+from coach.domain.errors import NotFound
+from coach.domain.records import Principal
+from coach.domain.vocabulary import STAFF_ROLES
+from coach.store.credentials import SetupTokenOnly, SignInThrottle, TokenService
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -105,5 +106,5 @@ def require_roles(*roles: str):
     return Depends(check)
 
 
-Coordinator = Annotated[Principal, require_roles("coordinator", "admin")]
+Coordinator = Annotated[Principal, require_roles(*STAFF_ROLES)]
 Admin = Annotated[Principal, require_roles("admin")]

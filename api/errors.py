@@ -7,7 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from coach.errors import (
+from coach.domain.access import Forbidden, Hidden
+from coach.domain.errors import (
     BackendUnavailable,
     CoachError,
     Conflict,
@@ -18,7 +19,6 @@ from coach.errors import (
     TooLarge,
     UnsupportedType,
 )
-from coach.services.access import Forbidden, Hidden
 
 STATUS = {
     NotFound: 404, Hidden: 404, InvalidInput: 422, RuleViolation: 422, Conflict: 409,

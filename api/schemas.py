@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from coach.services.guard import FallbackReason
+from coach.generation.guard import FallbackReason
 
 T = TypeVar("T")
 Focus = Literal["technology", "generational", "inclusion"]

@@ -23,7 +23,7 @@ class WebSession:
 
 class SessionSigner:
     """Signs the cookie that carries a sign-in session's id. The session itself lives in the
-    database (coach.services.auth), so a valid signature alone never signs anyone in."""
+    database (coach.store.credentials), so a valid signature alone never signs anyone in."""
 
     def __init__(self, secret: str, max_age_s: int):
         self._serializer = URLSafeTimedSerializer(secret, salt="coach-session")

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from coach.container import Container
-from coach.errors import CoachError, InvalidInput
-from coach.records import pair_summary
+from coach.domain.errors import CoachError, InvalidInput
+from coach.domain.records import pair_summary
 from coach.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -84,7 +84,7 @@ def init(
                                progress=None if as_json else _progress())
     result["ingest"] = report.to_dict()
     if demo:
-        from coach.demo import demo_data, load_demo, summariser_for
+        from coach.operations.demo import demo_data, load_demo, summariser_for
 
         name = demo_data()["programme"]["name"]
         if any(p.name == name for p in c.store.list_programmes()):
@@ -147,7 +147,8 @@ def _print_ingest(report: dict[str, Any]) -> None:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md .txt .html .pdf .docx).")],
-    prune: Annotated[bool, typer.Option("--prune", help="Drop chunks of files that no longer exist.")] = False,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Drop chunks of files that no longer exist.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Add or update documents in the knowledge index (idempotent)."""
@@ -166,7 +167,8 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     pair: Annotated[int | None, typer.Option("--pair", help="Also search this pair's records.")] = None,
     focus: Annotated[str | None, typer.Option(help="technology, generational or inclusion.")] = None,
-    kind: Annotated[list[str] | None, typer.Option(help="guideline, topic, document, pair_goals, pair_summary.")] = None,
+    kind: Annotated[list[str] | None, typer.Option(
+        help="guideline, topic, document, pair_goals, pair_summary.")] = None,
     k: Annotated[int, typer.Option("-k", help="How many results.")] = 5,
     as_json: JsonOpt = False,
 ) -> None:
@@ -198,7 +200,7 @@ def users_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a person, with a one-time sign-in token for them."""
-    from coach.services.auth import TokenService
+    from coach.store.credentials import TokenService
 
     c = initialised()
     person = c.store.add_person(name, email, role, department=department, manager=manager)
@@ -252,7 +254,7 @@ def tokens_create(
 ) -> None:
     """Issue a one-time sign-in token for a person (shown once, stored hashed, recorded and
     shown to them)."""
-    from coach.services.auth import TokenService
+    from coach.store.credentials import TokenService
 
     c = initialised()
     person = c.store.get_person(user)
@@ -269,8 +271,8 @@ def tokens_create(
 def tokens_list(user: Annotated[str, typer.Argument(help="The person's id or email.")],
                 as_json: JsonOpt = False) -> None:
     """A person's tokens, signed-in sessions and credential events (no secrets)."""
-    from coach.services.auth import TokenService
-    from coach.services.backup import jsonable
+    from coach.operations.backup import jsonable
+    from coach.store.credentials import TokenService
 
     c = initialised()
     person = c.store.get_person(user)
@@ -291,7 +293,7 @@ def tokens_list(user: Annotated[str, typer.Argument(help="The person's id or ema
 @tokens_app.command("revoke")
 def tokens_revoke(user: Annotated[str, typer.Argument(help="The person's id or email.")]) -> None:
     """Revoke every token a person has and end their signed-in sessions."""
-    from coach.services.auth import TokenService
+    from coach.store.credentials import TokenService
 
     c = initialised()
     person = c.store.get_person(user)
@@ -302,8 +304,8 @@ def tokens_revoke(user: Annotated[str, typer.Argument(help="The person's id or e
 @app.command("demo-signin")
 def demo_signin(as_json: JsonOpt = False) -> None:
     """Issue one-time sign-in tokens for the demo mentor, mentee and coordinator."""
-    from coach.demo import demo_data
-    from coach.services.auth import TokenService
+    from coach.operations.demo import demo_data
+    from coach.store.credentials import TokenService
 
     c = initialised()
     name = demo_data()["programme"]["name"]
@@ -374,7 +376,7 @@ def pairs_list(status: Annotated[str | None, typer.Option()] = None, as_json: Js
 def pair_detail(p) -> dict[str, Any]:
     """A pair's records as a coordinator sees them: reflections by id and visibility, and the
     action items that are not their authors' alone."""
-    from coach.services.access import PROGRAMME_VIEW, visible_action_items
+    from coach.domain.access import PROGRAMME_VIEW, visible_action_items
 
     data = pair_summary(p)
     data.update({
@@ -422,7 +424,8 @@ def pairs_add(
     mentee: Annotated[str, typer.Option(help="Mentee id or email (the senior).")],
     focus: Annotated[list[str], typer.Option(help="technology, generational or inclusion; repeat for more.")],
     goal: Annotated[list[str] | None, typer.Option(help="A goal; repeat for more.")] = None,
-    cadence: Annotated[int | None, typer.Option(help="Days between sessions (default: the programme's).")] = None,
+    cadence: Annotated[int | None, typer.Option(
+        help="Days between sessions (default: the programme's).")] = None,
     starts: Annotated[str | None, typer.Option(help="Start date YYYY-MM-DD (default today).")] = None,
     ends: Annotated[str | None, typer.Option(help="End date YYYY-MM-DD.")] = None,
     as_json: JsonOpt = False,
@@ -503,7 +506,8 @@ def sessions_list(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = 
 
 
 # -- coach features -----------------------------------------------------------------
-BackendOpt = Annotated[str | None, typer.Option("--backend", help="embedded, openai or none (default: settings).")]
+BackendOpt = Annotated[str | None, typer.Option(
+    "--backend", help="embedded, openai or none (default: settings).")]
 
 
 def _provenance_line(p: dict[str, Any]) -> str:
@@ -516,7 +520,8 @@ def _provenance_line(p: dict[str, Any]) -> str:
 @app.command()
 def agenda(
     pair_id: Annotated[int, typer.Argument(help="The pair.")],
-    minutes: Annotated[int | None, typer.Option(help="Session length, 15 to 120 (default: the programme's).")] = None,
+    minutes: Annotated[int | None, typer.Option(
+        help="Session length, 15 to 120 (default: the programme's).")] = None,
     save: Annotated[bool, typer.Option(help="Save the agenda on the next session.")] = True,
     lead: Annotated[str | None, typer.Option(help="Lead with one of the alternatives an agenda "
                                              "lists: a topic id, or 'goal'.")] = None,
@@ -524,7 +529,7 @@ def agenda(
     as_json: JsonOpt = False,
 ) -> None:
     """A timed agenda for the pair's next session."""
-    from coach.services.agenda import agenda_markdown
+    from coach.features.agenda import agenda_markdown
 
     c = initialised()
     result = c.coach(backend).agenda(pair_id, minutes, save=save, lead=lead)
@@ -560,7 +565,8 @@ def topics(
 def reflect(
     pair_id: Annotated[int, typer.Argument(help="The pair.")],
     file: Annotated[str, typer.Option("--file", help="The reflection text file, or - for stdin.")],
-    session: Annotated[int | None, typer.Option("--session", help="The session (default: the last held one).")] = None,
+    session: Annotated[int | None, typer.Option(
+        "--session", help="The session (default: the last held one).")] = None,
     author: Annotated[str | None, typer.Option(help="Author id or email (default: the mentee).")] = None,
     visibility: Annotated[str, typer.Option(
         help="private (you alone), pair (your partner sees the summary you confirm) or "
@@ -606,7 +612,8 @@ def reflect(
 @app.command()
 def chat(
     pair_id: Annotated[int, typer.Argument(help="The pair.")],
-    as_person: Annotated[str | None, typer.Option("--as", help="Your id or email (default: the mentor).")] = None,
+    as_person: Annotated[str | None, typer.Option(
+        "--as", help="Your id or email (default: the mentor).")] = None,
     message: Annotated[str | None, typer.Option("--message", "-m", help="Ask one question and exit.")] = None,
     backend: BackendOpt = None,
     as_json: JsonOpt = False,
@@ -650,7 +657,7 @@ def chat(
 @programme_app.command("show")
 def programme_show(as_json: JsonOpt = False) -> None:
     """The programme, with its health thresholds (defaults merged with overrides)."""
-    from coach.services.health import HealthThresholds
+    from coach.health.signals import HealthThresholds
 
     c = initialised()
     programmes = []
@@ -675,11 +682,11 @@ def programme_show(as_json: JsonOpt = False) -> None:
 
 @programme_app.command("thresholds")
 def programme_thresholds(
-    settings_: Annotated[list[str], typer.Argument(metavar="KEY=VALUE", help="Thresholds to set; KEY= resets one.")],
+    settings_: Annotated[list[str], typer.Argument(
+        metavar="KEY=VALUE", help="Thresholds to set; KEY= resets one.")],
     programme: Annotated[int | None, typer.Option(help="Programme id (default: the first).")] = None,
 ) -> None:
     """Override health thresholds for a programme, e.g. `gap_warn_ratio=2 missed_stalled=4`."""
-    from coach.services.health import HealthThresholds
 
     c = initialised()
     current = c.store.get_programme(programme)
@@ -692,10 +699,8 @@ def programme_thresholds(
             overrides.pop(key.strip(), None)
         else:
             overrides[key.strip()] = value.strip()
-    checked = HealthThresholds.from_overrides(overrides)
-    clean = {k: getattr(checked, k) for k in overrides}
-    c.store.update_programme_thresholds(current.id, clean)
-    out.print(f"Health thresholds for {current.name}: {clean or 'defaults'}")
+    updated = c.monitor.set_thresholds(current.id, overrides)
+    out.print(f"Health thresholds for {current.name}: {updated.health_thresholds or 'defaults'}")
 
 
 # -- backups and repair ---------------------------------------------------------------
@@ -707,11 +712,11 @@ def export_command(file: Annotated[Path, typer.Argument(help="Where to write the
                    as_json: JsonOpt = False) -> None:
     """Export the whole programme store (people, pairs, sessions, reflections, summaries,
     action items, chat history, token hashes) to one JSON file, or one person's data."""
-    from coach.services.backup import write_export, write_person_export
+    from coach.operations.backup import write_export, write_person_export
 
     c = initialised()
     if person is not None:
-        from coach.services.auth import TokenService
+        from coach.store.credentials import TokenService
 
         who = c.store.get_person(person)
         write_person_export(c.store, TokenService(c.db), who, file)
@@ -731,7 +736,8 @@ def export_command(file: Annotated[Path, typer.Argument(help="Where to write the
 def import_command(file: Annotated[Path, typer.Argument(help="A file written by `coach export`.")],
                    as_json: JsonOpt = False) -> None:
     """Import an export into an empty data directory, then rebuild the index."""
-    from coach.services.backup import import_store, read_export
+    from coach.operations.backup import read_export
+    from coach.store.dump import import_store
 
     c = container()
     data = read_export(file)
@@ -749,7 +755,7 @@ def import_command(file: Annotated[Path, typer.Argument(help="A file written by 
 def doctor(repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed.")] = False,
            as_json: JsonOpt = False) -> None:
     """Check that the store and the index agree; --repair fixes what it finds."""
-    from coach.services.doctor import run_doctor
+    from coach.operations.doctor import run_doctor
 
     report = run_doctor(initialised(), repair=repair)
     if as_json:
@@ -767,7 +773,7 @@ def doctor(repair: Annotated[bool, typer.Option("--repair", help="Fix what can b
 
 # -- coordinator --------------------------------------------------------------------
 def _as_of(value: str | None):
-    from coach.store.repository import parse_date
+    from coach.domain.rules import parse_date
 
     return parse_date(value, "--as-of date") if value else None
 
@@ -780,7 +786,7 @@ def health(
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
 ) -> None:
     """Pair health for coordinators: status, score, reasons and suggested actions, riskiest first."""
-    from coach.services.health import STATUSES
+    from coach.health.signals import STATUSES
 
     if fmt not in ("table", "json", "csv"):
         raise InvalidInput(f"Unknown format {fmt!r}. Use table, json or csv.")
@@ -791,11 +797,10 @@ def health(
     if fmt == "json":
         emit_json([h.to_dict() for h in results])
     elif fmt == "csv":  # the dashboard's CSV export, same columns and escaping
-        from coach.services.csv_export import HEALTH_COLUMNS, health_row, write_csv
+        from coach.health.csv_export import write_health_csv
 
         labels = c.store.pair_labels()
-        write_csv(sys.stdout, HEALTH_COLUMNS,
-                  (health_row(h.to_dict(), labels.get(h.pair_id, {})) for h in results))
+        write_health_csv(sys.stdout, ((h.to_dict(), labels.get(h.pair_id, {})) for h in results))
     else:
         table = Table("pair", "status", "score", "reasons", "suggested actions")
         colour = {"healthy": "green", "at_risk": "yellow", "stalled": "red"}
@@ -836,7 +841,7 @@ def overview(
 @app.command()
 def timeline(pair_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False) -> None:
     """A pair's sessions, reflections and action items as a coordinator sees them."""
-    from coach.services.access import PROGRAMME_VIEW
+    from coach.domain.access import PROGRAMME_VIEW
 
     c = initialised()
     events = c.monitor.timeline(c.store.get_pair(pair_id), PROGRAMME_VIEW)
@@ -863,16 +868,22 @@ BENCH_PARTS = ("retrieval", "ingest", "generation", "features", "health", "dashb
 
 @app.command()
 def bench(
-    backend: Annotated[list[str] | None, typer.Option(help="Backends to measure; repeat (default: none and embedded).")] = None,
+    backend: Annotated[list[str] | None, typer.Option(
+        help="Backends to measure; repeat (default: none and embedded).")] = None,
     runs: Annotated[int, typer.Option(help="Runs per feature.")] = 20,
-    only: Annotated[list[str] | None, typer.Option(help="Parts to run: " + ", ".join(BENCH_PARTS) + " (default: all).")] = None,
-    retrieval_sizes: Annotated[list[int] | None, typer.Option(help="Collection sizes for the retrieval figures (default: 1000, 10000, 100000).")] = None,
-    health_pairs: Annotated[int, typer.Option(help="Pairs in the synthetic programme for the health figure.")] = 10_000,
-    dashboard_pairs: Annotated[list[int] | None, typer.Option(help="Synthetic programme sizes for the dashboard figure; 0 means the demo (default: 0 and 10000).")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        help="Parts to run: " + ", ".join(BENCH_PARTS) + " (default: all).")] = None,
+    retrieval_sizes: Annotated[list[int] | None, typer.Option(
+        help="Collection sizes for the retrieval figures (default: 1000, 10000, 100000).")] = None,
+    health_pairs: Annotated[int, typer.Option(
+        help="Pairs in the synthetic programme for the health figure.")] = 10_000,
+    dashboard_pairs: Annotated[list[int] | None, typer.Option(
+        help="Synthetic programme sizes for the dashboard figure; 0 means the demo "
+             "(default: 0 and 10000).")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write {\"figures\": [...]} here.")] = None,
 ) -> None:
     """Measure the coach beside the raw engines under it (in scratch stores, never your data)."""
-    from coach import bench as b
+    from tools import bench as b
 
     if not 1 <= runs <= 1000:
         raise InvalidInput("--runs must be between 1 and 1000.")
@@ -1001,13 +1012,17 @@ def reader_retrain(
 # -- evaluation -------------------------------------------------------------------
 @app.command("eval")
 def eval_command(
-    dataset: Annotated[Path | None, typer.Option(help="Dataset folder (default: evals/datasets/dev).")] = None,
-    suite: Annotated[list[str] | None, typer.Option(help="retrieval, reflections, health, agendas, topics, chat, faithfulness; repeat.")] = None,
-    backend: Annotated[list[str] | None, typer.Option(help="none, embedded or openai; repeat to compare.")] = None,
+    dataset: Annotated[Path | None, typer.Option(
+        help="Dataset folder (default: evals/datasets/dev).")] = None,
+    suite: Annotated[list[str] | None, typer.Option(
+        help="retrieval, reflections, health, agendas, topics, chat, faithfulness; repeat.")] = None,
+    backend: Annotated[list[str] | None, typer.Option(
+        help="none, embedded or openai; repeat to compare.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
     thresholds: Annotated[Path | None, typer.Option(help="TOML of minimum values per metric.")] = None,
-    judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible URL for an optional LLM judge.")] = None,
+    judge_url: Annotated[str | None, typer.Option(
+        help="OpenAI-compatible URL for an optional LLM judge.")] = None,
     judge_model: Annotated[str | None, typer.Option(help="The judge's model name.")] = None,
     judge_repeats: Annotated[int, typer.Option(help="Judgements per case (the spread is reported).")] = 3,
 ) -> None:
@@ -1076,7 +1091,7 @@ def loadtest(
 ) -> None:
     """A bounded concurrent load test over HTTP: coordinators read the dashboard, mentors prepare
     agendas, mentees submit reflections. Fails on any error or lost write."""
-    from coach.loadtest import LoadTest, read_tokens
+    from tools.loadtest import LoadTest, read_tokens
 
     if not 1 <= users <= 1000 or not 1 <= actions <= 1000:
         raise InvalidInput("--users and --actions must be between 1 and 1000.")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from coach.features.programme import ProgrammeService
 from coach.ingest.ingest import Ingestor, SourceNames
 from coach.ingest.jobs import IngestJobs, IngestRunner
 from coach.ports import Embedder, VectorIndex
 from coach.retrieval.hybrid import HybridRetriever
 from coach.retrieval.pair_index import PairIndexer
-from coach.services.programme import ProgrammeService
 from coach.settings import Settings
 from coach.store.db import Database
 from coach.store.documents import DocumentManifest
@@ -100,25 +103,25 @@ class Container:
 
     @cached_property
     def catalogue(self):
-        from coach.services.catalogue import TopicCatalogue
+        from coach.features.catalogue import TopicCatalogue
 
         return TopicCatalogue(self.index)
 
     @cached_property
     def prompts(self):
-        from coach.prompts import PromptLibrary
+        from coach.generation.prompts import PromptLibrary
 
         return PromptLibrary()
 
     @cached_property
     def monitor(self):
-        from coach.services.monitoring import CoordinatorGuide, Monitor
+        from coach.health.monitoring import CoordinatorGuide, Monitor
 
         return Monitor(self.db, self.store, CoordinatorGuide(self.index))
 
     def chat_model(self, backend: str | None = None):
         """The model for ``backend`` (default from settings); None means the composer alone."""
-        from coach.llm import make_chat_model
+        from coach.adapters.chat_models import make_chat_model
 
         backend = backend or self.settings.llm_backend
         if backend not in self._models:
@@ -151,7 +154,7 @@ class Container:
         return Reader(model)
 
     def coach(self, backend: str | None = None):
-        from coach.services.coach import Coach
+        from coach.features.pair_features import Coach
 
         backend = backend or self.settings.llm_backend
         model = self.chat_model(backend)
@@ -164,7 +167,7 @@ class Container:
     def topic_relevance(self):
         """The fitted topic relevance model beside this embedder (None beside another one):
         loaded once, its topic vectors computed once per catalogue."""
-        from coach.services.topic_relevance import TopicRelevance
+        from coach.features.topic_relevance import TopicRelevance
 
         return TopicRelevance.for_embedder(self.embedder)
 
@@ -179,6 +182,25 @@ class Container:
         scratch.__dict__["reader"] = self.reader  # the same models, loaded once
         scratch.__dict__["topic_relevance"] = self.topic_relevance
         return scratch
+
+    @contextmanager
+    def scratch_store(self, sources: Sequence[Path] | None = None, *, data_dir: Path | None = None,
+                      prefix: str = "coach-scratch-") -> Iterator[Container]:
+        """A throwaway, migrated store and index in a temporary folder, sharing this container's
+        models, with ``sources`` ingested (default: the knowledge folder; ``()`` for none).
+        Closed and removed afterwards: evals, bench and calibration never touch user data. With
+        ``data_dir`` it lives there instead, and the folder stays for whoever made it."""
+        folder = nullcontext(str(data_dir)) if data_dir else tempfile.TemporaryDirectory(prefix=prefix)
+        with folder as tmp:
+            scratch = self.scratch(Path(tmp))
+            try:
+                scratch.db.migrate()
+                paths = [scratch.settings.knowledge_dir] if sources is None else list(sources)
+                if paths:
+                    scratch.ingestor.ingest(paths)
+                yield scratch
+            finally:
+                scratch.close()
 
     def warm_up(self) -> float:
         """Load what the first requests would otherwise wait for (the embedding model, the index

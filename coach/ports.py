@@ -1,10 +1,12 @@
-"""One protocol per role. Adapters in coach.adapters implement them; fakes in coach.fakes."""
+"""One protocol per role. Adapters in coach.adapters implement them; fakes in coach.adapters.fakes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from coach.domain.sources import is_pair_scope
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class Chunk:
 
 def scope_group(scope: object) -> str:
     """Which generation a chunk's scope belongs to: the shared knowledge or the pairs' records."""
-    return "pairs" if str(scope).startswith("pair:") else "global"
+    return "pairs" if is_pair_scope(scope) else "global"
 
 
 @dataclass(frozen=True)

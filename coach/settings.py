@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from coach.ingest.limits import SECONDS_PER_FILE
+from coach.domain.limits import SECONDS_PER_FILE
 
 _REPO_KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     ingest_seconds_per_file: float = Field(
         default=SECONDS_PER_FILE, gt=0,
         description="Wall-clock limit on reading one document; a file that takes longer is "
-                    "refused (the other limits are in coach/ingest/limits.py).")
+                    "refused (the other limits are in coach/domain/limits.py).")
     signin_attempts_per_minute: int = 10
 
     @field_validator("data_dir", "knowledge_dir", mode="after")
@@ -165,6 +165,3 @@ class Settings(BaseSettings):
                 os.unlink(tmp)
         return path.read_text(encoding="utf-8").strip()
 
-
-def get_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]

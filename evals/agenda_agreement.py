@@ -6,8 +6,9 @@ evals/datasets/agreement/ holds a second annotator's grades for the dev and test
 (agendas-train-x.jsonl): each catalogue topic graded 0-2 as the next session's main topic, and
 the one topic they would make the main topic, or null to build it from the goal. The
 annotators read only the grading instructions of section 4 of evals/ANNOTATION.md (the folder's
-README), the cases without their gold, and the catalogue. Their main topic is scored by the first annotator's grades with the same rule the
-coach is (evals.agendas.topic_fit), and the first annotator's best topic by theirs.
+README), the cases without their gold, and the catalogue. Their main topic is scored by the first
+annotator's grades with the same rule the coach is (evals.agendas.topic_fit), and the first
+annotator's best topic by theirs.
 
     .venv/bin/python -m evals.agenda_agreement
 """
@@ -15,7 +16,6 @@ coach is (evals.agendas.topic_fit), and the first annotator's best topic by thei
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from evals.agendas import AGREEMENT, grades_of, human_main_fit, second_grades, topic_fit
 from evals.datasets import load_file

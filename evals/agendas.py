@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from coach.container import Container
-from coach.retrieval.text import tokenize
-from coach.services.agenda import ALTERNATIVES, CANDIDATES
-from evals.builders import build_pair, knowledge_scratch
+from coach.features.agenda import ALTERNATIVES, CANDIDATES
+from coach.text.tokens import tokenize
+from evals.builders import build_pair
 from evals.metrics import cosine_matrix, latency, mean_defined, ndcg, remembered, token_f1
 
 CHECKS = ("duration", "follow_up", "goals", "grounded", "focus")
@@ -156,7 +156,7 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
     results, times, fallbacks, changed = [], [], 0, 0
     totals = {c: 0 for c in CHECKS}
     scores: dict[str, list[float | None]] = {}
-    with knowledge_scratch(container) as scratch:
+    with container.scratch_store() as scratch:
         coach = scratch.coach(backend)
         catalogue = scratch.catalogue.all()
         topic_focus = {t.id: t.focus for t in catalogue.values()}

@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from coach.services.reflection import reading_context
 from coach.container import Container
-from coach.errors import InvalidInput
-from coach.records import PairRecord
+from coach.domain.errors import InvalidInput
+from coach.domain.records import PairRecord
+from coach.features.reflection import reading_context
 
 _counter = itertools.count(1)
-
-
-@contextmanager
-def knowledge_scratch(container: Container) -> Iterator[Container]:
-    """A throwaway store and index in a temporary folder, with knowledge/ ingested, sharing
-    ``container``'s models; closed and removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
-        scratch = container.scratch(Path(tmp))
-        try:
-            scratch.db.migrate()
-            scratch.ingestor.ingest([scratch.settings.knowledge_dir])
-            yield scratch
-        finally:
-            scratch.close()
 
 
 def _date(value: Any, what: str, case_id: str) -> dt.date:

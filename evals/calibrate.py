@@ -1,12 +1,14 @@
 """Thresholds the coach uses, chosen on the dev split and printed with what each choice gives.
 
-    python -m evals.calibrate covered    # writes coach/services/covered_model.json: fitted on
+    python -m evals.calibrate covered    # writes coach/features/covered_model.json: fitted on
                                          # the train topic cases' covered notes
     python -m evals.calibrate questions  # OPENING_QUESTION_SIMILARITY (evals/agendas.py)
-    python -m evals.calibrate agenda     # NEXT_STEP_WEIGHT, NO_TOPIC_FITS (coach/services/agenda.py)
+    python -m evals.calibrate agenda     # NEXT_STEP_WEIGHT, NO_TOPIC_FITS (coach/features/agenda.py)
                                          # and NEIGHBOUR_WEIGHT (topic_relevance.py)
-    python -m evals.calibrate support    # writes coach/services/support_model.json: fitted on
+    python -m evals.calibrate support    # writes coach/generation/support_model.json: fitted on
                                          # the train claims, threshold by 5-fold CV there
+    python -m evals.calibrate relevance  # writes coach/features/topic_relevance.json: fitted on
+                                         # the train topic cases (about a minute)
 
 Each prints the F1 (or, for the agenda, the main topic fit) at every candidate setting and the
 one it would choose; the constants are then set by hand, so a change to them shows in a commit.
@@ -19,7 +21,6 @@ from contextlib import contextmanager
 
 from coach.container import Container
 from coach.settings import Settings
-from evals.builders import knowledge_scratch
 from evals.datasets import DEV_DATASET, load_cases
 from evals.metrics import cosine_matrix, micro_prf, prf, remembered
 
@@ -41,7 +42,7 @@ def best(scored: list[tuple[float, bool]], total_positive: int | None = None) ->
 
 
 def covered(container: Container) -> None:
-    """The covered model (coach.services.covered_notes), fitted on the notes of the train topic
+    """The covered model (coach.features.covered_notes), fitted on the notes of the train topic
     cases. Each topic a writer judged covered is the positive of the note nearest to it; every
     other (note, topic) is a negative. A covered topic offered again is the mistake a pair
     notices, a topic wrongly taken as covered leaves the others to choose from, so the
@@ -50,9 +51,9 @@ def covered(container: Container) -> None:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from coach.services.covered_notes import FEATURES, PACKAGED, CoveredModel, Exemplar
-    from coach.services.topic_relevance import TRAIN_FILES, data_fingerprint
-    from coach.services.topics import COVERED_SIMILARITY
+    from coach.features.covered_notes import FEATURES, PACKAGED, CoveredModel, Exemplar
+    from coach.features.topic_relevance import TRAIN_FILES, data_fingerprint
+    from coach.features.topics import COVERED_SIMILARITY
     from evals.datasets import load_file
 
     def table(cases, relevance, topics, exemplars=None):
@@ -85,7 +86,7 @@ def covered(container: Container) -> None:
             found, right, gold = found + len(named), right + len(named & truth), gold + len(truth)
         return found, gold, right
 
-    with knowledge_scratch(container) as scratch:
+    with container.scratch_store() as scratch:
         relevance = scratch.topic_relevance
         if relevance is None:
             raise SystemExit("The topic relevance model does not fit this embedder.")
@@ -146,7 +147,7 @@ def questions(container: Container) -> float:
     import random
 
     rng = random.Random(0)
-    with knowledge_scratch(container) as scratch:
+    with container.scratch_store() as scratch:
         topics = scratch.catalogue.all()
         embed = scratch.embedder.embed_documents
         scored = []
@@ -187,8 +188,8 @@ def agenda(container: Container) -> tuple[float, float, float]:
     import datetime as dt
     import itertools
 
-    from coach.services import agenda as planner_module
-    from coach.services import topic_relevance
+    from coach.features import agenda as planner_module
+    from coach.features import topic_relevance
     from evals.agendas import topic_fit
     from evals.builders import build_pair
     from evals.datasets import TRAIN_DATASET, load_file
@@ -202,7 +203,7 @@ def agenda(container: Container) -> tuple[float, float, float]:
     shipped = (topic_relevance.NEIGHBOUR_WEIGHT, planner_module.NEXT_STEP_WEIGHT,
                planner_module.NO_TOPIC_FITS)
     fit: dict[str, dict[tuple[float, float, float], float]] = {}
-    with knowledge_scratch(container) as scratch, _remembered_embeddings(scratch.embedder):
+    with container.scratch_store() as scratch, _remembered_embeddings(scratch.embedder):
         coach = scratch.coach("none")
         relevance = scratch.topic_relevance
         for split, cases in split_cases.items():
@@ -238,7 +239,7 @@ def agenda(container: Container) -> tuple[float, float, float]:
 
 
 def support(container: Container) -> None:
-    """The learned support check (coach.services.support): a logistic regression over its
+    """The learned support check (coach.generation.support): a logistic regression over its
     features, fitted on the train claims. A corruption let through is shown to a user, an
     honest paraphrase turned down only brings back the reader's own sentences, so the
     threshold is the lowest whose 5-fold cross-validated detection on train is at least the
@@ -247,8 +248,8 @@ def support(container: Container) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
-    from coach.services.support import FEATURES, PACKAGED, SupportCheck, SupportModel
-    from coach.services.text import SUPPORT_THRESHOLD
+    from coach.generation.support import FEATURES, PACKAGED, SupportCheck, SupportModel
+    from coach.text.sentences import SUPPORT_THRESHOLD
     from evals.datasets import TRAIN_DATASET
     from evals.faithfulness import rates
     from evals.reflections import names_of
@@ -294,6 +295,25 @@ def support(container: Container) -> None:
     print("coefficients: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(FEATURES, fit.coef_[0])))
 
 
+def relevance(container: Container) -> None:
+    """Fit the topic relevance model on the train topic cases (see its module)."""
+    import json
+
+    import numpy as np
+
+    from coach.features.topic_relevance import MODEL_PATH, TRAIN_FILES, RelevanceModel, TopicRelevance, fit
+
+    cases = [json.loads(line) for path in TRAIN_FILES
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with container.scratch_store() as scratch:
+        search = lambda q, k: scratch.retriever.search(q, k, kinds=["topic"])  # noqa: E731
+        placeholder = RelevanceModel(np.zeros(1), np.ones(1), (np.zeros(1), 0.0), (np.zeros(1), 0.0))
+        model = fit(TopicRelevance(scratch.embedder, placeholder), cases,
+                    scratch.catalogue.all(), search)
+    MODEL_PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {MODEL_PATH} from {model['cases']} cases, {model['examples']} examples")
+
+
 def main(argv: list[str]) -> None:
     container = Container(Settings())
     what = argv[0] if argv else ""
@@ -305,8 +325,10 @@ def main(argv: list[str]) -> None:
         agenda(container)
     elif what == "support":
         support(container)
+    elif what == "relevance":
+        relevance(container)
     else:
-        raise SystemExit("usage: python -m evals.calibrate covered|questions|agenda|support")
+        raise SystemExit("usage: python -m evals.calibrate covered|questions|agenda|support|relevance")
 
 
 if __name__ == "__main__":

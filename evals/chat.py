@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from coach.container import Container
-from coach.services.chat import NOT_COVERED, ChatEvent
-from evals.builders import build_pair, knowledge_scratch
+from coach.features.chat import NOT_COVERED, ChatEvent
+from evals.builders import build_pair
 from evals.metrics import latency
 
 GUIDANCE_KINDS = ["guideline", "document", "topic"]
@@ -65,7 +65,7 @@ def run_chat(cases: list[dict[str, Any]], container: Container, dataset: Path,
     totals = {"mine": [0, 0, 0, 0], "baseline_retrieval": [0, 0, 0, 0]}  # cited, right, found, gold
     answered = covered_right = covered_n = refused_right = refused_n = 0
     all_relevant = 0
-    with knowledge_scratch(container) as scratch:
+    with container.scratch_store() as scratch:
         coach = scratch.coach(backend)
         for case in cases:
             pair = build_pair(scratch, case, summarise=False)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from coach.errors import InvalidInput
+from coach.domain.errors import InvalidInput
 from evals.schemas import problem
 
 DEV_DATASET = Path(__file__).resolve().parent / "datasets" / "dev"

@@ -8,7 +8,7 @@ invented sentence, or a sentence from another reflection.
 * keep: share of honest paraphrases the check accepts.
 * balanced: the mean of the two.
 
-The check is the one the summariser uses (coach.services.support.SupportCheck, on the reader's
+The check is the one the summariser uses (coach.generation.support.SupportCheck, on the reader's
 MiniLM), told the pair's names where the case gives them, as the live path is.
 
 Beside them: a MiniLM baseline that accepts a claim when its cosine similarity to the nearest
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from coach.container import Container
-from coach.services.support import SupportCheck
-from coach.services.text import split_sentences
+from coach.generation.support import SupportCheck
+from coach.text.sentences import split_sentences
 from evals.datasets import load_cases
 from evals.metrics import cosine_matrix, remembered
 from evals.reflections import names_of

@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from coach.container import Container
-from coach.services.health import STATUSES
-from evals.builders import build_pair, knowledge_scratch
+from coach.health.signals import STATUSES
+from evals.builders import build_pair
 from evals.metrics import classification, latency, with_interval
 
 
 def run_health(cases: list[dict[str, Any]], container: Container, dataset: Path,
                backend: str = "none") -> dict[str, Any]:
     gold, predicted, results, times, fallbacks, summaries = [], [], [], [], 0, 0
-    with knowledge_scratch(container) as scratch:
+    with container.scratch_store() as scratch:
         coach = scratch.coach(backend)
         for case in cases:
             started = time.perf_counter()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from coach.retrieval.text import SAME_ITEM_OVERLAP, token_f1
+from coach.text.tokens import SAME_ITEM_OVERLAP, token_f1
 from evals.metrics import prf
 
 JUDGMENTS = Path(__file__).parent / "datasets" / "match-judgments" / "judgments.jsonl"

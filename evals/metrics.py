@@ -8,8 +8,8 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from coach.bench import percentile  # noqa: F401  (one definition, re-exported)
-from coach.retrieval.text import SAME_ITEM_OVERLAP, token_f1  # noqa: F401  (one definition)
+from coach.text.tokens import SAME_ITEM_OVERLAP, token_f1
+from tools.stats import percentile
 
 MATCH_THRESHOLD = SAME_ITEM_OVERLAP
 

@@ -23,10 +23,10 @@ import numpy as np
 
 from coach.adapters.llama_cpp_chat import packaged_gguf
 from coach.container import Container
+from coach.features.agenda import CANDIDATES
 from coach.settings import Settings
-from coach.services.agenda import CANDIDATES
 from evals.agendas import fits_within, grades_of, topic_fit
-from evals.builders import build_pair, knowledge_scratch
+from evals.builders import build_pair
 from evals.calibrate import _remembered_embeddings
 from evals.datasets import DEV_DATASET, TRAIN_DATASET, load_cases, load_file
 
@@ -69,7 +69,7 @@ def main() -> None:
                         for c in load_file(p, "agendas")],
               "dev": load_cases(DEV_DATASET, "agendas")}
     scorer = TitleScorer()
-    with knowledge_scratch(Container(Settings())) as scratch, \
+    with Container(Settings()).scratch_store() as scratch, \
             _remembered_embeddings(scratch.embedder):
         coach = scratch.coach("none")
         relevance, catalogue = scratch.topic_relevance, scratch.catalogue.all()

@@ -9,7 +9,7 @@ most similar first. Owner and due-date accuracy are over matched action items wh
 them. A gold key point is recalled when at least half of its content words appear in one
 summary sentence or key point; a predicted key point is precise when it recalls a gold one.
 A summary sentence is faithful when at least 60% of its content words appear in one
-reflection sentence and its neighbours (coach.services.text).
+reflection sentence and its neighbours (coach.text.sentences).
 
 Baselines: action items, every sentence with will/'ll/going to; blockers, every sentence VADER
 scores negative; sentiment, the majority class and VADER alone on the whole text; key points,
@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from coach.container import Container
-from coach.retrieval.text import tokenize
-from coach.services.reflection import names_by_role
-from coach.services.text import is_supported, split_sentences
+from coach.features.reflection import names_by_role
+from coach.text.sentences import is_supported, split_sentences
+from coach.text.tokens import tokenize
 from evals.metrics import classification, latency, match_items, micro_prf, prf, with_interval
 
 KEY_POINT_RECALL = 0.5
@@ -66,7 +66,7 @@ def _date(value) -> dt.date | None:
 
 
 def names_of(case: dict[str, Any]) -> dict[str, str]:
-    """The pair's names as the live path passes them (coach.services.reflection.names_for)."""
+    """The pair's names as the live path passes them (coach.features.reflection.names_for)."""
     return names_by_role(case.get("mentor"), case.get("mentee"))
 
 

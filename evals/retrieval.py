@@ -3,13 +3,12 @@ vector index used out of the box (the top five chunks by cosine, no BM25, no fus
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from coach.container import Container
-from coach.errors import InvalidInput
+from coach.domain.errors import InvalidInput
 from coach.ports import MetadataFilter
 from evals.metrics import latency
 
@@ -69,10 +68,7 @@ def run_retrieval(cases: list[dict[str, Any]], container: Container, dataset: Pa
 
 def _score(cases: list[dict[str, Any]], container: Container, sources: list[Path]) -> dict:
     """Always in a throwaway store, so nothing leaks into the user's data."""
-    with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
-        scratch = container.scratch(Path(tmp))
-        scratch.db.migrate()
-        scratch.ingestor.ingest(sources)
+    with container.scratch_store(sources) as scratch:
         results, ranks, baseline, latencies = [], [], [], []
         shared = MetadataFilter.of(scope=["global"])
         for case in cases:
@@ -90,7 +86,6 @@ def _score(cases: list[dict[str, Any]], container: Container, sources: list[Path
             results.append({"id": case["id"], "passed": rank is not None,
                             "details": {"query": case["query"], "rank": rank,
                                         "top": [f"{h.source} > {h.heading}" for h in hits[:3]]}})
-        scratch.close()
     metrics = retrieval_metrics(ranks)
     metrics["baseline_vector.hit@5"] = retrieval_metrics(baseline)["hit@5"]
     metrics.update(latency(latencies))

@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from coach.adapters.chat_models import BACKENDS
 from coach.container import Container
-from coach.errors import InvalidInput
-from coach.llm import BACKENDS
+from coach.domain.errors import InvalidInput
 from evals.agendas import run_agendas
 from evals.chat import run_chat
 from evals.datasets import DEV_DATASET, EXTERNAL, is_external, load_cases

@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from coach.domain import Owner, Sentiment, SessionStatus, Visibility
-from coach.services.health import STATUSES
+from coach.domain.vocabulary import Owner, Sentiment, SessionStatus, Visibility
+from coach.health.signals import STATUSES
 
 
 class _Case(BaseModel):

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from coach.container import Container
-from coach.services.text import overlap
-from evals.builders import build_pair, knowledge_scratch
+from coach.text.sentences import overlap
+from evals.builders import build_pair
 from evals.metrics import cosine_matrix, latency, mean_defined, ndcg, remembered
 
 
@@ -64,7 +64,7 @@ def run_topics(cases: list[dict[str, Any]], container: Container, dataset: Path,
     results, times, fallbacks, changed = [], [], 0, 0
     scores: dict[str, list[float | None]] = {}
     matched = gold_covered = pairs_total = pairs_diverse = 0
-    with knowledge_scratch(container) as scratch:
+    with container.scratch_store() as scratch:
         coach = scratch.coach(backend)
         suggester = coach.topics_service
         embed = remembered(scratch.embedder.embed_documents)

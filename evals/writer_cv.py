@@ -18,18 +18,29 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 from coach.reader.language import training_embed
 from coach.reader.model import SENTIMENTS, LabelModel
 from coach.reader.reader import Reader
-from coach.reader.training import (C, INSTANCE_LABELS, REFLECTION_LABELS, Sentences,
-                                   _train_sentiment, domain_examples,
-                                   featurise, instances, reflection_threshold,
-                                   reflection_units, sentences_alone, training_reflections,
-                                   writer_held_out_tops, writer_of)
+from coach.reader.training import (
+    INSTANCE_LABELS,
+    REFLECTION_LABELS,
+    C,
+    Sentences,
+    _train_sentiment,
+    domain_examples,
+    featurise,
+    instances,
+    reflection_threshold,
+    reflection_units,
+    sentences_alone,
+    training_reflections,
+    writer_held_out_tops,
+    writer_of,
+)
 from evals.metrics import classification, match_items, prf
 
 
@@ -37,7 +48,7 @@ def cross_validate() -> dict[str, object]:
     shipped = LabelModel.load()
     base = training_embed()
 
-    @lru_cache(maxsize=None)
+    @cache
     def one(text: str) -> tuple[float, ...]:
         return tuple(base([text])[0])
 
@@ -45,7 +56,7 @@ def cross_validate() -> dict[str, object]:
         return np.asarray([one(t) for t in texts], dtype=np.float32).reshape(len(texts), -1)
 
     class Parsed(Reader):  # each fold reads the reflections with its own model: parse once
-        @lru_cache(maxsize=None)
+        @cache  # noqa: B019 - one reader, gone with this function
         def units(self, text):
             return super().units(text)
 

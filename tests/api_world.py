@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from coach.adapters.fakes import HashingEmbedder, InMemoryIndex
 from coach.container import Container
-from coach.fakes import HashingEmbedder, InMemoryIndex
-from coach.services.auth import TokenService
+from coach.store.credentials import TokenService
 from tests.conftest import make_settings
 
 TODAY = dt.date.today()

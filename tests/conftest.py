@@ -8,9 +8,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from coach.container import Container  # noqa: E402
-from coach.fakes import HashingEmbedder, InMemoryIndex  # noqa: E402
-from coach.settings import Settings  # noqa: E402
+from coach.adapters.fakes import HashingEmbedder, InMemoryIndex
+from coach.container import Container
+from coach.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
@@ -220,7 +220,7 @@ def real_container(tmp_path_factory):
     c = Container(make_settings(tmp, llm_backend="embedded"))
     c.db.migrate()
     c.ingestor.ingest([KNOWLEDGE])
-    from coach.demo import load_demo, summariser_for
+    from coach.operations.demo import load_demo, summariser_for
 
     load_demo(c.store, c.programme, summarise=summariser_for(c.store, c.coach("none")))
     yield c

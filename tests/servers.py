@@ -110,8 +110,8 @@ def app_with_fake_models():
     """`uvicorn --factory tests.servers:app_with_fake_models`: the real app, settings from the
     environment, with the fake embedder and in-memory index, so a served test needs no model."""
     from api.app import create_app
+    from coach.adapters.fakes import HashingEmbedder, InMemoryIndex
     from coach.container import Container
-    from coach.fakes import HashingEmbedder, InMemoryIndex
     from coach.settings import Settings
 
     embedder = HashingEmbedder()

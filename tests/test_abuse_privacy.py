@@ -376,7 +376,6 @@ def pair_index_text(world) -> str:
 
 
 def test_12_an_author_deletes_their_reflection_with_everything_derived_api(world):
-    ids = world.ids
     agenda = api(world, "POST", "/api/v1/pairs/{pair}/agenda", "mentor", json={"minutes": 45})
     followed = [i for i in agenda.json()["items"] if i["kind"] == "follow_up"]
     chat = api(world, "POST", "/api/v1/pairs/{pair}/chat", "mentee",

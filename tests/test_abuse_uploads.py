@@ -25,13 +25,13 @@ import httpx
 import pytest
 from pypdf import PdfWriter
 
+from coach.domain.limits import ReadLimits
 from coach.ingest.front_matter import FrontMatterRefused, load_front_matter
 from coach.ingest.ingest import Ingestor
 from coach.ingest.isolation import IsolatedReader
-from coach.ingest.limits import ReadLimits
 from coach.ingest.loaders import UnreadableFile, load_file
+from coach.operations.doctor import run_doctor
 from coach.ports import MetadataFilter
-from coach.services.doctor import run_doctor
 from coach.store.ingest_jobs import IngestJobStore
 from tests.api_world import build_world
 from tests.conftest import KNOWLEDGE, make_settings
@@ -468,7 +468,7 @@ def served(tmp_path_factory):
     """uvicorn serving the real app (tests.servers.app_with_fake_models: the fake embedder,
     the none LLM backend) on loopback, with an admin and a token."""
     from coach.container import Container
-    from coach.services.auth import TokenService
+    from coach.store.credentials import TokenService
 
     root = tmp_path_factory.mktemp("served")
     settings = make_settings(root)

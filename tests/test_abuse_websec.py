@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from coach import cli
-from coach.fakes import FakeChatModel
-from coach.services.guard import FallbackReason
+from coach.adapters.fakes import FakeChatModel
+from coach.generation.guard import FallbackReason
 from tests.api_world import build_world
 
 TODAY = dt.date.today()
@@ -91,7 +91,7 @@ def test_health_cli_csv_escapes_formula_names(formula_world, capsys):
 
 
 def test_every_formula_start_is_escaped_and_numbers_are_left_alone():
-    from coach.services.csv_export import write_csv
+    from coach.health.csv_export import write_csv
 
     out = io.StringIO()
     write_csv(out, ["a", "b", "c", "d"],
@@ -170,12 +170,12 @@ def test_cli_refuses_the_same_thresholds(world, capsys, setting, message):
 def test_stored_thresholds_the_rules_refuse_are_ignored_and_reported(world, capsys, caplog):
     """Overrides saved before the rules (Infinity silenced the inactivity alerts) no longer
     count: health uses the defaults for them, logs why, and `coach doctor` reports them."""
-    from coach.services.doctor import run_doctor
+    from coach.operations.doctor import run_doctor
 
     c = world.container
     a_month_on = (TODAY + dt.timedelta(days=30)).isoformat()  # 37 days since the last session
     c.store.update_programme_thresholds(1, {"gap_warn_ratio": float("inf"), "missed_warn": 3})
-    with caplog.at_level("WARNING", logger="coach.services.monitoring"):
+    with caplog.at_level("WARNING", logger="coach.health.monitoring"):
         response = world.client.get(f"/api/v1/health?as_of={a_month_on}",
                                     headers=world.headers("coordinator"))
     assert response.status_code == 200

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from coach.services.auth import SetupTokenOnly, SignInFailed, SignInThrottle, TokenService
+from coach.store.credentials import SetupTokenOnly, SignInFailed, SignInThrottle, TokenService
 from coach.store.models import utcnow
 
 

@@ -1,18 +1,17 @@
 """Backups round-trip a whole programme; the doctor finds and repairs drift."""
 
-import datetime as dt
 import json
 
 import pytest
 
 from coach import cli
+from coach.adapters.fakes import HashingEmbedder, InMemoryIndex
 from coach.container import Container
-from coach.demo import load_demo, summariser_for
-from coach.errors import Conflict, InvalidInput
-from coach.fakes import HashingEmbedder, InMemoryIndex
+from coach.domain.errors import Conflict, InvalidInput
+from coach.operations.demo import load_demo, summariser_for
+from coach.operations.doctor import run_doctor
 from coach.ports import MetadataFilter
-from coach.services.backup import export_store, import_store
-from coach.services.doctor import run_doctor
+from coach.store.dump import export_store, import_store
 from tests.conftest import make_settings
 
 
@@ -89,7 +88,7 @@ def test_import_refuses_a_non_empty_store_and_bad_files(tmp_path, fresh_database
     assert empty.store.counts()["pairs"] == 0 and not empty.store.list_people()
     bad = tmp_path / "bad.json"
     bad.write_text("{ not json")
-    from coach.services.backup import read_export
+    from coach.operations.backup import read_export
 
     with pytest.raises(InvalidInput, match="not a JSON export"):
         read_export(bad)
@@ -115,7 +114,8 @@ def test_doctor_finds_and_repairs_drift(tmp_path, fresh_database_url, worlds):
     c.store.add_goal(pair.id, "A goal added behind the index's back")
     # drift 4: a reflection saved without its summary
     session = next(s for s in pair.sessions if s.status == "held")
-    c.store.add_reflection(pair.id, session.id, pair.mentee.id, "We met and it went fine. I will read the guide.")
+    c.store.add_reflection(pair.id, session.id, pair.mentee.id,
+                           "We met and it went fine. I will read the guide.")
     report = run_doctor(c)
     checks = {f.check for f in report.findings}
     assert {"index", "pairs", "reflections"} <= checks and not report.ok

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from coach.bench import bench_cold_start, bench_generation, bench_retrieval, target_for
+from tools.bench import bench_cold_start, bench_generation, bench_retrieval, target_for
 
 FIELDS = {"name", "value", "unit", "baseline", "ratio"}
 

@@ -9,15 +9,26 @@ import re
 
 import pytest
 
+from coach.adapters.fakes import FakeChatModel, HashingEmbedder, InMemoryIndex
 from coach.container import Container
-from coach.errors import BackendUnavailable, InvalidInput
-from coach.fakes import FakeChatModel, HashingEmbedder, InMemoryIndex
-from coach.prompts import PromptLibrary
+from coach.domain.errors import BackendUnavailable, InvalidInput
+from coach.features.chat import (
+    GUIDANCE_INTRO,
+    NOT_COVERED,
+    NOTES_INTRO,
+    ChatService,
+    answer_sentences,
+    assemble,
+    choices,
+    complete_sentences,
+    covered,
+    extractive_answer,
+    passage_sentences,
+    safe_hits,
+)
+from coach.generation.guard import FallbackReason
+from coach.generation.prompts import PromptLibrary
 from coach.retrieval.hybrid import Hit
-from coach.services.chat import (GUIDANCE_INTRO, NOT_COVERED, NOTES_INTRO, ChatService, assemble,
-                                 answer_sentences, choices, complete_sentences, covered,
-                                 extractive_answer, passage_sentences, safe_hits)
-from coach.services.guard import FallbackReason
 from evals.chat import run_chat, withdrawn
 from evals.datasets import DEV_DATASET, load_cases
 from tests.conftest import make_settings
@@ -376,7 +387,7 @@ def test_the_api_streams_checking_first(tmp_path):
 
 
 def test_withdrawn_by_hand():
-    from coach.services.chat import ChatEvent
+    from coach.features.chat import ChatEvent
 
     done = ChatEvent("done", {"answer": "Agree rules. [1]"})
     assert not withdrawn([ChatEvent("checking", {}), ChatEvent("token", "Agree "),

@@ -74,8 +74,8 @@ def test_bad_input_is_one_line_and_non_zero(run, args, message):
 
 
 def test_commands_before_init_say_what_to_do(fake_container, capsys):
+    from coach.adapters.fakes import HashingEmbedder, InMemoryIndex
     from coach.container import Container
-    from coach.fakes import HashingEmbedder, InMemoryIndex
 
     fresh = Container(fake_container.settings.model_copy(
         update={"data_dir": fake_container.settings.data_dir / "other"}),

@@ -5,14 +5,14 @@ import json
 
 import pytest
 
+from coach.adapters.fakes import FakeChatModel, HashingEmbedder, InMemoryIndex
 from coach.container import Container
-from coach.errors import BackendUnavailable, InvalidInput, NotFound
-from coach.fakes import FakeChatModel, HashingEmbedder, InMemoryIndex
+from coach.domain.errors import BackendUnavailable, InvalidInput, NotFound
+from coach.features.agenda import allocate
+from coach.features.chat import NOT_COVERED
+from coach.generation.guard import FallbackReason
+from coach.generation.prompts import PromptError, PromptLibrary
 from coach.ingest.loaders import UnreadableFile
-from coach.prompts import PromptError, PromptLibrary
-from coach.services.agenda import allocate
-from coach.services.chat import NOT_COVERED
-from coach.services.guard import FallbackReason
 from tests.conftest import make_settings
 
 TODAY = dt.date.today()
@@ -207,7 +207,7 @@ The mentor shows how the scanner app records stock counts, what its warnings mea
 
 ## Activity
 Count one shelf together on the scanner app and correct a deliberate mistake.
-"""
+"""  # noqa: E501 - a topic document as people write it, one line per paragraph
 
 
 def test_a_topic_the_programme_uploads_is_used_from_the_next_agenda(world, tmp_path):
@@ -503,8 +503,9 @@ def test_chat_streams_a_cited_answer_and_saves_history(world):
 def test_chat_checks_the_whole_answer_before_sending_any_of_it(world):
     world["model"].queue("You should buy everyone pizza and skip the sessions.")
     world["c"].settings.chat_mode = "phrase"
-    events = list(world["c"].coach().chat(world["one"].id, world["mia"].id,
-                                          "Which ground rules about confidentiality should we agree in the first session?"))
+    events = list(world["c"].coach().chat(
+        world["one"].id, world["mia"].id,
+        "Which ground rules about confidentiality should we agree in the first session?"))
     assert [e.type for e in events][0] == "checking"
     assert {e.type for e in events} == {"checking", "token", "done"}
     done = events[-1].data

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from coach.adapters.llama_cpp_chat import EmbeddedChatModel
-from coach.errors import Conflict
-from coach.services.reflection import ReflectionSummariser
+from coach.domain.errors import Conflict
+from coach.features.reflection import ReflectionSummariser
 from tests.conftest import KNOWLEDGE
 
 WORDS = ["Amber", "Birch", "Cedar", "Dune", "Ember", "Fjord", "Garnet", "Harbor", "Iris", "Juniper",
@@ -93,7 +93,7 @@ def race(n, action):
         barrier.wait(timeout=30)
         try:
             return action(i)
-        except Exception as exc:  # noqa: BLE001 - the test sorts outcomes
+        except Exception as exc:  # the test sorts outcomes
             return exc
 
     with ThreadPoolExecutor(max_workers=n) as pool:
@@ -141,8 +141,9 @@ def test_agendas_prepared_at_once_share_one_booked_session(fake_container, progr
 def test_two_writers_reindexing_one_pair_never_leave_the_index_stale(fake_container, programme):
     """Worker A reads the pair, then worker B adds a goal and reindexes, then A syncs: from a
     stale read A would delete B's entry. Holding the pair makes B wait for A instead."""
+    from coach.domain.sources import pair_scope
     from coach.ports import MetadataFilter
-    from coach.retrieval.pair_index import pair_chunks, pair_scope
+    from coach.retrieval.pair_index import pair_chunks
 
     c = fake_container
     _, p = programme
@@ -235,7 +236,7 @@ def test_ingestion_while_queries_are_served(real_container, tmp_path):
     assert not errors, errors[:3]
     assert answered and all(n == 5 for n in answered)
     assert report.chunks_added == 30 and report.skipped == []
-    from coach.services.doctor import run_doctor
+    from coach.operations.doctor import run_doctor
 
     assert run_doctor(scratch).findings == []
     scratch.close()

@@ -7,12 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from coach.fakes import HashingEmbedder
-from coach.services.catalogue import Topic
-from coach.services.covered_notes import (FEATURES, PACKAGED, CoveredModel, Exemplar,
-                                          note_features, shared_words)
-from coach.services.topic_relevance import (TRAIN_FILES, RelevanceModel, TopicRelevance,
-                                            data_fingerprint)
+from coach.adapters.fakes import HashingEmbedder
+from coach.features.catalogue import Topic
+from coach.features.covered_notes import (
+    FEATURES,
+    PACKAGED,
+    CoveredModel,
+    Exemplar,
+    note_features,
+    shared_words,
+)
+from coach.features.topic_relevance import TRAIN_FILES, RelevanceModel, TopicRelevance, data_fingerprint
 
 
 def _topic(tid: str, title: str, description: str, starter: str = "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from coach.services.monitoring import data_fingerprint
+from coach.store.health_queries import data_fingerprint
 
 TODAY = dt.date.today()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from coach import cli
-from coach.fakes import FakeChatModel
+from coach.adapters.fakes import FakeChatModel
 from evals.datasets import DEV_DATASET, SUITE_FILES, TEST_DATASET
 from evals.judge import Judge
 from evals.report import render_report

@@ -5,13 +5,22 @@ import math
 
 import pytest
 
-from evals.agendas import (AGREEMENT, check_agenda, fits_within, human_main_fit, second_grades,
-                           topic_fit)
+from evals.agendas import AGREEMENT, check_agenda, fits_within, human_main_fit, second_grades, topic_fit
 from evals.chat import citation_counts, is_gold
 from evals.faithfulness import rates
-from evals.metrics import (bootstrap_interval, classification, cosine_matrix, match_items,
-                           mean_defined, micro_prf, ndcg, percentile, prf, token_f1,
-                           with_interval)
+from evals.metrics import (
+    bootstrap_interval,
+    classification,
+    cosine_matrix,
+    match_items,
+    mean_defined,
+    micro_prf,
+    ndcg,
+    percentile,
+    prf,
+    token_f1,
+    with_interval,
+)
 from evals.reflections import faithfulness, recall_of
 from evals.retrieval import first_hit_rank, retrieval_metrics
 from evals.runner import check_thresholds

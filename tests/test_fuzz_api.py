@@ -17,11 +17,12 @@ def fuzz(world, role: str, examples: int) -> dict:
     import schemathesis
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as fixed_seed
-
     from schemathesis.checks import not_a_server_error
-    from schemathesis.specs.openapi.checks import (content_type_conformance,
-                                                   response_schema_conformance,
-                                                   status_code_conformance)
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
 
     checks = [not_a_server_error, status_code_conformance, content_type_conformance,
               response_schema_conformance]
@@ -45,7 +46,7 @@ def fuzz(world, role: str, examples: int) -> dict:
                 return
             try:
                 case.validate_response(response, checks=checks)
-            except BaseException as exc:  # schemathesis raises a group of check failures  # schemathesis raises a group of check failures
+            except BaseException as exc:  # schemathesis raises a group of check failures
                 stats["schema_errors"].append(f"{op.method.upper()} {op.path} "
                                               f"{response.status_code}: {str(exc)[:300]}")
 

@@ -5,17 +5,10 @@ import json
 
 import pytest
 
-
-from coach.errors import InvalidInput
-from coach.services.access import PROGRAMME_VIEW
-from coach.services.health import (
-    ActionFact,
-    HealthInput,
-    HealthThresholds,
-    ReflectionFact,
-    SessionFact,
-    compute_health,
-)
+from coach.domain.access import PROGRAMME_VIEW
+from coach.domain.errors import InvalidInput
+from coach.domain.records import ActionFact, HealthInput, ReflectionFact, SessionFact
+from coach.health.signals import HealthThresholds, compute_health
 
 AS_OF = dt.date(2026, 6, 30)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from coach.errors import InvalidInput
+from coach.domain.errors import InvalidInput
 from coach.ports import MetadataFilter
 from tests.docs import write_docx, write_pdf
 
@@ -32,7 +32,8 @@ def docs(tmp_path):
         "<h1>Captions</h1><p>Internal videos need captions for deaf colleagues.</p>"
         "<h2>Alt text</h2><p>Images in slides need alt text for screen readers.</p></body></html>")
     write_pdf(folder / "policy.pdf", ["Confidentiality policy.", "What is said in a session stays private."])
-    write_docx(folder / "handbook.docx", "Handbook", {"Cadence": "Pairs meet every two weeks for 45 minutes."})
+    write_docx(folder / "handbook.docx", "Handbook",
+               {"Cadence": "Pairs meet every two weeks for 45 minutes."})
     return folder
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from coach.services.text import is_supported, looks_like_instruction, split_sentences
+from coach.text.sentences import is_supported, looks_like_instruction, split_sentences
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent

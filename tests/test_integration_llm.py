@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from coach.adapters.llama_cpp_chat import EmbeddedChatModel
-from coach.services.chat import covered, safe_hits
-from coach.services.guard import FallbackReason
-from coach.services.reflection import ReflectionSummariser
-from coach.services.text import is_supported, split_sentences
+from coach.features.chat import covered, safe_hits
+from coach.features.reflection import ReflectionSummariser
+from coach.generation.guard import FallbackReason
+from coach.text.sentences import is_supported, split_sentences
 from evals.datasets import DEV_DATASET
 from evals.runner import check_thresholds, load_thresholds, run_eval
 from tests.conftest import REPO

@@ -164,7 +164,7 @@ def test_indexed_documents_are_embedded_once_per_process_and_queries_always(tmp_
     """Two stores indexing the same chunk pay one forward pass between them; a query is
     embedded every time, so search timings are not flattered."""
     from coach.adapters.chroma_index import ChromaIndex
-    from coach.fakes import HashingEmbedder
+    from coach.adapters.fakes import HashingEmbedder
     from coach.ports import Chunk
 
     class Counting(HashingEmbedder):

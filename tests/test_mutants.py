@@ -8,14 +8,14 @@ import re
 
 import pytest
 
-import coach.services.monitoring as monitoring
+import coach.health.monitoring as monitoring
+from coach.features import chat as chat_module
+from coach.features.agenda import AgendaPlanner
+from coach.features.reflection import ReflectionSummariser
+from coach.features.topics import TopicSuggester
+from coach.generation import support as support_module
 from coach.retrieval.hybrid import HybridRetriever
-from coach.services import chat as chat_module
-from coach.services import support as support_module
-from coach.services import text as text_module
-from coach.services.agenda import AgendaPlanner
-from coach.services.reflection import ReflectionSummariser
-from coach.services.topics import TopicSuggester
+from coach.text import sentences as text_module
 from evals import faithfulness as faithfulness_suite
 from evals.datasets import DEV_DATASET
 from evals.runner import check_thresholds, load_thresholds, run_eval

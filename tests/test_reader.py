@@ -200,11 +200,9 @@ def test_the_shipped_model_matches_its_training_script(reader, monkeypatch):
     retrain and compare the probabilities on sentences neither was tuned on. The texts are
     embedded as the command embeds them, not through the test run's cache: MiniLM's last bits
     depend on which texts share a batch, and a threshold may tip on them."""
-    from coach.reader import language
-    from coach.reader.training import train_packaged
-
     from coach.adapters.encoder_training import read_stamp
-    from coach.reader.training import encoder_stamp
+    from coach.reader import language
+    from coach.reader.training import encoder_stamp, train_packaged
 
     monkeypatch.setattr(language, "embed_with", language.embed_with.uncached)
     monkeypatch.setattr(language, "_embeds", {})
@@ -233,7 +231,7 @@ def test_the_shipped_model_matches_its_training_script(reader, monkeypatch):
 
 
 def test_a_reader_without_its_minilm_says_how_to_build_it(monkeypatch, tmp_path):
-    from coach.errors import BackendUnavailable
+    from coach.domain.errors import BackendUnavailable
     from coach.reader import language
 
     monkeypatch.setattr(language, "ENCODER", tmp_path / "encoder")
@@ -352,8 +350,8 @@ def test_expecting_the_booked_session_not_to_happen_is_more_than_doubting_it(
 
 def test_dates_count_from_the_day_a_late_note_was_written():
     """"the 9th" in a note written on 28 August, three weeks after the session, is 9 September."""
-    from coach.records import PersonRecord, SessionRecord
-    from coach.services.reflection import reading_context
+    from coach.domain.records import PersonRecord, SessionRecord
+    from coach.features.reflection import reading_context
 
     class Pair:
         focus = ["technology"]

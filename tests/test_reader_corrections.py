@@ -108,7 +108,7 @@ def test_retrain_folds_corrections_in_and_refuses_a_worse_model(monkeypatch):
     from coach.reader import training
     from coach.reader.model import LabelModel
 
-    small = [training.Example(t, frozenset(l)) for t, l in [
+    small = [training.Example(t, frozenset(labels)) for t, labels in [
         ("I will send the notes by Friday.", {"commitment"}),
         ("She'll book the room for next time.", {"commitment"}),
         ("We'll both read the policy.", {"commitment"}),

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from coach.reader.dates import due_date, find_expressions
+from coach.text.dates import due_date, find_expressions
 
 MONDAY = dt.date(2026, 3, 2)
 NEXT = dt.date(2026, 3, 16)
@@ -77,13 +77,13 @@ def test_a_day_used_as_a_name_is_not_a_date():
 ])
 def test_a_mention_of_time_is_read_from_units_names_and_clock_times(text, named):
     """What the reader's "dated" feature sees, now that spaCy's entity recogniser is not loaded."""
-    from coach.reader.dates import names_a_time
+    from coach.text.dates import names_a_time
 
     assert names_a_time(text) is named
 
 
 def test_calendar_day_reads_a_written_date_day_first_unless_impossible():
-    from coach.reader.dates import calendar_day
+    from coach.text.dates import calendar_day
 
     days = [calendar_day(e) for e in find_expressions(
         "by 14/3, or 3/14, 2026-04-20, 2 May, March 9th, 31/13 and next week")]

@@ -1,10 +1,10 @@
 import pytest
 
-from coach.errors import InvalidInput
+from coach.domain.errors import InvalidInput
 from coach.ports import Chunk, MetadataFilter
 from coach.retrieval.bm25 import BM25Index
 from coach.retrieval.hybrid import HybridRetriever
-from coach.retrieval.text import tokenize
+from coach.text.tokens import tokenize
 
 
 def test_tokenize_stems_and_drops_stopwords():

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from coach.services.guard import FallbackReason
+from coach.generation.guard import FallbackReason
 from tests.servers import PostgresCluster, free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
@@ -210,7 +210,7 @@ class Stack:
     def make_tokens(self) -> list[dict]:
         """One fresh token for every coordinator, mentor and mentee of the demo (what a loop of
         `coach tokens create EMAIL --json` does, without 22 process start-ups)."""
-        from coach.services.auth import TokenService
+        from coach.store.credentials import TokenService
         from coach.store.db import Database
         from coach.store.repository import Store
 
@@ -312,7 +312,7 @@ def test_two_workers_serve_an_agenda_from_the_openai_backend(stack, request):
 
 
 def test_fifty_users_no_errors_no_lost_writes(stack, request):
-    from coach.loadtest import LoadTest
+    from tools.loadtest import LoadTest
 
     with logs_on_failure(request, stack):
         cpu_before = {pid: cpu_seconds(pid) for pid in stack.workers()}
@@ -384,7 +384,7 @@ def test_chroma_server_retrieval_matches_an_in_process_index(stack, request):
     """The same top sources through the Chroma server as by exact search in this process."""
     from coach.adapters.chroma_index import ChromaIndex
     from coach.adapters.embeddings import make_embedder
-    from coach.fakes import InMemoryIndex
+    from coach.adapters.fakes import InMemoryIndex
     from coach.ports import Chunk
     from coach.retrieval.hybrid import HybridRetriever
 

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from coach.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from coach.domain.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from coach.store.db import current_revision, head_revision
 
 

@@ -4,8 +4,8 @@ pair's names, so a named person owns the same action items whichever path made t
 
 import datetime as dt
 
-from coach.demo import summariser_for
-from coach.services.doctor import run_doctor
+from coach.operations.demo import summariser_for
+from coach.operations.doctor import run_doctor
 from evals.builders import build_pair
 
 TEXT = ("Mia will send me her checklist for spotting made-up numbers by Friday. "

@@ -2,9 +2,9 @@
 
 import pytest
 
-from coach.fakes import FakeChatModel
-from coach.services.guard import guarded_generate
-from coach.services.text import is_supported, join_sentences, specifics, split_sentences
+from coach.adapters.fakes import FakeChatModel
+from coach.generation.guard import guarded_generate
+from coach.text.sentences import is_supported, join_sentences, specifics, split_sentences
 
 SOURCE = ("Good session. Amara will send Graham the checklist by Wednesday. "
           "We lost ten minutes because the laptop froze. He did not try the assistant yet.")

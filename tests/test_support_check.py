@@ -1,9 +1,9 @@
-"""The learned support check (coach.services.support) and the rules around its model."""
+"""The learned support check (coach.generation.support) and the rules around its model."""
 
 import numpy as np
 import pytest
 
-from coach.services.support import FEATURES, PACKAGED, SupportCheck, SupportModel, in_third_person
+from coach.generation.support import FEATURES, PACKAGED, SupportCheck, SupportModel, in_third_person
 
 NAMES = {"Farah Ali": "mentor", "Farah": "mentor", "Jonathan Price": "mentee", "Jonathan": "mentee"}
 REFLECTION = ("Farah showed me the expense app. I'll switch my budget tracker to co-authoring by "

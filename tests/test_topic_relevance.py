@@ -6,15 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from coach.fakes import HashingEmbedder
-from coach.services.topic_relevance import (MODEL_PATH, RelevanceModel, data_fingerprint,
-                                            features)
+from coach.adapters.fakes import HashingEmbedder
+from coach.features.topic_relevance import MODEL_PATH, RelevanceModel, data_fingerprint, features
 
 
 def test_the_shipped_model_was_fitted_on_the_committed_training_cases():
     meta = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
     assert meta["data"] == data_fingerprint(), \
-        "training cases changed: run python -m coach.services.topic_relevance"
+        "training cases changed: run python -m coach.features.topic_relevance"
     assert meta["cases"] >= 100 and len(meta["useful_coef"]) == meta["features"]
 
 
@@ -34,7 +33,7 @@ def test_the_model_stands_aside_beside_another_embedder():
 
 
 def test_the_nearest_train_cases_vote_for_the_topics_that_served_them():
-    from coach.services.topic_relevance import TopicRelevance, _unit
+    from coach.features.topic_relevance import TopicRelevance, _unit
 
     embedder = HashingEmbedder()
     cases = ({"case": "near", "goals": ["spot phishing emails aimed at the finance team"],

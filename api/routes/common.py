@@ -8,9 +8,9 @@ from fastapi import Depends, Path, Query
 
 from api.schemas import ErrorResponse
 from coach.container import Container
-from coach.errors import NotFound
-from coach.records import PairRecord, PersonRecord, pair_summary  # noqa: F401
-from coach.services.access import no_pair, require_member, require_view_pair
+from coach.domain.access import no_pair, require_member, require_view_pair
+from coach.domain.errors import NotFound
+from coach.domain.records import PairRecord, PersonRecord, pair_summary  # noqa: F401
 
 # Ids are database integers: anything beyond 32 bits cannot exist, so say 422, not 500.
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]

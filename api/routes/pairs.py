@@ -8,8 +8,16 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import Admin, ContainerDep, Coordinator, CurrentUser
 from api.errors import ApiError
-from api.routes.common import (Id, ERRORS, PagingDep, member_pair, pair_out, pair_summary,
-                               session_out, visible_pair)
+from api.routes.common import (
+    ERRORS,
+    Id,
+    PagingDep,
+    member_pair,
+    pair_out,
+    pair_summary,
+    session_out,
+    visible_pair,
+)
 from api.schemas import (
     ActionItem,
     ActionItemCreate,
@@ -38,9 +46,16 @@ from api.schemas import (
     SessionUpdate,
     Topics,
 )
-from coach.services.access import (own_reflection, reflection_view, shared_summary,
-                                   visible_action_item, visible_action_items, visible_reflection)
-from coach.services.chat import MAX_MESSAGE_CHARS
+from coach.domain.access import (
+    own_reflection,
+    reflection_view,
+    sees_programme,
+    shared_summary,
+    visible_action_item,
+    visible_action_items,
+    visible_reflection,
+)
+from coach.features.chat import MAX_MESSAGE_CHARS
 
 router = APIRouter(tags=["pairs"], responses=ERRORS)
 
@@ -50,7 +65,7 @@ router = APIRouter(tags=["pairs"], responses=ERRORS)
             summary="Pairs you can see: your own, or all for coordinators and admins")
 def list_pairs(user: CurrentUser, c: ContainerDep, paging: PagingDep,
                status: Literal["active", "paused", "closed"] | None = None):
-    mine = None if user.role in ("admin", "coordinator") else user.id
+    mine = None if sees_programme(user) else user.id
     return paging.page([pair_summary(p) for p in c.store.list_pairs(status=status, person_id=mine)])
 
 

@@ -4,17 +4,27 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from api.deps import (Admin, AddressDep, ContainerDep, Coordinator, CurrentUser, ThrottleDep,
-                      TokensDep)
+from api.deps import AddressDep, Admin, ContainerDep, Coordinator, CurrentUser, ThrottleDep, TokensDep
 from api.errors import ApiError
-from api.routes.common import Id, ERRORS, PagingDep
-from api.schemas import (Credentials, ErrorResponse, Exchanged, Page, Person, PersonCreate,
-                         PersonCreated,
-                         Programme, ThresholdsUpdate, Token, TokenCreate, TokenExchange)
-from coach.records import Principal
-from coach.services.auth import SignInFailed
-from coach.services.backup import export_person
-from coach.services.health import HealthThresholds
+from api.routes.common import ERRORS, Id, PagingDep
+from api.schemas import (
+    Credentials,
+    ErrorResponse,
+    Exchanged,
+    Page,
+    Person,
+    PersonCreate,
+    PersonCreated,
+    Programme,
+    ThresholdsUpdate,
+    Token,
+    TokenCreate,
+    TokenExchange,
+)
+from coach.domain.access import sees_programme
+from coach.domain.records import Principal
+from coach.operations.backup import export_person
+from coach.store.credentials import SignInFailed
 
 router = APIRouter(tags=["people and programmes"], responses=ERRORS)
 
@@ -62,7 +72,7 @@ def add_person(body: PersonCreate, user: Admin, c: ContainerDep, tokens: TokensD
 
 @router.get("/people/{person_id}", response_model=Person)
 def get_person(person_id: Id, user: CurrentUser, c: ContainerDep):
-    if user.id != person_id and user.role not in ("admin", "coordinator"):
+    if user.id != person_id and not sees_programme(user):
         raise ApiError(404, "not_found", f"No person {person_id} that you can see.")
     return c.store.get_person(person_id).to_dict()
 
@@ -164,6 +174,4 @@ def get_programme(programme_id: Id, _: CurrentUser, c: ContainerDep):
 @router.put("/programmes/{programme_id}/thresholds", response_model=Programme,
             summary="Override the programme's health thresholds")
 def set_thresholds(programme_id: Id, body: ThresholdsUpdate, _: Admin, c: ContainerDep):
-    checked = HealthThresholds.from_overrides(body.health_thresholds)
-    clean = {k: getattr(checked, k) for k in body.health_thresholds}
-    return c.store.update_programme_thresholds(programme_id, clean).to_dict()
+    return c.monitor.set_thresholds(programme_id, body.health_thresholds).to_dict()

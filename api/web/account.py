@@ -13,9 +13,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.web.pages import check_csrf, page_error, page_user, render
-from coach.errors import CoachError
-from coach.services.access import Forbidden
-from coach.services.backup import export_person
+from coach.domain.access import Forbidden
+from coach.domain.errors import CoachError
+from coach.operations.backup import export_person
 
 router = APIRouter(include_in_schema=False)
 

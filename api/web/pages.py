@@ -19,15 +19,25 @@ from api.deps import authenticate, get_address
 from api.errors import ApiError, status_for
 from api.routes.common import load_pair
 from api.security import COOKIE, LOGIN_COOKIE, same_origin
-from coach.errors import CoachError
-from coach.records import PersonRecord, Principal
-from coach.services.access import (Forbidden, Hidden, is_member, own_reflection,
-                                   reflection_view, require_member, require_view_pair,
-                                   visible_action_item, visible_action_items)
-from coach.services.auth import SignInFailed
-from coach.services.agenda import agenda_markdown  # noqa: F401  (kept for the CLI parity)
-from coach.services.csv_export import HEALTH_COLUMNS, health_row, write_csv
-from coach.services.health import STATUSES
+from coach.domain.access import (
+    Forbidden,
+    Hidden,
+    is_member,
+    own_reflection,
+    reflection_view,
+    require_member,
+    require_view_pair,
+    sees_programme,
+    visible_action_item,
+    visible_action_items,
+)
+from coach.domain.errors import CoachError
+from coach.domain.records import PersonRecord, Principal
+from coach.domain.vocabulary import SessionStatus
+from coach.features.agenda import agenda_markdown  # noqa: F401  (kept for the CLI parity)
+from coach.health.csv_export import write_health_csv
+from coach.health.signals import STATUSES
+from coach.store.credentials import SignInFailed
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -168,7 +178,7 @@ def install(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def home(request: Request):
         user = page_user(request)
-        if user.role in ("coordinator", "admin"):
+        if sees_programme(user):
             return RedirectResponse("/dashboard", status_code=303)
         pairs = container.store.list_pairs(person_id=user.id)
         if len(pairs) == 1:
@@ -179,7 +189,7 @@ def install(app: FastAPI) -> None:
     @app.get("/pairs", response_class=HTMLResponse, include_in_schema=False)
     def pairs_page(request: Request):
         user = page_user(request)
-        mine = None if user.role in ("coordinator", "admin") else user.id
+        mine = None if sees_programme(user) else user.id
         return render(request, "pairs.html", user, pairs=container.store.list_pairs(person_id=mine))
 
     # -- pair page ------------------------------------------------------------------------
@@ -349,7 +359,7 @@ def install(app: FastAPI) -> None:
     def dashboard(request: Request, status: str | None = None, focus: str | None = None,
                   q: str | None = None, page: int = 1):
         user = page_user(request)
-        if user.role not in ("coordinator", "admin"):
+        if not sees_programme(user):
             return page_error(request, user, Forbidden("The dashboard is for coordinators."))
         status = status if status in STATUSES else None
         focus = focus if focus in ("technology", "generational", "inclusion") else None
@@ -366,12 +376,12 @@ def install(app: FastAPI) -> None:
     def dashboard_csv(request: Request, status: str | None = None, focus: str | None = None,
                       q: str | None = None):
         user = page_user(request)
-        if user.role not in ("coordinator", "admin"):
+        if not sees_programme(user):
             return page_error(request, user, Forbidden("The dashboard is for coordinators."))
         results = [h.to_dict() for h in container.monitor.health()]
         rows = dashboard_rows(results, status if status in STATUSES else None, focus, q)
         buffer = io.StringIO()
-        write_csv(buffer, HEALTH_COLUMNS, (health_row(h, p) for h, p in rows))
+        write_health_csv(buffer, rows)
         name = f"pair-health-{dt.date.today().isoformat()}.csv"
         return Response(buffer.getvalue(), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -425,7 +435,7 @@ def _same_items(edited: list[dict], stored: list[dict]) -> bool:
 
 
 def held_sessions(pair) -> list:
-    return [s for s in pair.sessions if s.status == "held"]
+    return [s for s in pair.sessions if s.status == SessionStatus.held]
 
 
 def own_views(user: Principal, pair, limit: int = 5) -> list[dict[str, Any]]:
@@ -442,7 +452,8 @@ def chart(overview: dict[str, Any]) -> dict[str, Any]:
     bars = []
     for i, (snap, h) in enumerate(zip(weeks, held, strict=True)):
         bars.append({"x": 10 + i * 40, "held": h["held"], "risk": snap["at_risk"] + snap["stalled"],
-                     "held_h": round(100 * h["held"] / top), "risk_h": round(100 * (snap["at_risk"] + snap["stalled"]) / top),
+                     "held_h": round(100 * h["held"] / top),
+                     "risk_h": round(100 * (snap["at_risk"] + snap["stalled"]) / top),
                      "label": snap["week_of"][5:], "healthy": snap["healthy"],
                      "at_risk": snap["at_risk"], "stalled": snap["stalled"]})
     return {"bars": bars, "width": 20 + 40 * len(bars), "top": top}

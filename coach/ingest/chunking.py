@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from coach.domain import FOCUS_VALUES
+from coach.adapters.text_splitter import recursive_splitter
+from coach.domain.vocabulary import FOCUS_VALUES
 from coach.ingest.loaders import LoadedDocument
 from coach.ports import Chunk
 
@@ -18,14 +19,6 @@ KNOWN_KINDS = ("guideline", "topic", "document")
 
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(CHUNKER_VERSION.encode() + b"\0" + data).hexdigest()
-
-
-def _splitter():
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-    return RecursiveCharacterTextSplitter(
-        chunk_size=MAX_CHARS, chunk_overlap=OVERLAP, separators=["\n\n", "\n", ". ", " ", ""]
-    )
 
 
 def _scalar(value: Any) -> str | int | float | bool:
@@ -72,15 +65,14 @@ def chunk_document(doc: LoadedDocument, source: str, digest: str) -> list[Chunk]
         )
         pieces.append((doc.title, body, []))
     else:
-        splitter = None
+        split = None
         for section in doc.sections:
             heading = " > ".join(section.headings) if section.headings else doc.title
             if len(section.text) <= MAX_CHARS * 1.2:
                 pieces.append((heading, section.text, section.questions))
                 continue
-            splitter = splitter or _splitter()
-            pieces.extend((heading, part, section.questions)
-                          for part in splitter.split_text(section.text))
+            split = split or recursive_splitter(MAX_CHARS, OVERLAP)
+            pieces.extend((heading, part, section.questions) for part in split(section.text))
     source_key = hashlib.sha1(source.encode()).hexdigest()[:12]
     chunks = []
     for i, (heading, body, questions) in enumerate(pieces):

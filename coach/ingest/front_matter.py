@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from coach.ingest.limits import DEFAULT_LIMITS, ReadLimits
+from coach.domain.limits import DEFAULT_LIMITS, ReadLimits
 
 
 class FrontMatterRefused(ValueError):

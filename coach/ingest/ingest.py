@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from coach.errors import InvalidInput
+from coach.domain.errors import InvalidInput
+from coach.domain.limits import DEFAULT_LIMITS, SECONDS_PER_FILE, ReadLimits
 from coach.ingest.chunking import chunk_document, content_hash
 from coach.ingest.isolation import IsolatedReader
-from coach.ingest.limits import DEFAULT_LIMITS, SECONDS_PER_FILE, ReadLimits
 from coach.ingest.loaders import SUPPORTED, SUPPORTED_HINT, LoadedDocument, UnreadableFile
 from coach.ports import Chunk, MetadataFilter, VectorIndex
 from coach.store.documents import DocumentManifest, DocumentRecord

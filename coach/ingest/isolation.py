@@ -22,8 +22,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from coach.errors import BackendUnavailable
-from coach.ingest.limits import (
+from coach.domain.errors import BackendUnavailable
+from coach.domain.limits import (
     DEFAULT_LIMITS,
     READER_MEMORY_BYTES,
     SECONDS_PER_FILE,

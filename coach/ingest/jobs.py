@@ -22,8 +22,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from coach.errors import CoachError, InvalidInput, TooLarge, UnsupportedType
-from coach.ingest.ingest import IngestReport, Ingestor
+from coach.domain.errors import CoachError, InvalidInput, TooLarge, UnsupportedType
+from coach.ingest.ingest import Ingestor, IngestReport
 from coach.ingest.isolation import ReadInterrupted
 from coach.ingest.loaders import SUPPORTED, SUPPORTED_HINT, UnreadableFile
 from coach.store.ingest_jobs import IngestJobRecord, IngestJobStore, one_line

@@ -1,7 +1,7 @@
 """Read .md, .txt, .html, .pdf and .docx files into titled sections.
 
 Every reader here is linear in the size of its input and stops at the limits in
-coach.ingest.limits; a file past a limit raises UnreadableFile with a one-line reason.
+coach.domain.limits; a file past a limit raises UnreadableFile with a one-line reason.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 
 import yaml
 
-from coach.ingest.front_matter import FrontMatterRefused, load_front_matter
-from coach.ingest.limits import (
+from coach.domain.limits import (
     DEFAULT_LIMITS,
     DOCX_RATIO_CHECKED_FROM_BYTES,
     ReadLimits,
     megabytes,
 )
+from coach.ingest.front_matter import FrontMatterRefused, load_front_matter
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
 SUPPORTED_HINT = "use .md, .txt, .html, .pdf or .docx"

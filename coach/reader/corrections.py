@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coach.reader.reader import Reading
-from coach.services.text import overlap
+from coach.text.sentences import overlap
 
 SAME_ITEM = 0.5  # token overlap (Dice) at which an edited item is the reader's item reworded
 

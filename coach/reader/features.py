@@ -11,8 +11,8 @@ import math
 import numpy as np
 from spacy.tokens import Span
 
-from coach.reader.dates import names_a_time
 from coach.reader.language import EMBEDDING_WIDTH, TENSOR_WIDTH, vader
+from coach.text.dates import names_a_time
 
 PARSE_FEATURES = (
     "future", "commits", "past", "perfect", "negated", "question", "conditional", "tentative",
@@ -36,10 +36,9 @@ def future_verbs(sent: Span) -> list:
                 break
         else:
             head = token.head
-            if token.dep_ == "xcomp" and head.lemma_ == "go" and head.tag_ == "VBG" and \
-                    any(c.lower_ == "to" for c in token.children):
-                out.append(token)
-            elif token.dep_ == "xcomp" and head.lower_ in ("gon", "gonna"):
+            going_to = head.lemma_ == "go" and head.tag_ == "VBG" and \
+                any(c.lower_ == "to" for c in token.children)
+            if token.dep_ == "xcomp" and (going_to or head.lower_ in ("gon", "gonna")):
                 out.append(token)
     return out
 

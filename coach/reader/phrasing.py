@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from spacy.tokens import Span, Token
 
-from coach.reader.dates import due_date, find_expressions
 from coach.reader.features import future_verbs, subject_of
+from coach.text.dates import due_date, find_expressions
 
 # Verbs whose complement is the thing committed to: "promised to try", "agreed that she'd".
 _TAKES_ON = {"promise", "agree", "plan", "commit", "intend", "offer", "volunteer", "decide",
@@ -195,18 +195,16 @@ def _action_words(verb: Token, sent: Span, when: set[int]) -> list[Token]:
     drop: set[int] = set()
     for child in verb.children:
         if child.dep_ in ("nsubj", "nsubjpass", "aux", "auxpass", "neg", "cc", "punct",
-                          "expl", "mark", "prep") and child.i < verb.i:
-            drop.update(t.i for t in child.subtree)
-        elif child.dep_ == "conj" and _own_subject(child):
+                          "expl", "mark", "prep") and child.i < verb.i \
+                or child.dep_ == "conj" and _own_subject(child):
             drop.update(t.i for t in child.subtree)
         elif child.dep_ == "cc" and child.i > verb.i:
             nxt = next((c for c in verb.children if c.dep_ == "conj" and c.i > child.i), None)
             if nxt is not None and _own_subject(nxt):
                 drop.add(child.i)
         elif child.dep_ == "advcl" and any(m.dep_ == "mark" and m.lower_ in _TEMPORAL_MARKS
-                                           for m in child.children):
-            drop.update(t.i for t in child.subtree)
-        elif child.dep_ in ("npadvmod", "prep", "advmod") and _is_time(child, when):
+                                           for m in child.children) \
+                or child.dep_ in ("npadvmod", "prep", "advmod") and _is_time(child, when):
             drop.update(t.i for t in child.subtree)
     drop.update(when)
     for i in when:  # "on" in "on the 14th" goes with its date
@@ -260,10 +258,8 @@ def clauses(sent: Span) -> list[Span]:
         if token.head.i == token.i or token.left_edge.lower_ in ("which", "who"):
             continue
         if token.dep_ in ("advcl", "ccomp", "parataxis") and _own_subject(token) \
-                and _finite(token):
-            cuts.add(token.left_edge.i)
-        elif token.dep_ == "conj" and token.pos_ in ("VERB", "AUX") and \
-                len(list(token.subtree)) >= 3:  # "arrived late and took two calls"
+                and _finite(token) or token.dep_ == "conj" and token.pos_ in ("VERB", "AUX") and \
+                len(list(token.subtree)) >= 3:
             cuts.add(token.left_edge.i)
     bounds = sorted(cuts) + [sent.end]
     clauses = []

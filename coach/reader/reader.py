@@ -5,7 +5,7 @@ A reflection is split into sentences and parsed by spaCy. Each sentence is label
 logistic regressions over its MiniLM vector and a few parse and VADER features
 (coach/reader/model.py): commitment, obstacle, ending, disengaged, positive, negative, key
 point. Commitments become action items with an owner (the subject in the parse) and a due date
-(coach/reader/dates.py); a clause names a blocker when it is likely enough an obstacle; the
+(coach/text/dates.py); a clause names a blocker when it is likely enough an obstacle; the
 sentiment comes from a small model over the sentences' evaluations, VADER on the whole text
 and the reflection's mean MiniLM vector.
 Sentences that address the software, or ask for credentials, money or outside contact, are
@@ -21,13 +21,12 @@ from typing import Any
 import numpy as np
 from spacy.tokens import Span
 
-from coach.reader.dates import find_expressions, ordinal_day, resolve
-from coach.reader.features import (FEATURE_WIDTH, feature_matrix, future_verbs, is_command,
-                                   subject_of)
+from coach.reader.features import FEATURE_WIDTH, feature_matrix, future_verbs, is_command, subject_of
 from coach.reader.language import EMBEDDING_WIDTH, Embed, default_embed, nlp, vader
 from coach.reader.model import LabelModel
 from coach.reader.phrasing import clauses, commitments, pair_from
-from coach.services.text import split_sentences, unsafe_to_repeat
+from coach.text.dates import find_expressions, ordinal_day, resolve
+from coach.text.sentences import split_sentences, unsafe_to_repeat
 
 RUN_ON_TOKENS = 40
 # Labels a single clause can carry for the whole sentence ("..., and then he told me he is
@@ -111,9 +110,9 @@ class Labelled:
         and what it cost are one obstacle)."""
         kept = [s for s, ok in zip(self.spans, self.trusted) if ok]
         out: list[Span] = []
-        for sentence, sentence_p, clauses, probs in zip(kept, self.sentence_probs, self.parts,
-                                                        self.clause_probs):
-            hits = [c for c, p in zip(clauses, probs) if p[label_index] >= threshold]
+        for sentence, sentence_p, parts, probs in zip(kept, self.sentence_probs, self.parts,
+                                                      self.clause_probs):
+            hits = [c for c, p in zip(parts, probs) if p[label_index] >= threshold]
             out += hits or ([sentence] if sentence_p[label_index] >= threshold else [])
         return out
 

@@ -39,7 +39,7 @@ from coach.reader.features import PARSE_FEATURES, feature_matrix
 from coach.reader.language import Embed, nlp, training_embed
 from coach.reader.model import LABELS, SENTIMENTS, LabelModel
 from coach.reader.reader import SENTIMENT_FEATURES, Labelled, Reader
-from coach.retrieval.text import token_f1
+from coach.text.tokens import token_f1
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_DIR = REPO / "evals" / "datasets" / "train"
@@ -175,7 +175,7 @@ def train(examples: list[Example], reflections: list[dict[str, Any]], *,
         oof = np.zeros(len(examples))
         folds = StratifiedKFold(FOLDS, shuffle=True, random_state=7)
         domain_idx = np.flatnonzero(in_domain & speaks)
-        for train_idx, held_idx in folds.split(domain_idx, y[domain_idx]):
+        for _train_idx, held_idx in folds.split(domain_idx, y[domain_idx]):
             held = domain_idx[held_idx]
             keep = speaks.copy()
             keep[held] = False

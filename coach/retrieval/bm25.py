@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from coach.retrieval.text import tokenize
+from coach.text.tokens import tokenize
 
 
 def query_terms(query: str) -> dict[str, float]:

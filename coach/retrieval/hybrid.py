@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from coach.domain import FOCUS_VALUES
-from coach.errors import InvalidInput
 import numpy as np
 
+from coach.domain.errors import InvalidInput
+from coach.domain.sources import pair_scope
+from coach.domain.vocabulary import FOCUS_VALUES
 from coach.ports import Chunk, Embedder, MetadataFilter, VectorIndex
 from coach.retrieval.bm25 import BM25Index
 
@@ -67,7 +68,7 @@ def scope_filter(
     kinds: Sequence[str] | None = None,
 ) -> MetadataFilter:
     """Global documents, plus one pair's own records when ``pair_id`` is given."""
-    scopes = ["global"] + ([f"pair:{pair_id}"] if pair_id is not None else [])
+    scopes = ["global"] + ([pair_scope(pair_id)] if pair_id is not None else [])
     focus_values = None
     if focus:
         if focus not in FOCUS_VALUES:
@@ -96,7 +97,8 @@ class _Snapshot:
         self.position = {c.id: i for i, c in enumerate(self.chunks)}
         rows, owners = [], []
         for c in everything:
-            owner = self.position.get(str(c.metadata.get("parent")) if c.metadata.get("role") == "question" else c.id)
+            is_question = c.metadata.get("role") == "question"
+            owner = self.position.get(str(c.metadata.get("parent")) if is_question else c.id)
             if owner is not None and c.vector is not None:
                 rows.append(c.vector)
                 owners.append(owner)
@@ -218,7 +220,7 @@ class HybridRetriever:
             if cached is not None and cached[0] == generation:
                 self._pairs.move_to_end(pair_id)
                 return cached[1]
-        chunks = self.index.get(MetadataFilter.of(scope=[f"pair:{pair_id}"]), include_vectors=True)
+        chunks = self.index.get(MetadataFilter.of(scope=[pair_scope(pair_id)]), include_vectors=True)
         with self._lock:
             self._pairs[pair_id] = (generation, chunks)
             while len(self._pairs) > 512:
@@ -295,9 +297,9 @@ class HybridRetriever:
         keyword_ranked = [(snapshot.chunks[doc], score) for doc, score in
                           snapshot.bm25.top(query, n, lambda i: bool(allowed[i]))]
         if pair_chunks:
-            keyword_ranked += [(c, score) for c, score in
-                               zip(pair_chunks, snapshot.bm25.score_texts(query, [c.text for c in pair_chunks]),
-                                   strict=True) if score > 0]
+            scores = snapshot.bm25.score_texts(query, [c.text for c in pair_chunks])
+            keyword_ranked += [(c, score) for c, score in zip(pair_chunks, scores, strict=True)
+                               if score > 0]
             keyword_ranked.sort(key=lambda item: -item[1])
             keyword_ranked = keyword_ranked[:n]
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from coach.domain.records import PairRecord
+from coach.domain.sources import goals_source, pair_scope, reflection_source
 from coach.ports import Chunk, MetadataFilter, VectorIndex
-from coach.records import PairRecord
-
-
-def pair_scope(pair_id: int) -> str:
-    return f"pair:{pair_id}"
 
 
 def pair_chunks(pair: PairRecord) -> list[Chunk]:
@@ -21,7 +18,7 @@ def pair_chunks(pair: PairRecord) -> list[Chunk]:
         lines = [f"- {g.text} (status: {g.status.replace('_', ' ')})" for g in pair.goals]
         chunks.append((
             "pair_goals",
-            f"pair:{pair.id}/goals",
+            goals_source(pair.id),
             f"Pair {pair.id} > Goals",
             f"Goals agreed by {pair.mentor.name} (mentor) and {pair.mentee.name} (mentee), "
             f"focus: {', '.join(pair.focus)}.\n" + "\n".join(lines),
@@ -36,7 +33,7 @@ def pair_chunks(pair: PairRecord) -> list[Chunk]:
             parts += [f"- Blocker: {b}" for b in summary.get("blockers", [])]
             chunks.append((
                 "pair_summary",
-                f"pair:{pair.id}/reflection/{reflection.id}",
+                reflection_source(pair.id, reflection.id),
                 f"Pair {pair.id} > Session {session.date.isoformat()} > "
                 f"{reflection.author_role} reflection summary",
                 "\n".join(parts),

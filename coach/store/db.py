@@ -113,5 +113,19 @@ class Database:
     def migrate(self) -> None:
         migrate(self.engine)
 
+    def integrity_problems(self) -> list[str]:
+        """What the database engine's own checks find wrong (SQLite's; PostgreSQL enforces its
+        constraints as it writes), each as a sentence."""
+        problems = []
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                status = conn.execute(text("PRAGMA integrity_check")).scalar()
+                if status != "ok":
+                    problems.append(f"SQLite integrity_check: {status}")
+                broken = conn.execute(text("PRAGMA foreign_key_check")).all()
+                if broken:
+                    problems.append(f"{len(broken)} rows break foreign keys")
+        return problems
+
     def dispose(self) -> None:
         self.engine.dispose()

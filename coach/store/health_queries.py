@@ -12,11 +12,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, case, cast, func, select
 
-from coach.services.health import ActionFact, HealthInput, ReflectionFact, SessionFact
+from coach.domain.records import ActionFact, HealthInput, ReflectionFact, SessionFact
+from coach.domain.vocabulary import SessionStatus
 from coach.store.db import Database
-from coach.store.models import READER_SIGNALS, ActionItem, Goal, Pair, Reflection, Session
+from coach.store.models import READER_SIGNALS, ActionItem, Goal, Pair, Person, Programme, Reflection, Session
 
 
 def _date_parser(sample: Any) -> Callable[[Any], dt.date | None]:
@@ -42,7 +43,8 @@ def load_health_inputs(db: Database, *, programme_id: int | None = None,
                        pair_ids: Iterable[int] | None = None) -> list[HealthInput]:
     ids = [int(i) for i in pair_ids] if pair_ids is not None else None
     with db.engine.connect() as conn:
-        q = select(Pair.id, Pair.cadence_days, Pair.starts_on, Pair.status, Pair.mentor_id)
+        q = select(Pair.id, Pair.cadence_days, Pair.starts_on, Pair.status, Pair.mentor_id,
+                   Pair.programme_id)
         if programme_id is not None:
             q = q.where(Pair.programme_id == int(programme_id))
         if ids is not None:
@@ -101,6 +103,46 @@ def load_health_inputs(db: Database, *, programme_id: int | None = None,
             goals[pid].append(status)
     return [
         HealthInput(pid, cadence, day(starts), status, tuple(sessions[pid]),
-                    tuple(reflections[pid]), tuple(actions[pid]), tuple(goals[pid]))
-        for pid, cadence, starts, status, _mentor in pairs
+                    tuple(reflections[pid]), tuple(actions[pid]), tuple(goals[pid]), programme)
+        for pid, cadence, starts, status, _mentor, programme in pairs
     ]
+
+
+def data_fingerprint(db: Database) -> tuple:
+    """Counts, highest ids and id-weighted sums of every mutable column that health and the
+    dashboard read: any insert, delete, status change, tick or edit of these changes it."""
+    def weighted(column, values):
+        return func.coalesce(func.sum(case({v: i + 1 for i, v in enumerate(values)}, value=column,
+                                           else_=len(values) + 1) * column.table.c.id), 0)
+
+    def table(model, *extra):
+        return select(func.count(), func.coalesce(func.max(model.id), 0), *extra).select_from(model)
+
+    queries = [
+        table(Programme,
+              func.coalesce(func.sum(func.length(cast(Programme.health_thresholds, String))), 0)),
+        table(Person, func.coalesce(func.sum(func.length(Person.name) * Person.id), 0)),
+        table(Pair, weighted(Pair.status, ("active", "paused", "closed")),
+              func.coalesce(func.sum(Pair.cadence_days * Pair.id), 0)),
+        table(Session, weighted(Session.status, tuple(SessionStatus))),
+        table(Reflection, weighted(Reflection.sentiment, ("positive", "neutral", "negative")),
+              weighted(Reflection.visibility, ("private", "pair", "programme")),
+              func.coalesce(func.sum(Reflection.blocker_count), 0)),
+        table(ActionItem,
+              func.coalesce(func.sum(case((ActionItem.done, ActionItem.id), else_=0)), 0)),
+        table(Goal, weighted(Goal.status, ("open", "in_progress", "achieved", "dropped"))),
+    ]
+    with db.engine.connect() as conn:
+        return tuple(tuple(conn.execute(q).one()) for q in queries)
+
+
+def held_sessions_by_day(db: Database, start: dt.date, end: dt.date,
+                         programme_id: int | None = None) -> dict[dt.date, int]:
+    """How many sessions were held on each day from ``start`` to ``end``, both included."""
+    with db.engine.connect() as conn:
+        q = (select(Session.date, func.count()).join(Pair, Pair.id == Session.pair_id)
+             .where(Session.status == SessionStatus.held, Session.date >= start, Session.date <= end)
+             .group_by(Session.date))
+        if programme_id is not None:
+            q = q.where(Pair.programme_id == programme_id)
+        return dict(conn.execute(q).all())

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
-from coach.errors import NotFound
+from coach.domain.errors import NotFound
 from coach.store.db import Database
 from coach.store.models import IngestJob, utcnow
 

@@ -15,8 +15,8 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    UniqueConstraint,
     Text,
+    UniqueConstraint,
     false,
     func,
     text,
@@ -150,7 +150,7 @@ class Session(Base):
 
 
 # What the reader found in a reflection that health reads, copied out of its summary, in the
-# order of coach.services.health.ReflectionFact's fields.
+# order of coach.health.signals.ReflectionFact's fields.
 READER_SIGNALS = ("ending", "disengaged", "doubts_next", "hints_ending", "hints_disengaged",
                   "expects_next_dropped")
 

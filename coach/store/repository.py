@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,19 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
 
-from coach.domain import (
-    GoalStatus,
-    Owner,
-    PairStatus,
-    Sentiment,
-    Role,
-    SessionStatus,
-    Visibility,
-    parse_enum,
-    parse_focus_list,
-)
-from coach.errors import Conflict, InvalidInput, NotFound, RuleViolation, StoreNotInitialised
-from coach.records import (
+from coach.domain.errors import Conflict, InvalidInput, NotFound, RuleViolation, StoreNotInitialised
+from coach.domain.records import (
     ActionItemRecord,
     GoalRecord,
     PairRecord,
@@ -33,6 +21,30 @@ from coach.records import (
     ProgrammeRecord,
     ReflectionRecord,
     SessionRecord,
+)
+from coach.domain.rules import (
+    EMAIL_RE,
+    MAX_GOAL_CHARS,
+    MAX_REFLECTION_CHARS,
+    MAX_SHORT_TEXT,
+    check_pairing_rules,
+    check_session_in_time,
+    clean_text,
+    parse_date,
+    session_day,
+    session_minutes,
+)
+from coach.domain.sources import action_item_source, reflection_source
+from coach.domain.vocabulary import (
+    GoalStatus,
+    Owner,
+    PairStatus,
+    Role,
+    Sentiment,
+    SessionStatus,
+    Visibility,
+    parse_enum,
+    parse_focus_list,
 )
 from coach.store.db import Database, is_initialised
 from coach.store.models import (
@@ -51,42 +63,11 @@ from coach.store.models import (
     WebSession,
 )
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MAX_REFLECTION_CHARS = 20_000
-MAX_SHORT_TEXT = 500
-MAX_GOAL_CHARS = 1_000
-
 
 @dataclass
 class PairCreated:
     pair: PairRecord
     warnings: list[str] = field(default_factory=list)
-
-
-def clean_text(value: str | None, what: str, *, max_chars: int, required: bool = True) -> str:
-    """Strip, reject empty (when required) or over-long text, and control characters."""
-    text = (value or "").replace("\r\n", "\n").strip()
-    text = "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)
-    if required and not text:
-        raise InvalidInput(f"The {what} is empty. Write some text.")
-    if len(text) > max_chars:
-        raise InvalidInput(
-            f"The {what} is {len(text):,} characters; the limit is {max_chars:,}. Shorten it."
-        )
-    return text
-
-
-def parse_date(value: str | dt.date | None, what: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InvalidInput(f"The {what} {value!r} is not a valid date. Use YYYY-MM-DD.") from None
 
 
 class Store:
@@ -423,24 +404,19 @@ class Store:
         self,
         pair_id: int,
         date: dt.date | str,
-        status: str = "held",
+        status: str = SessionStatus.held,
         *,
         minutes: int | None = None,
         notes: str = "",
         today: dt.date | None = None,
     ) -> SessionRecord:
-        day = _session_day(date)
+        day = session_day(date)
         status_value = parse_enum(SessionStatus, status, "session status").value
-        today = today or dt.date.today()
-        if status_value in ("held", "no_show") and day > today:
-            raise InvalidInput(
-                f"A session on {day} is in the future, so it cannot be {status_value}. "
-                "Log it as scheduled."
-            )
+        check_session_in_time(status_value, day, today or dt.date.today())
         notes = clean_text(notes, "notes", max_chars=5000, required=False)
         with self.db.session() as s:
             pair = _get_pair(s, pair_id)
-            length = _session_minutes(
+            length = session_minutes(
                 minutes if minutes is not None else pair.programme.default_session_minutes)
             session = Session(
                 pair_id=pair_id, date=day, status=status_value, minutes=length, notes=notes
@@ -469,10 +445,9 @@ class Store:
                 session.date = parse_date(date, "session date") or session.date
             if status is not None:
                 session.status = parse_enum(SessionStatus, status, "session status").value
-            if session.status in ("held", "no_show") and session.date > (today or dt.date.today()):
-                raise InvalidInput("A session in the future cannot be held or a no-show yet.")
+            check_session_in_time(session.status, session.date, today or dt.date.today())
             if minutes is not None:
-                session.minutes = _session_minutes(minutes)
+                session.minutes = session_minutes(minutes)
             if agenda is not None:
                 session.agenda = agenda
             s.flush()
@@ -484,13 +459,13 @@ class Store:
         there is none. One transaction that holds the pair's write lock from the start, so two
         agendas prepared at once for the same pair share one session instead of booking two."""
         today = today or dt.date.today()
-        day = _session_day(date)
-        minutes = _session_minutes(minutes)
+        day = session_day(date)
+        minutes = session_minutes(minutes)
         with self.db.session() as s:
             pair = _lock_pair(s, pair_id)
             session = _next_scheduled(s, pair_id, today)
             if session is None:
-                session = Session(pair_id=pair_id, date=day, status="scheduled", minutes=minutes,
+                session = Session(pair_id=pair_id, date=day, status=SessionStatus.scheduled, minutes=minutes,
                                   notes="")
                 s.add(session)
             session.minutes = minutes
@@ -726,9 +701,9 @@ def _forget_shared_traces(s: OrmSession, pair_id: int, reflection_id: int) -> No
     """Remove what a reflection's shared summary left elsewhere: agenda items that came from it
     (follow-ups of its action items, the points it left open; their minutes go to the next
     item) in saved agendas, and chat turns that cited it."""
-    cited = f"pair:{pair_id}/reflection/{reflection_id}"
+    cited = reflection_source(pair_id, reflection_id)
     items = set(s.scalars(select(ActionItem.id).where(ActionItem.reflection_id == reflection_id)))
-    sources = {f"pair:{pair_id}/action_items/{i}" for i in items} | {cited}
+    sources = {action_item_source(pair_id, i) for i in items} | {cited}
     for session in s.scalars(select(Session).where(Session.pair_id == pair_id,
                                                    Session.agenda.is_not(None))):
         agenda = dict(session.agenda)
@@ -790,27 +765,6 @@ def _add_found_items(s: OrmSession, pair_id: int, reflection_id: int, items: Seq
         ))
 
 
-# -- rules -----------------------------------------------------------------
-def check_pairing_rules(mentor: Person, mentee: Person, warnings: list[str]) -> None:
-    """The brief's pairing rules: raise on a hard rule, append a warning on a soft one."""
-    if mentor.id == mentee.id:
-        raise RuleViolation(f"{mentor.name} cannot mentor themselves. Pick two different people.")
-    if mentor.role != Role.mentor:
-        raise InvalidInput(f"{mentor.name} has role {mentor.role}; a pair's mentor needs role mentor.")
-    if mentee.role != Role.mentee:
-        raise InvalidInput(f"{mentee.name} has role {mentee.role}; a pair's mentee needs role mentee.")
-    if mentor.manager_id == mentee.id:
-        raise RuleViolation(
-            f"{mentor.name} reports directly to {mentee.name}. In reverse mentoring the mentor "
-            "must not be the mentee's direct report; pick another mentee."
-        )
-    if mentor.department and mentor.department.casefold() == mentee.department.casefold():
-        warnings.append(
-            f"{mentor.name} and {mentee.name} are both in {mentor.department}. Pairing inside "
-            "one department is allowed, but cross-department pairs learn more and speak more freely."
-        )
-
-
 # -- loading helpers -------------------------------------------------------
 def _resolve_person(s: OrmSession, ref: int | str) -> Person:
     person: Person | None
@@ -823,24 +777,11 @@ def _resolve_person(s: OrmSession, ref: int | str) -> Person:
     return person
 
 
-def _session_day(date: dt.date | str) -> dt.date:
-    day = parse_date(date, "session date")
-    if day is None:
-        raise InvalidInput("A session needs a date (YYYY-MM-DD).")
-    return day
-
-
-def _session_minutes(minutes: int) -> int:
-    if not 5 <= minutes <= 480:
-        raise InvalidInput("Session minutes must be between 5 and 480.")
-    return minutes
-
-
 def _next_scheduled(s: OrmSession, pair_id: int, today: dt.date) -> Session | None:
     """The pair's earliest scheduled session from today on (the one an agenda is for)."""
     return s.scalar(
         select(Session)
-        .where(Session.pair_id == pair_id, Session.status == "scheduled", Session.date >= today)
+        .where(Session.pair_id == pair_id, Session.status == SessionStatus.scheduled, Session.date >= today)
         .order_by(Session.date, Session.id)
         .limit(1)
     )
@@ -934,6 +875,3 @@ def _pair(p: Pair) -> PairRecord:
         action_items=tuple(_action(a) for a in p.action_items),
     )
 
-
-__all__ = ["Store", "PairCreated", "check_pairing_rules", "clean_text", "parse_date",
-           "MAX_REFLECTION_CHARS", "IntegrityError"]

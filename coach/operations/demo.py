@@ -1,0 +1,141 @@
+"""The demo programme: people, pairs and months of history, dated relative to today."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from coach.domain.errors import Conflict, InvalidInput
+from coach.domain.vocabulary import SessionStatus
+from coach.features.programme import ProgrammeService
+from coach.features.reflection import reading_context
+from coach.store.repository import Store
+
+DEMO_FILE = "demo_programme.yaml"
+
+
+@dataclass
+class DemoReport:
+    programme: str
+    people: int = 0
+    pairs: int = 0
+    sessions: int = 0
+    reflections: int = 0
+    action_items: int = 0
+    warnings: list[str] = field(default_factory=list)
+    expected_health: dict[int, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"programme": self.programme, "people": self.people, "pairs": self.pairs,
+                "sessions": self.sessions, "reflections": self.reflections,
+                "action_items": self.action_items, "warnings": self.warnings}
+
+
+def demo_data(path: Path | None = None) -> dict[str, Any]:
+    if path is None:
+        text = (resources.files("coach") / "demo_data" / DEMO_FILE).read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or not {"programme", "people", "pairs"} <= data.keys():
+        raise InvalidInput("The demo file needs programme, people and pairs sections.")
+    return data
+
+
+def summariser_for(store: Store, coach) -> Any:
+    """A ``summarise`` callback: the coach's summary of each demo reflection, saved on it.
+    The demo's action items are explicit, so the summary's action items are not re-recorded."""
+
+    def summarise(pair_id: int, reflection) -> None:
+        pair = store.get_pair(pair_id)
+        result = coach.summariser.summarise(reflection.text, reflection.author_role,
+                                            **reading_context(pair, reflection.session_id,
+                                                              written=reflection.created_at.date()))
+        store.set_reflection_summary(reflection.id, result.value, confirmed=True)
+
+    return summarise
+
+
+def load_demo(
+    store: Store,
+    programme_service: ProgrammeService,
+    *,
+    today: dt.date | None = None,
+    data: dict[str, Any] | None = None,
+    summarise=None,
+) -> DemoReport:
+    """Load the demo into an empty store. ``summarise(pair_id, reflection)`` may add summaries."""
+    today = today or dt.date.today()
+    data = data or demo_data()
+    spec = data["programme"]
+
+    def day(offset: int | None) -> dt.date | None:
+        return None if offset is None else today + dt.timedelta(days=int(offset))
+
+    if any(p.name == spec["name"] for p in store.list_programmes()):
+        raise Conflict(f"The demo programme {spec['name']!r} is already loaded.")
+    programme = store.create_programme(
+        spec["name"],
+        objectives=spec.get("objectives", ""),
+        default_cadence_days=int(spec.get("default_cadence_days", 14)),
+        default_session_minutes=int(spec.get("default_session_minutes", 45)),
+        starts_on=day(spec.get("start_offset_days")),
+        ends_on=day(spec.get("end_offset_days")),
+    )
+    report = DemoReport(programme.name)
+    ids: dict[str, int] = {}
+    for person in data["people"]:
+        created = store.add_person(person["name"], person["email"], person["role"],
+                                   department=person.get("department", ""))
+        ids[person["key"]] = created.id
+        report.people += 1
+    for person in data["people"]:
+        if person.get("manager"):
+            store.set_manager(ids[person["key"]], ids[person["manager"]])
+
+    for pair_spec in data["pairs"]:
+        created = programme_service.add_pair(
+            ids[pair_spec["mentor"]], ids[pair_spec["mentee"]], pair_spec["focus"],
+            cadence_days=pair_spec.get("cadence_days"),
+            starts_on=day(pair_spec.get("start_offset_days", -90)),
+            programme_id=programme.id,
+            status=pair_spec.get("status", "active"),
+        )
+        pair_id = created.pair.id
+        report.warnings += created.warnings
+        report.pairs += 1
+        if pair_spec.get("expected_health"):
+            report.expected_health[pair_id] = pair_spec["expected_health"]
+        for goal in pair_spec.get("goals", []):
+            store.add_goal(pair_id, goal["text"], goal.get("status", "open"))
+        roles = {"mentor": ids[pair_spec["mentor"]], "mentee": ids[pair_spec["mentee"]]}
+        for session_spec in sorted(pair_spec.get("sessions", []), key=lambda s: s["offset_days"]):
+            date = day(session_spec["offset_days"])
+            session = store.log_session(pair_id, date, session_spec.get("status", SessionStatus.held),
+                                        minutes=session_spec.get("minutes"), today=today)
+            report.sessions += 1
+            for reflection_spec in session_spec.get("reflections", []) or []:
+                written = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(9, 0))
+                reflection = store.add_reflection(
+                    pair_id, session.id, roles[reflection_spec["author"]],
+                    reflection_spec["text"],
+                    visibility=reflection_spec.get("visibility", "private"),
+                    created_at=written,
+                )
+                report.reflections += 1
+                if summarise is not None:
+                    summarise(pair_id, reflection)
+        for item in pair_spec.get("action_items", []):
+            due = day(item.get("due_offset_days"))
+            record = store.add_action_item(pair_id, item["text"], item.get("owner", "mentee"),
+                                           due=due, origin="import")
+            if item.get("done"):
+                store.set_action_done(pair_id, record.id, True, today=min(due or today, today))
+            report.action_items += 1
+        programme_service.reindex(pair_id)
+    return report

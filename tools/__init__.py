@@ -1,0 +1,1 @@
+"""Tools around the coach, outside its core: `coach bench` and `coach loadtest`."""
