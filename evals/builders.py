@@ -8,8 +8,7 @@ from typing import Any
 
 from coach.container import Container
 from coach.domain.errors import InvalidInput
-from coach.domain.records import PairRecord
-from coach.features.reflection import reading_context
+from coach.domain.records import PairRecord, reading_context
 
 _counter = itertools.count(1)
 

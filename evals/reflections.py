@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from coach.container import Container
-from coach.features.reflection import names_by_role
+from coach.domain.records import names_by_role
 from coach.text.sentences import is_supported, split_sentences
 from coach.text.tokens import tokenize
 from evals.metrics import classification, latency, match_items, micro_prf, prf, with_interval

@@ -350,8 +350,7 @@ def test_expecting_the_booked_session_not_to_happen_is_more_than_doubting_it(
 
 def test_dates_count_from_the_day_a_late_note_was_written():
     """"the 9th" in a note written on 28 August, three weeks after the session, is 9 September."""
-    from coach.domain.records import PersonRecord, SessionRecord
-    from coach.features.reflection import reading_context
+    from coach.domain.records import PersonRecord, SessionRecord, reading_context
 
     class Pair:
         focus = ["technology"]

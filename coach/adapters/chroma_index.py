@@ -9,6 +9,7 @@ import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlparse
 
@@ -95,20 +96,19 @@ class _RememberedDocuments:
         return self._embedder.embed_query(text)
 
 
+_CONFIGURATION = {"hnsw": {"space": "cosine"}}
+
+
 class ChromaIndex:
     """The VectorIndex port over a Chroma collection. Embeddings always come from ours."""
 
     def __init__(self, embedder, location: str, collection: str = "coach"):
-        from langchain_chroma import Chroma
-
         self.location = location
         self._client = make_client(location)
-        self._store = Chroma(
-            collection_name=collection,
-            embedding_function=_RememberedDocuments(embedder),
-            client=self._client,
-            collection_configuration={"hnsw": {"space": "cosine"}},
-        )
+        # Created as langchain-chroma creates it; reads go to the collection itself, so a
+        # command that only reads never imports LangChain.
+        self._collection = self._client.get_or_create_collection(
+            name=collection, embedding_function=None, metadata=None, configuration=_CONFIGURATION)
         self._embedder = embedder
         self._name = collection
         self._local_generation = {group: 0 for group in GROUPS}
@@ -117,7 +117,16 @@ class ChromaIndex:
 
     @property
     def collection(self):
-        return self._store._collection
+        return self._collection
+
+    @cached_property
+    def _store(self):
+        """LangChain's Chroma over the same collection: it embeds and writes new chunks."""
+        from langchain_chroma import Chroma
+
+        return Chroma(collection_name=self._name,
+                      embedding_function=_RememberedDocuments(self._embedder),
+                      client=self._client, collection_configuration=_CONFIGURATION)
 
     # -- writes ------------------------------------------------------------
     def upsert(self, chunks: Sequence[Chunk]) -> None:

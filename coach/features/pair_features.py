@@ -8,12 +8,13 @@ from typing import Any
 
 from coach.domain.access import member_role
 from coach.domain.errors import InvalidInput, NotFound
+from coach.domain.records import reading_context
 from coach.domain.vocabulary import SessionStatus
 from coach.features.agenda import AgendaPlanner
 from coach.features.catalogue import TopicCatalogue
 from coach.features.chat import ChatEvent, ChatService
 from coach.features.programme import ProgrammeService
-from coach.features.reflection import ReflectionSummariser, reading_context
+from coach.features.reflection import ReflectionSummariser
 from coach.features.topic_relevance import TopicRelevance
 from coach.features.topics import TopicSuggester, with_sources
 from coach.generation.prompts import PromptLibrary

@@ -63,7 +63,7 @@ class ProgrammeService:
         return updated
 
     def _corrections(self, pair_id, reflection_id, reader, action_items, blockers, sentiment):
-        from coach.features.reflection import reading_context
+        from coach.domain.records import reading_context
         from coach.reader.corrections import corrections
 
         pair = self.store.get_pair(pair_id)

@@ -6,9 +6,7 @@ import datetime as dt
 from typing import Any
 
 from coach.domain.errors import InvalidInput
-from coach.domain.records import PairRecord
 from coach.domain.rules import MAX_REFLECTION_CHARS, clean_text
-from coach.domain.vocabulary import SessionStatus
 from coach.features.catalogue import TopicCatalogue
 from coach.generation.guard import FallbackReason, Guarded, Rejected, guarded_generate
 from coach.generation.prompts import PromptLibrary
@@ -256,35 +254,3 @@ def grounded_proposals(data: dict[str, Any], base: dict[str, Any], reading: Read
         if said == "neutral" or evaluations:
             out["sentiment"] = said
     return out
-
-
-def reading_context(pair: PairRecord, session_id: int, written: dt.date | None = None
-                    ) -> dict[str, Any]:
-    """What the reader needs to read a reflection on one of the pair's sessions: the focus,
-    the day its dates count from, the next session booked after that day ("before we next
-    meet") and the pair's names (owners). Dates count from the session, or from the day the
-    reflection was written when that is later: "the 9th" in a note written on 28 August is
-    9 September, and "by Friday" a fortnight after the session is not a Friday long past."""
-    session = next((s for s in pair.sessions if s.id == session_id), None)
-    day = session.date if session else None
-    if day is not None and written is not None and written > day:
-        day = written
-    later = [s.date for s in pair.sessions
-             if s.status == SessionStatus.scheduled and day is not None and s.date > day]
-    return {"focus": pair.focus, "session_date": day, "next_session": min(later, default=None),
-            "names": names_for(pair)}
-
-
-def names_for(pair: PairRecord) -> dict[str, str]:
-    """First names and full names of the pair, mapped to their role, to find action owners."""
-    return names_by_role(pair.mentor.name, pair.mentee.name)
-
-
-def names_by_role(mentor: str | None, mentee: str | None) -> dict[str, str]:
-    """Each person's full name and first name, mapped to their role (a missing name is left
-    out): what the summariser is told on every path."""
-    names = {}
-    for name, role in ((mentor, "mentor"), (mentee, "mentee")):
-        if name and str(name).strip():
-            names[str(name).strip()] = names[str(name).split()[0]] = role
-    return names

@@ -11,9 +11,9 @@ from typing import Any
 import yaml
 
 from coach.domain.errors import Conflict, InvalidInput
+from coach.domain.records import reading_context
 from coach.domain.vocabulary import SessionStatus
 from coach.features.programme import ProgrammeService
-from coach.features.reflection import reading_context
 from coach.store.repository import Store
 
 DEMO_FILE = "demo_programme.yaml"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coach.domain.records import reading_context
 from coach.domain.sources import is_pair_scope, pair_id_of, pair_scope
-from coach.features.reflection import reading_context
 from coach.health.signals import HealthThresholds
 from coach.ingest.ingest import is_server_path
 from coach.ports import MetadataFilter

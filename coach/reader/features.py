@@ -7,12 +7,15 @@ decisions on their own."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-from spacy.tokens import Span
 
 from coach.reader.language import EMBEDDING_WIDTH, TENSOR_WIDTH, vader
 from coach.text.dates import names_a_time
+
+if TYPE_CHECKING:  # spaCy loads with the pipeline, not with this module
+    from spacy.tokens import Span
 
 PARSE_FEATURES = (
     "future", "commits", "past", "perfect", "negated", "question", "conditional", "tentative",

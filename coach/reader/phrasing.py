@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-
-from spacy.tokens import Span, Token
+from typing import TYPE_CHECKING
 
 from coach.reader.features import future_verbs, subject_of
 from coach.text.dates import due_date, find_expressions
+
+if TYPE_CHECKING:  # spaCy loads with the pipeline, not with this module
+    from spacy.tokens import Span, Token
 
 # Verbs whose complement is the thing committed to: "promised to try", "agreed that she'd".
 _TAKES_ON = {"promise", "agree", "plan", "commit", "intend", "offer", "volunteer", "decide",

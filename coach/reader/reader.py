@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from spacy.tokens import Span
 
 from coach.reader.features import FEATURE_WIDTH, feature_matrix, future_verbs, is_command, subject_of
 from coach.reader.language import EMBEDDING_WIDTH, Embed, default_embed, nlp, vader
@@ -27,6 +26,9 @@ from coach.reader.model import LabelModel
 from coach.reader.phrasing import clauses, commitments, pair_from
 from coach.text.dates import find_expressions, ordinal_day, resolve
 from coach.text.sentences import split_sentences, unsafe_to_repeat
+
+if TYPE_CHECKING:  # spaCy loads with the pipeline, not with this module
+    from spacy.tokens import Span
 
 RUN_ON_TOKENS = 40
 # Labels a single clause can carry for the whole sentence ("..., and then he told me he is
