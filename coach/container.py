@@ -215,7 +215,9 @@ class Container:
         if self.topic_relevance is not None:
             self.topic_relevance.prepare(topics)
         self.monitor.guide.guidance()
-        getattr(self.chat_model(), "llm", None)  # reading it loads the embedded model
+        model = self.chat_model()
+        if model is not None:
+            model.load()
         return time.perf_counter() - started
 
     def close(self) -> None:

@@ -77,11 +77,25 @@ class ChatResult:
     completion_tokens: int = 0
 
 
+@dataclass(frozen=True)
+class ModelCapabilities:
+    """What a chat model can be trusted with. Features decide by this, never by its name."""
+
+    phrases: bool
+    """Its own sentences are worth checking and showing ("phrase"). A model that cannot (the
+    embedded SmolLM2-135M) only chooses among the coach's own sentences and topics ("choose")."""
+
+
 @runtime_checkable
 class ChatModel(Protocol):
     """A chat model that can be held to a JSON schema and can stream."""
 
     name: str
+    capabilities: ModelCapabilities
+
+    def load(self) -> None:
+        """Be ready to answer: load local weights now rather than on the first request."""
+        ...
 
     def complete(
         self,

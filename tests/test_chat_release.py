@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from coach.adapters.fakes import FakeChatModel, HashingEmbedder, InMemoryIndex
+from coach.adapters.fakes import CHOOSES, PHRASES, FakeChatModel, HashingEmbedder, InMemoryIndex
 from coach.container import Container
 from coach.domain.errors import BackendUnavailable, InvalidInput
 from coach.features.chat import (
@@ -59,7 +59,9 @@ class CountingModel(FakeChatModel):
 
 
 def make_world(tmp_path, *, backend="embedded", chat_mode="auto", model=None):
-    model = model if model is not None else CountingModel()
+    # the backend's name stands for the kind of model behind it
+    model = model if model is not None else CountingModel(
+        capabilities=PHRASES if backend == "openai" else CHOOSES)
     embedder = HashingEmbedder()
     c = Container(make_settings(tmp_path, llm_backend=backend, chat_mode=chat_mode),
                   embedder=embedder, index=InMemoryIndex(embedder),
@@ -360,6 +362,20 @@ def test_the_tokens_add_up_to_the_answer_on_every_path(tmp_path, path):
 
 
 # -- settings, API and the evaluation ------------------------------------------------------------
+def test_the_default_mode_is_what_the_model_can_do_not_what_it_is_called():
+    from coach.adapters.llama_cpp_chat import EmbeddedChatModel
+    from coach.adapters.openai_chat import OpenAIChatModel
+    from coach.generation.guard import default_mode
+
+    assert EmbeddedChatModel.capabilities.phrases is False
+    assert OpenAIChatModel.capabilities.phrases is True
+    assert default_mode(None) == "phrase"  # no model: the composer alone, nothing to choose
+    assert default_mode(FakeChatModel()) == "choose"
+    assert default_mode(FakeChatModel(capabilities=PHRASES)) == "phrase"
+    chat = ChatService(None, None, PromptLibrary(), FakeChatModel(capabilities=PHRASES), "any")
+    assert chat.mode == "phrase"
+
+
 @pytest.mark.parametrize("backend, setting, mode", [
     ("embedded", "auto", "choose"), ("openai", "auto", "phrase"),
     ("embedded", "phrase", "phrase"), ("openai", "choose", "choose")])

@@ -532,10 +532,8 @@ def test_warm_up_loads_the_index_and_the_chat_model_before_any_request(tmp_path)
     class LazyModel(FakeChatModel):
         loads = 0
 
-        @property
-        def llm(self):  # like the embedded adapter: the weights load on first read
+        def load(self):  # the port's way to load weights before the first request
             LazyModel.loads += 1
-            return object()
 
     embedder = HashingEmbedder()
     index = InMemoryIndex(embedder)

@@ -40,6 +40,7 @@ def test_twenty_parallel_generations_are_serialised_and_never_mixed(real_contain
     try:
         class Short:  # the real model, with short answers to keep the test quick
             name = model.name
+            capabilities = model.capabilities
 
             def complete(self, messages, *, json_schema=None, max_tokens=None):
                 return model.complete(messages, json_schema=json_schema, max_tokens=64)

@@ -78,6 +78,7 @@ def test_real_model_output_that_fails_validation_falls_back(real_container, pair
 
     class Truncating:  # max_tokens comes from the call site; force the cut here
         name = "embedded-truncated"
+        capabilities = tiny.capabilities
 
         def complete(self, messages, *, json_schema=None, max_tokens=None):
             return tiny.complete(messages, json_schema=json_schema, max_tokens=8)

