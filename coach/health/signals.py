@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from coach.domain.errors import InvalidInput
-from coach.domain.records import HealthInput, ReflectionFact
+from coach.domain.records import ActionFact, HealthInput, ReflectionFact, SessionFact
 from coach.domain.vocabulary import SessionStatus
 
 STATUSES = ("healthy", "at_risk", "stalled")
@@ -186,20 +186,53 @@ class PairHealth:
                 "reasons": self.reasons, "suggested_actions": self.suggested_actions}
 
 
-def compute_health(pair: HealthInput, as_of: dt.date,
-                   t: HealthThresholds = HealthThresholds()) -> PairHealth:
-    reasons: list[dict[str, str]] = []
-    penalty = 0
-    stalled = False
+@dataclass(frozen=True)
+class Situation:
+    """What every signal reads, worked out once from a pair's facts as of a date."""
+
+    pair: HealthInput
+    as_of: dt.date
+    cadence: int
+    past: list[SessionFact]  # sessions on or before as_of, in date order
+    held: list[SessionFact]
+    upcoming: list[dt.date]  # scheduled after as_of, soonest first
+    last_held: dt.date | None
+    since: int  # days since the last held session (or the start)
+    ratio: float  # since, in cadences
+    shared: list[ReflectionFact]  # not private, on or before as_of, in date order
+    news: list[ReflectionFact]  # the shared reflections on the latest held session
+    doubtful: bool  # a shared reflection doubts the next booking
+    booked_soon: bool  # the next session is within a cadence, and not in doubt
+    announced: bool  # the latest news says the pairing ends or pauses (or hints it, see hinted)
+    hinted: bool
+    planned_break: bool  # announced, with the restart booked after the usual rhythm
+    is_new: bool
+    missed: int  # cancellations and no-shows in a row since the last held session
+    no_shows: int
+    recent: list[ReflectionFact]  # the last shared reflections, within the window
+    overdue: list[ActionFact]
+
+    @property
+    def next_booked(self) -> dt.date | None:
+        return self.upcoming[0] if self.upcoming else None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One signal's reason, what it costs the score, and whether it alone means stalled."""
+
+    signal: str
+    detail: str
+    penalty: int = 0
+    stalls: bool = False
+
+
+def situation(pair: HealthInput, as_of: dt.date, t: HealthThresholds) -> Situation:
     cadence = max(1, pair.cadence_days)
-
-    if pair.status == "closed":
-        return PairHealth(pair.pair_id, "healthy", 100,
-                          [{"signal": "closed", "detail": "The pair is closed."}], [])
-
     past = sorted((s for s in pair.sessions if s.date <= as_of), key=lambda s: s.date)
     held = [s for s in past if s.status == SessionStatus.held]
-    upcoming = sorted(s.date for s in pair.sessions if s.status == SessionStatus.scheduled and s.date > as_of)
+    upcoming = sorted(s.date for s in pair.sessions
+                      if s.status == SessionStatus.scheduled and s.date > as_of)
     next_booked = upcoming[0] if upcoming else None
     last_held = held[-1].date if held else None
     # What the shared reflections on the latest held session say (never a private one's).
@@ -220,184 +253,204 @@ def compute_health(pair: HealthInput, as_of: dt.date,
     announced = announced or hinted
     restart_booked = next_booked is not None and not doubtful and \
         (next_booked - (last_held or pair.starts_on)).days > t.gap_warn_ratio * cadence
-    planned_break = announced and restart_booked
     age = (as_of - pair.starts_on).days
-    is_new = age <= t.new_pair_grace_ratio * cadence and len(held) <= 1
-
-    # -- inactivity ----------------------------------------------------------------------
-    what = f"{since} days since the last held session" if last_held else \
-        f"no session held in the {since} days since the pair started"
-    if is_new:
-        pass
-    elif planned_break:
-        reasons.append({"signal": "inactivity", "detail": f"{what}, on a break a shared "
-                        f"reflection announced; the restart is booked for {next_booked.isoformat()}"})
-    elif ratio > t.gap_stalled_ratio and since >= t.gap_stalled_min_days and not booked_soon:
-        stalled = True
-        penalty += 60
-        reasons.append({"signal": "inactivity", "detail": f"{what}, over {t.gap_stalled_ratio:g}x "
-                        f"the {cadence}-day cadence"})
-    elif ratio > t.gap_warn_ratio:
-        weight = 40 if ratio > t.gap_alarm_ratio else 25
-        if booked_soon:
-            weight = 25  # a booking shortens a gap (an announced break is handled above)
-            reasons.append({"signal": "inactivity", "detail": f"{what} ({ratio:.1f}x the cadence), "
-                            f"but the next session is booked for {next_booked.isoformat()}"})
-        else:
-            reasons.append({"signal": "inactivity",
-                            "detail": f"{what}, {ratio:.1f}x the {cadence}-day cadence"})
-        penalty += weight
-
-    # -- missed sessions in a row ----------------------------------------------------------
     missed = 0
     for s in reversed(past):
         if s.status in (SessionStatus.cancelled, SessionStatus.no_show):
             missed += 1
         elif s.status == SessionStatus.held:
             break
-    no_shows = sum(1 for s in past[len(past) - missed:] if s.status == SessionStatus.no_show) if missed else 0
-    if missed >= t.missed_stalled and not booked_soon:
-        stalled = True
-        penalty += 45
-        reasons.append({"signal": "missed_sessions", "detail": f"{missed} cancellations or no-shows "
-                        f"in a row ({no_shows} no-shows) and nothing booked soon"})
-    elif missed >= t.missed_warn:
-        penalty += 25 if not booked_soon else 15
-        reasons.append({"signal": "missed_sessions",
-                        "detail": f"{missed} cancellations or no-shows in a row ({no_shows} no-shows)"})
-
-    # -- an ending, a pause, doubt about the booking, disengagement ----------------------------
-    if announced:
-        if next_booked is None or doubtful:
-            stalled = True
-            penalty += 60
-            booking = "the booked session is in doubt" if doubtful else "no session is booked"
-            says = "suggests" if hinted else "says"
-            reasons.append({"signal": "ending", "detail": f"a shared reflection {says} the "
-                            f"pairing is ending, pausing or losing a member, and {booking}"})
-        elif not planned_break:
-            penalty += 30
-            reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
-                            "is ending, pausing or losing a member, though a session is booked "
-                            f"for {next_booked.isoformat()}"})
-        else:
-            reasons.append({"signal": "ending", "detail": "a shared reflection says the pairing "
-                            f"is pausing; the restart is booked for {next_booked.isoformat()}"})
-    elif doubtful and len(upcoming) == 1 and any(r.expects_next_dropped for r in news):
-        # the one booked session will probably not happen, and nothing else is planned
-        stalled = True
-        penalty += 60
-        reasons.append({"signal": "no_next_session", "detail": "a shared reflection expects "
-                        f"the session booked for {next_booked.isoformat()} not to happen, "
-                        "and no other is booked"})
-    elif doubtful:
-        penalty += 30
-        reasons.append({"signal": "no_next_session", "detail": "a shared reflection doubts "
-                        f"that the session booked for {next_booked.isoformat()} will happen"})
-    recent = shared[-t.reflection_window:]
+    no_shows = sum(1 for s in past[len(past) - missed:]
+                   if s.status == SessionStatus.no_show) if missed else 0
     overdue = [a for a in pair.action_items if a.due and a.due < as_of and
                (not a.done or (a.done_at is not None and a.done_at > as_of))]
+    return Situation(
+        pair=pair, as_of=as_of, cadence=cadence, past=past, held=held, upcoming=upcoming,
+        last_held=last_held, since=since, ratio=ratio, shared=shared, news=news,
+        doubtful=doubtful, booked_soon=booked_soon, announced=announced, hinted=hinted,
+        planned_break=announced and restart_booked,
+        is_new=age <= t.new_pair_grace_ratio * cadence and len(held) <= 1,
+        missed=missed, no_shows=no_shows, recent=shared[-t.reflection_window:], overdue=overdue)
 
+
+def inactivity(s: Situation, t: HealthThresholds) -> Finding | None:
+    what = f"{s.since} days since the last held session" if s.last_held else \
+        f"no session held in the {s.since} days since the pair started"
+    if s.is_new:
+        return None
+    if s.planned_break:
+        return Finding("inactivity", f"{what}, on a break a shared reflection announced; the "
+                       f"restart is booked for {s.next_booked.isoformat()}")
+    if s.ratio > t.gap_stalled_ratio and s.since >= t.gap_stalled_min_days and not s.booked_soon:
+        return Finding("inactivity", f"{what}, over {t.gap_stalled_ratio:g}x the {s.cadence}-day "
+                       "cadence", 60, stalls=True)
+    if s.ratio > t.gap_warn_ratio:
+        if s.booked_soon:  # a booking shortens a gap (an announced break is handled above)
+            return Finding("inactivity", f"{what} ({s.ratio:.1f}x the cadence), but the next "
+                           f"session is booked for {s.next_booked.isoformat()}", 25)
+        return Finding("inactivity", f"{what}, {s.ratio:.1f}x the {s.cadence}-day cadence",
+                       40 if s.ratio > t.gap_alarm_ratio else 25)
+    return None
+
+
+def missed_sessions(s: Situation, t: HealthThresholds) -> Finding | None:
+    if s.missed >= t.missed_stalled and not s.booked_soon:
+        return Finding("missed_sessions", f"{s.missed} cancellations or no-shows in a row "
+                       f"({s.no_shows} no-shows) and nothing booked soon", 45, stalls=True)
+    if s.missed >= t.missed_warn:
+        return Finding("missed_sessions", f"{s.missed} cancellations or no-shows in a row "
+                       f"({s.no_shows} no-shows)", 25 if not s.booked_soon else 15)
+    return None
+
+
+def ending_or_doubt(s: Situation, t: HealthThresholds) -> Finding | None:
+    """An ending or a pause the latest shared reflections announce, or doubt about the booking."""
+    if s.announced:
+        if s.next_booked is None or s.doubtful:
+            booking = "the booked session is in doubt" if s.doubtful else "no session is booked"
+            says = "suggests" if s.hinted else "says"
+            return Finding("ending", f"a shared reflection {says} the pairing is ending, pausing "
+                           f"or losing a member, and {booking}", 60, stalls=True)
+        if not s.planned_break:
+            return Finding("ending", "a shared reflection says the pairing is ending, pausing or "
+                           f"losing a member, though a session is booked for "
+                           f"{s.next_booked.isoformat()}", 30)
+        return Finding("ending", "a shared reflection says the pairing is pausing; the restart "
+                       f"is booked for {s.next_booked.isoformat()}")
+    if s.doubtful and len(s.upcoming) == 1 and any(r.expects_next_dropped for r in s.news):
+        # the one booked session will probably not happen, and nothing else is planned
+        return Finding("no_next_session", "a shared reflection expects the session booked for "
+                       f"{s.next_booked.isoformat()} not to happen, and no other is booked", 60,
+                       stalls=True)
+    if s.doubtful:
+        return Finding("no_next_session", "a shared reflection doubts that the session booked "
+                       f"for {s.next_booked.isoformat()} will happen", 30)
+    return None
+
+
+def disengagement(s: Situation, t: HealthThresholds) -> Finding | None:
     def quiet(r: ReflectionFact) -> bool:  # a hint counts once sessions are being missed
-        return r.disengaged or (missed >= t.missed_warn and r.hints_disengaged)
+        return r.disengaged or (s.missed >= t.missed_warn and r.hints_disengaged)
 
-    unheard = [r for r in recent if quiet(r)]
-    if unheard and any(quiet(r) for r in news) and since > cadence and not is_new:
+    unheard = [r for r in s.recent if quiet(r)]
+    if unheard and any(quiet(r) for r in s.news) and s.since > s.cadence and not s.is_new:
         # the latest word is that one side has gone quiet, and they have not met since
-        stalled = True
-        penalty += 45
-        says = "says" if any(r.disengaged for r in news) else "suggests"
-        reasons.append({"signal": "disengagement", "detail": f"the latest shared reflection "
-                        f"{says} one side has disengaged, and no session has been held since"})
-    elif len(unheard) >= 2 or any(quiet(r) for r in shared if r.date == shared[-1].date):
+        says = "says" if any(r.disengaged for r in s.news) else "suggests"
+        return Finding("disengagement", f"the latest shared reflection {says} one side has "
+                       "disengaged, and no session has been held since", 45, stalls=True)
+    if len(unheard) >= 2 or any(quiet(r) for r in s.shared if r.date == s.shared[-1].date):
         # one bad session in a good run is no warning sign; a repeated or the latest one is
-        penalty += 20
-        reasons.append({"signal": "disengagement", "detail": f"{len(unheard)} of the last "
-                        f"{len(recent)} shared reflections say one side is disengaged or "
-                        "feels unheard"})
-    elif overdue and any(r.hints_disengaged for r in recent):
+        return Finding("disengagement", f"{len(unheard)} of the last {len(s.recent)} shared "
+                       "reflections say one side is disengaged or feels unheard", 20)
+    if s.overdue and any(r.hints_disengaged for r in s.recent):
         # going through the motions, borne out by work left undone
-        penalty += 20
-        reasons.append({"signal": "disengagement", "detail": "a recent shared reflection "
-                        "suggests one side is disengaged or feels unheard, and an action item "
-                        "is overdue"})
+        return Finding("disengagement", "a recent shared reflection suggests one side is "
+                       "disengaged or feels unheard, and an action item is overdue", 20)
+    return None
 
-    # -- next session ----------------------------------------------------------------------
-    if next_booked is None and not is_new and since > cadence:
-        penalty += 10
-        reasons.append({"signal": "no_next_session", "detail": "no next session is scheduled"})
-    elif next_booked is not None and (next_booked - as_of).days > 2 * cadence:
-        penalty += 5
-        reasons.append({"signal": "no_next_session", "detail": f"the next session is not until "
-                        f"{next_booked.isoformat()}"})
 
-    # -- reflections -------------------------------------------------------------------------
-    recent_held = held[-t.reflection_window:]
-    if len(recent_held) >= 2:
-        window_start = recent_held[0].date
-        reflected = {r.date for r in pair.reflections}
-        covered = sum(1 for s in recent_held
-                      if any(0 <= (d - s.date).days <= max(7, cadence) for d in reflected))
-        roles = {r.author_role for r in pair.reflections if r.date >= window_start}
-        if covered / len(recent_held) < 0.5:
-            penalty += 10
-            reasons.append({"signal": "reflections", "detail": f"reflections for only {covered} of "
-                            f"the last {len(recent_held)} held sessions"})
-        elif len(roles) == 1 and len(recent_held) >= 3:
-            missing = "mentee" if "mentor" in roles else "mentor"
-            penalty += 10
-            reasons.append({"signal": "reflections", "detail": f"no reflection from the {missing} "
-                            f"in the last {len(recent_held)} held sessions"})
+def next_session(s: Situation, t: HealthThresholds) -> Finding | None:
+    if s.next_booked is None and not s.is_new and s.since > s.cadence:
+        return Finding("no_next_session", "no next session is scheduled", 10)
+    if s.next_booked is not None and (s.next_booked - s.as_of).days > 2 * s.cadence:
+        return Finding("no_next_session",
+                       f"the next session is not until {s.next_booked.isoformat()}", 5)
+    return None
 
-    # -- sentiment and blockers (non-private summaries only) ---------------------------------
-    labelled = [r for r in sorted(pair.reflections, key=lambda r: r.date)
-                if not r.private and r.sentiment and r.date <= as_of][-t.reflection_window:]
-    if labelled:
-        negative = sum(1 for r in labelled if r.sentiment == "negative")
-        share = negative / len(labelled)
-        if share >= t.negative_share_warn and negative >= 2 or (len(labelled) == 1 and negative == 1
-                                                                 and len(held) >= 2):
-            penalty += 20
-            reasons.append({"signal": "sentiment", "detail": f"{negative} of the last "
-                            f"{len(labelled)} summaries are negative"})
-        elif len(labelled) >= 3 and labelled[-1].sentiment == "negative" and \
-                labelled[0].sentiment == "positive":
-            penalty += 10
-            reasons.append({"signal": "sentiment", "detail": "sentiment fell from positive to "
-                            "negative over the last summaries"})
-        blockers = sum(r.blockers for r in labelled[-3:])
-        if blockers >= t.blockers_warn:
-            penalty += 10
-            reasons.append({"signal": "blockers", "detail": f"{blockers} blockers flagged in the "
-                            "last summaries"})
 
-    # -- action items and goals --------------------------------------------------------------
-    if len(overdue) >= t.overdue_warn:
-        penalty += 30  # several overdue items are reason enough to step in
-        oldest = max((as_of - a.due).days for a in overdue if a.due)
-        reasons.append({"signal": "overdue_actions", "detail": f"{len(overdue)} action items "
-                        f"overdue, the oldest by {oldest} days"})
-    if len(held) >= t.goals_stalled_after and pair.goal_statuses and \
-            all(g == "open" for g in pair.goal_statuses):
-        penalty += 10
-        reasons.append({"signal": "goal_progress", "detail": f"no goal has moved after "
-                        f"{len(held)} held sessions"})
-    elif pair.goal_statuses and all(g in ("achieved", "dropped") for g in pair.goal_statuses):
-        reasons.append({"signal": "goal_progress", "detail": "every goal is achieved or dropped"})
+def reflections(s: Situation, t: HealthThresholds) -> Finding | None:
+    recent_held = s.held[-t.reflection_window:]
+    if len(recent_held) < 2:
+        return None
+    window_start = recent_held[0].date
+    reflected = {r.date for r in s.pair.reflections}
+    covered = sum(1 for h in recent_held
+                  if any(0 <= (d - h.date).days <= max(7, s.cadence) for d in reflected))
+    roles = {r.author_role for r in s.pair.reflections if r.date >= window_start}
+    if covered / len(recent_held) < 0.5:
+        return Finding("reflections", f"reflections for only {covered} of the last "
+                       f"{len(recent_held)} held sessions", 10)
+    if len(roles) == 1 and len(recent_held) >= 3:
+        missing = "mentee" if "mentor" in roles else "mentor"
+        return Finding("reflections", f"no reflection from the {missing} in the last "
+                       f"{len(recent_held)} held sessions", 10)
+    return None
 
-    score = max(0, 100 - penalty)
-    if stalled or score < t.stalled_below:
+
+def _labelled(s: Situation, t: HealthThresholds) -> list[ReflectionFact]:
+    """The last non-private summaries' labels, oldest first."""
+    return [r for r in sorted(s.pair.reflections, key=lambda r: r.date)
+            if not r.private and r.sentiment and r.date <= s.as_of][-t.reflection_window:]
+
+
+def sentiment(s: Situation, t: HealthThresholds) -> Finding | None:
+    labelled = _labelled(s, t)
+    if not labelled:
+        return None
+    negative = sum(1 for r in labelled if r.sentiment == "negative")
+    share = negative / len(labelled)
+    if share >= t.negative_share_warn and negative >= 2 or (len(labelled) == 1 and negative == 1
+                                                             and len(s.held) >= 2):
+        return Finding("sentiment", f"{negative} of the last {len(labelled)} summaries are "
+                       "negative", 20)
+    if len(labelled) >= 3 and labelled[-1].sentiment == "negative" and \
+            labelled[0].sentiment == "positive":
+        return Finding("sentiment", "sentiment fell from positive to negative over the last "
+                       "summaries", 10)
+    return None
+
+
+def blockers(s: Situation, t: HealthThresholds) -> Finding | None:
+    labelled = _labelled(s, t)
+    flagged = sum(r.blockers for r in labelled[-3:])
+    if labelled and flagged >= t.blockers_warn:
+        return Finding("blockers", f"{flagged} blockers flagged in the last summaries", 10)
+    return None
+
+
+def overdue_actions(s: Situation, t: HealthThresholds) -> Finding | None:
+    if len(s.overdue) >= t.overdue_warn:  # several overdue items are reason enough to step in
+        oldest = max((s.as_of - a.due).days for a in s.overdue if a.due)
+        return Finding("overdue_actions", f"{len(s.overdue)} action items overdue, the oldest "
+                       f"by {oldest} days", 30)
+    return None
+
+
+def goal_progress(s: Situation, t: HealthThresholds) -> Finding | None:
+    goals = s.pair.goal_statuses
+    if len(s.held) >= t.goals_stalled_after and goals and all(g == "open" for g in goals):
+        return Finding("goal_progress", f"no goal has moved after {len(s.held)} held sessions", 10)
+    if goals and all(g in ("achieved", "dropped") for g in goals):
+        return Finding("goal_progress", "every goal is achieved or dropped")
+    return None
+
+
+# Each signal in the order its reason is shown.
+SIGNALS = (inactivity, missed_sessions, ending_or_doubt, disengagement, next_session,
+           reflections, sentiment, blockers, overdue_actions, goal_progress)
+
+
+def compute_health(pair: HealthInput, as_of: dt.date,
+                   t: HealthThresholds = HealthThresholds()) -> PairHealth:
+    if pair.status == "closed":
+        return PairHealth(pair.pair_id, "healthy", 100,
+                          [{"signal": "closed", "detail": "The pair is closed."}], [])
+    s = situation(pair, as_of, t)
+    findings = [f for signal in SIGNALS if (f := signal(s, t)) is not None]
+    score = max(0, 100 - sum(f.penalty for f in findings))
+    if any(f.stalls for f in findings) or score < t.stalled_below:
         status = "stalled"
     elif score < t.at_risk_below:
         status = "at_risk"
     else:
         status = "healthy"
+    reasons = [{"signal": f.signal, "detail": f.detail} for f in findings]
     if not reasons:
-        detail = "new pair, settling in" if is_new else f"last held {since} days ago, on cadence"
+        detail = "new pair, settling in" if s.is_new else f"last held {s.since} days ago, on cadence"
         reasons.append({"signal": "on_track", "detail": detail})
-    actions = suggest_actions(reasons, status, ratio, cadence, missed, t)
+    actions = suggest_actions(reasons, status, s.ratio, s.cadence, s.missed, t)
     # Risk orders pairs within a status: lower score, longer gap first.
-    risk = (100 - score) + min(ratio, 10)
+    risk = (100 - score) + min(s.ratio, 10)
     return PairHealth(pair.pair_id, status, score, reasons, actions, round(risk, 2))
 
 
