@@ -23,13 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from coach.domain.errors import BackendUnavailable
-from coach.domain.limits import (
-    DEFAULT_LIMITS,
-    READER_MEMORY_BYTES,
-    SECONDS_PER_FILE,
-    ReadLimits,
-    megabytes,
-)
+from coach.domain.limits import DEFAULT_LIMITS, READER_MEMORY_BYTES, SECONDS_PER_FILE, ReadLimits, megabytes
 from coach.ingest.loaders import LoadedDocument, Section, UnreadableFile
 
 _POLL_SECONDS = 0.2  # how often a waiting reader checks for a stop request

@@ -14,12 +14,7 @@ from typing import Any
 
 import yaml
 
-from coach.domain.limits import (
-    DEFAULT_LIMITS,
-    DOCX_RATIO_CHECKED_FROM_BYTES,
-    ReadLimits,
-    megabytes,
-)
+from coach.domain.limits import DEFAULT_LIMITS, DOCX_RATIO_CHECKED_FROM_BYTES, ReadLimits, megabytes
 from coach.ingest.front_matter import FrontMatterRefused, load_front_matter
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
