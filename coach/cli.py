@@ -91,7 +91,7 @@ def init(
             result["demo"] = {"programme": name, "status": "already loaded"}
         else:
             result["demo"] = load_demo(
-                c.store, c.programme, summarise=summariser_for(c.store, c.coach("none"))).to_dict()
+                c.store, c.programme, summarise=summariser_for(c.store, c.features("none"))).to_dict()
     elif not c.store.list_programmes():
         c.store.create_programme(programme)
     result["programmes"] = [p.name for p in c.store.list_programmes()]
@@ -532,7 +532,7 @@ def agenda(
     from coach.features.agenda import agenda_markdown
 
     c = initialised()
-    result = c.coach(backend).agenda(pair_id, minutes, save=save, lead=lead)
+    result = c.features(backend).agenda(pair_id, minutes, save=save, lead=lead)
     if as_json:
         emit_json(result)
         return
@@ -549,7 +549,7 @@ def topics(
     as_json: JsonOpt = False,
 ) -> None:
     """Topic suggestions that fit the pair's focus and goals and are new to them."""
-    result = initialised().coach(backend).topics(pair_id, k)
+    result = initialised().features(backend).topics(pair_id, k)
     if as_json:
         emit_json(result)
         return
@@ -587,7 +587,7 @@ def reflect(
         except UnicodeDecodeError:
             raise InvalidInput(f"{file} is not UTF-8 text. Save it as UTF-8.") from None
     pair = c.store.get_pair(pair_id)
-    result = c.coach(backend).reflect(pair_id, session, author or pair.mentee.id, text,
+    result = c.features(backend).reflect(pair_id, session, author or pair.mentee.id, text,
                                       visibility=visibility)
     if as_json:
         emit_json(result)
@@ -622,7 +622,7 @@ def chat(
     c = initialised()
     pair = c.store.get_pair(pair_id)
     person = as_person or str(pair.mentor.id)
-    coach = c.coach(backend)
+    coach = c.features(backend)
     interactive = message is None
     while True:
         if interactive:

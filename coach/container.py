@@ -8,9 +8,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from coach.features.programme import ProgrammeService
+from coach.features.programme import IndexedWrites
 from coach.ingest.ingest import Ingestor, SourceNames
 from coach.ingest.jobs import IngestJobs, IngestRunner
 from coach.ports import Embedder, VectorIndex
@@ -21,6 +21,9 @@ from coach.store.db import Database
 from coach.store.documents import DocumentManifest
 from coach.store.ingest_jobs import IngestJobStore
 from coach.store.repository import Store
+
+if TYPE_CHECKING:  # built on demand: the features load the reader and the models
+    from coach.features.pair_features import PairFeatures
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +101,8 @@ class Container:
             self.ingest_runner.wake()
 
     @cached_property
-    def programme(self) -> ProgrammeService:
-        return ProgrammeService(self.store, PairIndexer(self.index))
+    def programme(self) -> IndexedWrites:
+        return IndexedWrites(self.store, PairIndexer(self.index))
 
     @cached_property
     def catalogue(self):
@@ -153,15 +156,18 @@ class Container:
             model = None
         return Reader(model)
 
-    def coach(self, backend: str | None = None):
-        from coach.features.pair_features import Coach
+    def features(self, backend: str | None = None) -> PairFeatures:
+        """The agenda, topics, reflection summaries and chat over ``backend``'s chat model
+        (default from settings; "none" for the composers alone)."""
+        from coach.features.pair_features import PairFeatures
 
         backend = backend or self.settings.llm_backend
         model = self.chat_model(backend)
         mode, chat_mode = self.settings.summary_mode, self.settings.chat_mode
-        return Coach(self.store, self.programme, self.retriever, self.catalogue, self.prompts,
-                     self.reader, model, backend, None if mode == "auto" else mode,
-                     self.topic_relevance, chat_mode=None if chat_mode == "auto" else chat_mode)
+        return PairFeatures(self.store, self.programme, self.retriever, self.catalogue,
+                            self.prompts, self.reader, model, backend,
+                            None if mode == "auto" else mode, self.topic_relevance,
+                            chat_mode=None if chat_mode == "auto" else chat_mode)
 
     @cached_property
     def topic_relevance(self):

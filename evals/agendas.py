@@ -157,13 +157,13 @@ def run_agendas(cases: list[dict[str, Any]], container: Container, dataset: Path
     totals = {c: 0 for c in CHECKS}
     scores: dict[str, list[float | None]] = {}
     with container.scratch_store() as scratch:
-        coach = scratch.coach(backend)
+        coach = scratch.features(backend)
         catalogue = scratch.catalogue.all()
         topic_focus = {t.id: t.focus for t in catalogue.values()}
         topic_text = {t.id: t.text for t in catalogue.values()}
         embed = remembered(scratch.embedder.embed_documents)
         for case in cases:
-            pair = build_pair(scratch, case, coach=scratch.coach("none"))
+            pair = build_pair(scratch, case, coach=scratch.features("none"))
             as_of = dt.date.fromisoformat(case["as_of"])
             started = time.perf_counter()
             try:

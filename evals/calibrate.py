@@ -204,7 +204,7 @@ def agenda(container: Container) -> tuple[float, float, float]:
                planner_module.NO_TOPIC_FITS)
     fit: dict[str, dict[tuple[float, float, float], float]] = {}
     with container.scratch_store() as scratch, _remembered_embeddings(scratch.embedder):
-        coach = scratch.coach("none")
+        coach = scratch.features("none")
         relevance = scratch.topic_relevance
         for split, cases in split_cases.items():
             pairs = [(case, build_pair(scratch, case, coach=coach)) for case in cases]

@@ -66,7 +66,7 @@ def run_chat(cases: list[dict[str, Any]], container: Container, dataset: Path,
     answered = covered_right = covered_n = refused_right = refused_n = 0
     all_relevant = 0
     with container.scratch_store() as scratch:
-        coach = scratch.coach(backend)
+        coach = scratch.features(backend)
         for case in cases:
             pair = build_pair(scratch, case, summarise=False)
             person = pair.mentor.id if case.get("role", "mentor") == "mentor" else pair.mentee.id

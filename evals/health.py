@@ -17,7 +17,7 @@ def run_health(cases: list[dict[str, Any]], container: Container, dataset: Path,
                backend: str = "none") -> dict[str, Any]:
     gold, predicted, results, times, fallbacks, summaries = [], [], [], [], 0, 0
     with container.scratch_store() as scratch:
-        coach = scratch.coach(backend)
+        coach = scratch.features(backend)
         for case in cases:
             started = time.perf_counter()
             pair = build_pair(scratch, case, coach=coach)

@@ -71,7 +71,7 @@ def main() -> None:
     scorer = TitleScorer()
     with Container(Settings()).scratch_store() as scratch, \
             _remembered_embeddings(scratch.embedder):
-        coach = scratch.coach("none")
+        coach = scratch.features("none")
         relevance, catalogue = scratch.topic_relevance, scratch.catalogue.all()
         for split, cases in splits.items():
             ranker = model = within = 0

@@ -81,7 +81,7 @@ def key_point_scores(gold: list[str], predicted: list[str], candidates: list[str
 
 def run_reflections(cases: list[dict[str, Any]], container: Container, dataset: Path,
                     backend: str = "none") -> dict[str, Any]:
-    summariser = container.coach(backend).summariser
+    summariser = container.features(backend).summariser
     actions, blockers, base_actions, base_blockers, results, times = [], [], [], [], [], []
     owners = dues = owners_total = dues_total = 0
     kp = {"gold": 0, "recalled": 0, "precise": 0, "predicted": 0,

@@ -65,7 +65,7 @@ def run_topics(cases: list[dict[str, Any]], container: Container, dataset: Path,
     scores: dict[str, list[float | None]] = {}
     matched = gold_covered = pairs_total = pairs_diverse = 0
     with container.scratch_store() as scratch:
-        coach = scratch.coach(backend)
+        coach = scratch.features(backend)
         suggester = coach.topics_service
         embed = remembered(scratch.embedder.embed_documents)
         for case in cases:

@@ -60,7 +60,7 @@ def build_world(tmp_path, chat_model=None) -> World:
                                  starts_on=TODAY - dt.timedelta(days=60)).pair
     held = s.log_session(pair.id, TODAY - dt.timedelta(days=7), "held")
     other_held = s.log_session(other.id, TODAY - dt.timedelta(days=7), "held")
-    coach = c.coach("none")
+    coach = c.features("none")
     shared = coach.reflect(pair.id, held.id, people["mentee"].id,
                            "We practised spotting phishing emails. I will forward two suspicious "
                            "emails to Mia by Friday.", visibility="programme")

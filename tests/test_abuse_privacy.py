@@ -28,7 +28,7 @@ FOR_PROGRAMME = ("We agreed the pilot is working well and both of us want to kee
 @pytest.fixture
 def world(tmp_path):
     w = build_world(tmp_path)
-    coach, ids = w.container.coach("none"), w.ids
+    coach, ids = w.container.features("none"), w.ids
     mentee = ids["person_mentee"]
     quit_ = coach.reflect(ids["pair"], ids["session"], mentee, QUIT)  # private by default
     phish = coach.reflect(ids["pair"], ids["session"], mentee, PHISH, visibility="pair")

@@ -174,7 +174,7 @@ def test_the_agenda_shown_is_the_next_sessions_not_a_passed_bookings(tmp_path):
     world = build_world(tmp_path)
     pair_id, today = world.ids["pair"], dt.date.today()
     passed = today - dt.timedelta(days=3)  # prepared and booked then, never logged since
-    agenda = world.container.coach().agenda(pair_id, 45, save=False)
+    agenda = world.container.features().agenda(pair_id, 45, save=False)
     stale = world.container.store.save_agenda(pair_id, agenda, date=passed, minutes=45,
                                               today=passed)
     assert stale.status == "scheduled" and stale.date == passed and stale.agenda

@@ -92,7 +92,7 @@ def phrase(tmp_path):
 
 
 def ask(c, pair, question=QUESTION):
-    events = list(c.coach().chat(pair.id, pair.mentor.id, question))
+    events = list(c.features().chat(pair.id, pair.mentor.id, question))
     assert events[-1].type == "done" and all(e.type != "done" for e in events[:-1])
     return events, events[-1].data
 
@@ -124,7 +124,7 @@ def test_embedded_chat_chooses_sentences_and_cites_them(embedded):
     second = next(i for i, (n, _) in enumerate(candidates, 1) if n == 2)
     model.queue(json.dumps({"sentences": [second, 1]}))
     events, done = ask(c, pair)
-    assert c.coach().chat_service.mode == "choose"
+    assert c.features().chat_service.mode == "choose"
     call = model.calls[-1]
     assert call["stream"] is False and call["max_tokens"] <= 30
     items = call["json_schema"]["properties"]["sentences"]
@@ -136,7 +136,7 @@ def test_embedded_chat_chooses_sentences_and_cites_them(embedded):
     p = done["provenance"]
     assert p["fallback"] is False and p["truncated"] is False
     assert p["changed"] is (expected != extractive_answer(QUESTION, hits)) is True
-    assert c.coach().chat_service.validate(done["answer"], hits) == []
+    assert c.features().chat_service.validate(done["answer"], hits) == []
 
 
 def test_embedded_chat_prompt_fences_the_question_and_the_sentences(embedded):
@@ -209,12 +209,12 @@ def test_phrase_mode_sends_each_sentence_only_once_it_is_complete_and_checked(ph
     model.queue(reply)
     first_token_after = None
     events = []
-    for event in c.coach().chat(pair.id, pair.mentor.id, QUESTION):
+    for event in c.features().chat(pair.id, pair.mentor.id, QUESTION):
         if event.type == "token" and first_token_after is None:
             first_token_after = model.sent
         events.append(event)
     done = events[-1].data
-    assert c.coach().chat_service.mode == "phrase"
+    assert c.features().chat_service.mode == "phrase"
     assert events[0].type == "checking" and events[0].data["message"]
     # the first sentence went out only after the model had written it and begun the next
     assert first_token_after > len(f"{one} [1]".split())
@@ -254,7 +254,7 @@ def test_an_uncited_sentence_waits_for_a_cited_one(phrase):
     one, two, _ = (s for _, s in guidance_sentences(c, pair))
     model.queue(f"{one} {two} [1]")  # the citation after the full stop belongs to `two`
     events, first_token_after = [], None
-    for event in c.coach().chat(pair.id, pair.mentor.id, QUESTION):
+    for event in c.features().chat(pair.id, pair.mentor.id, QUESTION):
         if event.type == "token" and first_token_after is None:
             first_token_after = model.sent
         events.append(event)
@@ -354,7 +354,7 @@ def test_the_tokens_add_up_to_the_answer_on_every_path(tmp_path, path):
             assert done["answer"] == NOT_COVERED and model.calls == []
         elif not done["provenance"]["fallback"]:
             hits = useful_hits(c, pair, question)
-            assert c.coach().chat_service.validate(done["answer"], hits) == []
+            assert c.features().chat_service.validate(done["answer"], hits) == []
         history = c.store.chat_history(pair.id, pair.mentor.id)
         assert history[-1]["content"] == done["answer"]
     finally:
@@ -382,7 +382,7 @@ def test_the_default_mode_is_what_the_model_can_do_not_what_it_is_called():
 def test_chat_mode_follows_the_setting(tmp_path, backend, setting, mode):
     c, _, _ = make_world(tmp_path, backend=backend, chat_mode=setting)
     try:
-        assert c.coach().chat_service.mode == mode
+        assert c.features().chat_service.mode == mode
     finally:
         c.close()
     with pytest.raises(InvalidInput, match="chat mode"):

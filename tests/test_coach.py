@@ -92,7 +92,7 @@ def _agenda_kinds(agenda):
 
 def test_composed_agenda_is_complete_grounded_and_saved(world):
     c, one = world["c"], world["one"]
-    agenda = c.coach("none").agenda(one.id, 45)
+    agenda = c.features("none").agenda(one.id, 45)
     assert sum(i["minutes"] for i in agenda["items"]) == 45
     kinds = _agenda_kinds(agenda)
     assert kinds[0] == "check_in" and kinds[-3:] == ["activity", "reflection", "wrap_up"]
@@ -111,7 +111,7 @@ def test_composed_agenda_is_complete_grounded_and_saved(world):
 
 
 def test_sixty_minutes_gets_two_topics(world):
-    agenda = world["c"].coach("none").agenda(world["one"].id, 60, save=False)
+    agenda = world["c"].features("none").agenda(world["one"].id, 60, save=False)
     assert _agenda_kinds(agenda).count("topic") == 2
 
 
@@ -121,7 +121,7 @@ def _main_topic(agenda):
 
 def test_what_the_records_say_comes_next_moves_its_topic_up(world):
     c, one = world["c"], world["one"]
-    planner = c.coach("none").planner
+    planner = c.features("none").planner
 
     def place(topic_id):
         pair = c.store.get_pair(one.id)
@@ -140,7 +140,7 @@ def test_a_goal_no_topic_serves_gets_a_segment_of_its_own(world):
     pair = c.programme.add_pair(world["raj"].id, world["sam"].id, ["technology"],
                                 goals=["Zorbify the quarterly wibble ledger"],
                                 starts_on=TODAY - dt.timedelta(days=30)).pair
-    agenda = c.coach("none").agenda(pair.id, 60, save=False)
+    agenda = c.features("none").agenda(pair.id, 60, save=False)
     topics = [i for i in agenda["items"] if i["kind"] == "topic"]
     main = topics[0]
     assert main["topic_id"] is None and "Zorbify the quarterly wibble ledger" in main["title"]
@@ -153,11 +153,11 @@ def test_a_goal_no_topic_serves_gets_a_segment_of_its_own(world):
     assert any("Zorbify" in q for q in agenda["opening_questions"])
     # the model may choose the second topic and phrase questions, never replace the segment
     model = world["model"]
-    planner = c.coach().planner
+    planner = c.features().planner
     ctx = planner.context(c.store.get_pair(pair.id), 60, TODAY)
     other = ctx.candidates[1].topic
     model.queue(json.dumps({"topic_ids": [other.id], "opening_questions": []}))
-    chosen = c.coach().agenda(pair.id, 60, save=False)
+    chosen = c.features().agenda(pair.id, 60, save=False)
     assert chosen["provenance"]["fallback"] is False, chosen["provenance"]
     assert [i["topic_id"] for i in chosen["items"] if i["kind"] == "topic"] == [None, other.id]
     schema = model.calls[-1]["json_schema"]["properties"]["topic_ids"]
@@ -176,9 +176,10 @@ def test_what_a_shared_reflection_left_open_is_picked_up_and_goes_when_unshared(
     reflection = c.store.add_reflection(one.id, held.id, world["sam"].id, "We practised filing "
                                         "expenses. " + blocker + ".", visibility="pair",
                                         summary=summary)
-    assert not any(i["kind"] == "open_point" for i in c.coach("none").agenda(one.id, 45, save=False)["items"])
+    unsaved = c.features("none").agenda(one.id, 45, save=False)
+    assert not any(i["kind"] == "open_point" for i in unsaved["items"])
     c.store.update_reflection(one.id, reflection.id, confirmed=True)  # shared only once confirmed
-    agenda = c.coach("none").agenda(one.id, 45)
+    agenda = c.features("none").agenda(one.id, 45)
     point = next(i for i in agenda["items"] if i["kind"] == "open_point")
     assert point["title"] == f"Left open: {blocker}"
     assert point["sources"] == [f"pair:{one.id}/reflection/{reflection.id}"]
@@ -187,7 +188,8 @@ def test_what_a_shared_reflection_left_open_is_picked_up_and_goes_when_unshared(
     saved = c.store.get_session(one.id, agenda["session_id"]).agenda
     assert not any("expenses" in i["title"] for i in saved["items"])
     assert sum(i["minutes"] for i in saved["items"]) == 45
-    assert not any(i["kind"] == "open_point" for i in c.coach("none").agenda(one.id, 45, save=False)["items"])
+    unsaved = c.features("none").agenda(one.id, 45, save=False)
+    assert not any(i["kind"] == "open_point" for i in unsaved["items"])
 
 
 PROGRAMME_TOPIC = """---
@@ -215,11 +217,11 @@ def test_a_topic_the_programme_uploads_is_used_from_the_next_agenda(world, tmp_p
     pair = c.programme.add_pair(world["raj"].id, world["sam"].id, ["technology"],
                                 goals=["Use the warehouse scanner app for stock counts"],
                                 starts_on=TODAY - dt.timedelta(days=30)).pair
-    before = _main_topic(c.coach("none").agenda(pair.id, 45, save=False))
+    before = _main_topic(c.features("none").agenda(pair.id, 45, save=False))
     staged = tmp_path / "staged.md"
     staged.write_text(PROGRAMME_TOPIC, encoding="utf-8")
     c.ingestor.ingest_upload(staged, c.settings.uploads_dir / "warehouse-scanner.md")
-    after = _main_topic(c.coach("none").agenda(pair.id, 45, save=False))
+    after = _main_topic(c.features("none").agenda(pair.id, 45, save=False))
     assert before["topic_id"] != "ops-warehouse-scanner"
     assert after["topic_id"] == "ops-warehouse-scanner"
     assert after["sources"][0] == "uploads/warehouse-scanner.md"
@@ -233,19 +235,19 @@ def test_a_topic_the_programme_uploads_is_used_from_the_next_agenda(world, tmp_p
 
 def test_the_mentor_can_lead_with_another_candidate_or_the_goal(world):
     c, model, one = world["c"], world["model"], world["one"]
-    first = c.coach().agenda(one.id, 45, save=False)
+    first = c.features().agenda(one.id, 45, save=False)
     coach_main = _main_topic(first)["topic_id"]
     leads = [a["lead"] for a in first["alternatives"]]
     assert first["lead"] is None and leads[-1] == "goal" and len(leads) == 4
     assert "Your goal: " in first["alternatives"][-1]["title"]
     other = next(lead for lead in leads if lead not in (coach_main, "goal"))
     calls = len(model.calls)
-    led = c.coach().agenda(one.id, 45, save=False, lead=other)
+    led = c.features().agenda(one.id, 45, save=False, lead=other)
     assert _main_topic(led)["topic_id"] == other and led["lead"] == other
     assert len(model.calls) == calls  # the mentor chose: the model is not asked to choose again
     assert led["provenance"]["fallback"] is False and led["alternatives"] == first["alternatives"]
     assert sum(i["minutes"] for i in led["items"]) == 45
-    by_goal = c.coach("none").agenda(one.id, 60, lead="goal")
+    by_goal = c.features("none").agenda(one.id, 60, lead="goal")
     topics = [i for i in by_goal["items"] if i["kind"] == "topic"]
     assert topics[0]["topic_id"] is None and topics[0]["title"].startswith("Your goal: ")
     assert "You chose to lead with this goal" in topics[0]["details"]
@@ -253,16 +255,16 @@ def test_the_mentor_can_lead_with_another_candidate_or_the_goal(world):
     saved = c.store.get_session(one.id, by_goal["session_id"])
     assert saved.agenda["lead"] == "goal"  # the page shows what was chosen
     with pytest.raises(InvalidInput, match="Cannot lead the session with 'tech-made-up'"):
-        c.coach("none").agenda(one.id, 45, save=False, lead="tech-made-up")
+        c.features("none").agenda(one.id, 45, save=False, lead="tech-made-up")
 
 
 def test_model_choice_within_the_schema_is_used(world):
     c, model, one = world["c"], world["model"], world["one"]
-    ctx = c.coach().planner.context(c.store.get_pair(one.id), 45, TODAY)
+    ctx = c.features().planner.context(c.store.get_pair(one.id), 45, TODAY)
     second = ctx.candidates[1].topic
     question = second.starters[0]
     model.queue(json.dumps({"topic_ids": [second.id], "opening_questions": [question]}))
-    agenda = c.coach().agenda(one.id, 45, save=False)
+    agenda = c.features().agenda(one.id, 45, save=False)
     assert agenda["provenance"]["fallback"] is False
     assert next(i for i in agenda["items"] if i["kind"] == "topic")["topic_id"] == second.id
     assert agenda["opening_questions"] == [question]
@@ -273,11 +275,11 @@ def test_model_choice_within_the_schema_is_used(world):
 
 def test_a_main_topic_that_serves_the_goals_less_well_than_the_ranking_is_refused(world, caplog):
     c, model, one = world["c"], world["model"], world["one"]
-    ctx = c.coach().planner.context(c.store.get_pair(one.id), 45, TODAY)
+    ctx = c.features().planner.context(c.store.get_pair(one.id), 45, TODAY)
     best, weakest = ctx.candidates[0], min(ctx.candidates, key=lambda s: s.relevance)
     assert weakest.relevance < 0.8 * best.relevance  # the fixture's pair has a clear best
     model.queue(json.dumps({"topic_ids": [weakest.topic.id], "opening_questions": []}))
-    agenda = c.coach().agenda(one.id, 45, save=False)
+    agenda = c.features().agenda(one.id, 45, save=False)
     assert agenda["provenance"]["fallback"] is True
     assert agenda["provenance"]["fallback_reason"] == FallbackReason.FAILED_CHECKS.value
     assert "serve the goals less well than the ranking" in caplog.text  # the detail is logged
@@ -291,7 +293,7 @@ def test_a_main_topic_that_serves_the_goals_less_well_than_the_ranking_is_refuse
 ])
 def test_bad_model_output_falls_back_with_a_reason(world, caplog, reply, detail):
     world["model"].queue(reply)
-    agenda = world["c"].coach().agenda(world["one"].id, 30, save=False)
+    agenda = world["c"].features().agenda(world["one"].id, 30, save=False)
     p = agenda["provenance"]
     assert p["fallback"] is True and p["fallback_reason"] == FallbackReason.MALFORMED
     assert detail in caplog.text  # the details are for the server log
@@ -300,10 +302,10 @@ def test_bad_model_output_falls_back_with_a_reason(world, caplog, reply, detail)
 
 def test_ungrounded_opening_question_fails_validation(world, caplog):
     c = world["c"]
-    ctx = c.coach().planner.context(c.store.get_pair(world["one"].id), 45, TODAY)
+    ctx = c.features().planner.context(c.store.get_pair(world["one"].id), 45, TODAY)
     world["model"].queue(json.dumps({"topic_ids": [ctx.candidates[0].topic.id],
                                      "opening_questions": ["Which cryptocurrency should I buy today?"]}))
-    agenda = c.coach().agenda(world["one"].id, 45, save=False)
+    agenda = c.features().agenda(world["one"].id, 45, save=False)
     assert agenda["provenance"]["fallback"] is True
     assert agenda["provenance"]["fallback_reason"] == FallbackReason.FAILED_CHECKS
     assert "question not grounded in the topics or goals: 'Which cryptocurrency" in caplog.text
@@ -312,27 +314,27 @@ def test_ungrounded_opening_question_fails_validation(world, caplog):
 
 def test_model_crash_falls_back_but_unreachable_server_is_reported(world, caplog):
     world["model"].queue(RuntimeError("llama exploded"))
-    agenda = world["c"].coach().agenda(world["one"].id, 45, save=False)
+    agenda = world["c"].features().agenda(world["one"].id, 45, save=False)
     assert agenda["provenance"]["fallback_reason"] == FallbackReason.MODEL_FAILED
     assert "RuntimeError: llama exploded" in caplog.text
     world["model"].queue(BackendUnavailable("Cannot reach the server at http://x:1/v1"))
     with pytest.raises(BackendUnavailable, match="http://x:1/v1"):
-        world["c"].coach().agenda(world["one"].id, 45, save=False)
+        world["c"].features().agenda(world["one"].id, 45, save=False)
 
 
 def test_agenda_bad_input(world):
     with pytest.raises(InvalidInput, match="between 15 and 120"):
-        world["c"].coach("none").agenda(world["one"].id, 10)
+        world["c"].features("none").agenda(world["one"].id, 10)
     with pytest.raises(InvalidInput, match="between 15 and 120"):
-        world["c"].coach("none").agenda(world["one"].id, -45)
+        world["c"].features("none").agenda(world["one"].id, -45)
     with pytest.raises(NotFound, match="No pair 404"):
-        world["c"].coach("none").agenda(404, 45)
+        world["c"].features("none").agenda(404, 45)
 
 
 # -- topics ------------------------------------------------------------------------------
 def test_topics_fit_focus_serve_goals_and_skip_covered(world):
     c, one = world["c"], world["one"]
-    result = c.coach("none").topics(one.id, 4)
+    result = c.features("none").topics(one.id, 4)
     topics = result["topics"]
     assert len(topics) == 4 and len({t["id"] for t in topics}) == 4
     assert all(t["focus"] == "technology" for t in topics)
@@ -341,31 +343,31 @@ def test_topics_fit_focus_serve_goals_and_skip_covered(world):
     # The fitted relevance model reads MiniLM's similarities; beside this hashing embedder it
     # stands aside, and the search score alone ranks: the phishing topic is among the first six.
     assert c.topic_relevance is None
-    six = c.coach("none").topics(one.id, 6)["topics"]
+    six = c.features("none").topics(one.id, 6)["topics"]
     assert any("phish" in t["id"] for t in six)
     # Once a topic's agenda session is held, the topic counts as covered.
-    agenda = c.coach("none").agenda(one.id, 45)
+    agenda = c.features("none").agenda(one.id, 45)
     used = next(i["topic_id"] for i in agenda["items"] if i["kind"] == "topic")
     c.store.update_session(one.id, agenda["session_id"], date=TODAY, status="held")
-    again = c.coach("none").topics(one.id, 6)
+    again = c.features("none").topics(one.id, 6)
     assert used not in {t["id"] for t in again["topics"]}
 
 
 def test_topic_model_choice_is_checked(world):
     c, model, one = world["c"], world["model"], world["one"]
-    ranked = c.coach().topics_service.rank(c.store.get_pair(one.id), n=6)
+    ranked = c.features().topics_service.rank(c.store.get_pair(one.id), n=6)
     pick = [ranked[1].topic.id, ranked[0].topic.id, ranked[2].topic.id]
     model.queue(json.dumps({"topic_ids": pick}))
-    assert [t["id"] for t in c.coach().topics(one.id, 3)["topics"]] == pick
+    assert [t["id"] for t in c.features().topics(one.id, 3)["topics"]] == pick
     model.queue(json.dumps({"topic_ids": [ranked[0].topic.id] * 3}))
-    result = c.coach().topics(one.id, 3)
+    result = c.features().topics(one.id, 3)
     assert result["provenance"]["fallback"]
     assert result["provenance"]["fallback_reason"] == FallbackReason.MALFORMED
 
 
 def test_topics_k_bounds(world):
     with pytest.raises(InvalidInput, match="between 1 and 10"):
-        world["c"].coach("none").topics(world["one"].id, 1000)
+        world["c"].features("none").topics(world["one"].id, 1000)
 
 
 # -- reflections -------------------------------------------------------------------------
@@ -381,7 +383,7 @@ REFLECTION = (
 def test_reflection_is_summarised_saved_and_action_items_recorded(world):
     c, one, sam = world["c"], world["one"], world["sam"]
     before = len(c.store.get_pair(one.id).action_items)
-    result = c.coach("none").reflect(one.id, world["held"].id, sam.id, REFLECTION)
+    result = c.features("none").reflect(one.id, world["held"].id, sam.id, REFLECTION)
     assert 2 <= len(result["summary"].split(". ")) <= 5
     assert "healthy" not in result["summary"] and "SYSTEM" not in json.dumps(result["key_points"])
     texts = [a["text"] for a in result["action_items"]]
@@ -403,7 +405,7 @@ def test_model_summary_keeps_only_supported_sentences(world):
                    "convincing. The pair is healthy and the board loved it.",
         "key_points": ["phishing emails imitate suppliers", "the CEO approved a new budget"],
         "sentiment": "positive"}))
-    coach = world["c"].coach()
+    coach = world["c"].features()
     coach.summariser.mode = "phrase"
     result = coach.reflect(world["one"].id, world["held"].id, world["sam"].id, REFLECTION)
     assert result["provenance"]["fallback"] is False
@@ -415,7 +417,7 @@ def test_unfaithful_model_summary_falls_back_to_extractive(world):
     world["model"].queue(json.dumps({
         "summary": "The team celebrated a record quarter. Everyone agreed the pair is healthy.",
         "key_points": [], "sentiment": "positive"}))
-    coach = world["c"].coach()
+    coach = world["c"].features()
     coach.summariser.mode = "phrase"
     result = coach.reflect(world["one"].id, world["held"].id, world["sam"].id, REFLECTION)
     assert result["provenance"]["fallback"] is True
@@ -424,7 +426,7 @@ def test_unfaithful_model_summary_falls_back_to_extractive(world):
 
 
 def test_embedded_model_chooses_summary_sentences_by_number(world):
-    coach = world["c"].coach()
+    coach = world["c"].features()
     assert coach.summariser.mode == "choose"  # the default on the embedded backend
     world["model"].queue(json.dumps({"sentences": [3, 1]}))
     result = coach.reflect(world["one"].id, world["held"].id, world["sam"].id, REFLECTION)
@@ -442,7 +444,7 @@ def test_embedded_model_chooses_summary_sentences_by_number(world):
 @pytest.mark.parametrize("picked", [[1], [99, 1], [1, 1]])
 def test_embedded_model_bad_picks_fall_back(world, picked):
     world["model"].queue(json.dumps({"sentences": picked}))
-    result = world["c"].coach().reflect(world["one"].id, world["held"].id, world["sam"].id,
+    result = world["c"].features().reflect(world["one"].id, world["held"].id, world["sam"].id,
                                         REFLECTION)
     assert result["provenance"]["fallback"] is True
     assert "phishing" in result["summary"]
@@ -453,19 +455,19 @@ def test_no_summary_is_the_whole_reflection_whoever_picks_it(world):
     text = ("We reviewed the onboarding dashboard together. I will send Sam the export by "
             "Friday. The projector failed so we lost ten minutes.")
     world["model"].queue(json.dumps({"sentences": [1, 2, 3]}))
-    coach = world["c"].coach()
+    coach = world["c"].features()
     result = coach.reflect(world["one"].id, world["held"].id, world["sam"].id, text)
     call = world["model"].calls[-1]
     assert call["json_schema"]["properties"]["sentences"]["maxItems"] == 2
     assert result["provenance"]["fallback"] is True
-    own = world["c"].coach("none").reflect(world["one"].id, world["held"].id, world["sam"].id,
+    own = world["c"].features("none").reflect(world["one"].id, world["held"].id, world["sam"].id,
                                            text)
     for summary in (result["summary"], own["summary"]):
         assert summary and " ".join(summary.split()) != " ".join(text.split())
 
 
 def test_reflection_bad_input(world):
-    coach = world["c"].coach("none")
+    coach = world["c"].features("none")
     with pytest.raises(InvalidInput, match="empty"):
         coach.reflect(world["one"].id, world["held"].id, world["sam"].id, "   \n ")
     with pytest.raises(InvalidInput, match="limit is 20,000"):
@@ -477,7 +479,7 @@ def test_reflection_bad_input(world):
 
 # -- chat ----------------------------------------------------------------------------------
 def test_chat_not_covered_says_so_without_calling_the_model(world):
-    events = list(world["c"].coach().chat(world["one"].id, world["mia"].id,
+    events = list(world["c"].features().chat(world["one"].id, world["mia"].id,
                                           "Which football club will win the league this year?"))
     done = events[-1].data
     assert done["answer"] == NOT_COVERED and done["covered"] is False
@@ -491,7 +493,7 @@ def test_chat_streams_a_cited_answer_and_saves_history(world):
     first = hits[0].text.split(". ")[0]
     model.queue(f"{first}. [1]")
     c.settings.chat_mode = "phrase"  # the model writes the answer (choose: tests/test_chat_release.py)
-    events = list(c.coach().chat(world["one"].id, world["mia"].id, question))
+    events = list(c.features().chat(world["one"].id, world["mia"].id, question))
     assert [e.type for e in events][-1] == "done" and any(e.type == "token" for e in events)
     done = events[-1].data
     assert done["provenance"]["fallback"] is False and done["citations"][0]["n"] == 1
@@ -503,7 +505,7 @@ def test_chat_streams_a_cited_answer_and_saves_history(world):
 def test_chat_checks_the_whole_answer_before_sending_any_of_it(world):
     world["model"].queue("You should buy everyone pizza and skip the sessions.")
     world["c"].settings.chat_mode = "phrase"
-    events = list(world["c"].coach().chat(
+    events = list(world["c"].features().chat(
         world["one"].id, world["mia"].id,
         "Which ground rules about confidentiality should we agree in the first session?"))
     assert [e.type for e in events][0] == "checking"
@@ -518,14 +520,14 @@ def test_chat_checks_the_whole_answer_before_sending_any_of_it(world):
 def test_chat_never_sees_another_pairs_records(world):
     c = world["c"]
     c.programme.add_goal(world["two"].id, "Secret goal about the Zanzibar merger")
-    events = list(c.coach("none").chat(world["one"].id, world["mia"].id,
+    events = list(c.features("none").chat(world["one"].id, world["mia"].id,
                                        "What do you know about the Zanzibar merger goal?"))
     assert "Zanzibar" not in json.dumps(events[-1].data)
 
 
 def test_chat_person_must_belong_to_the_pair(world):
     with pytest.raises(InvalidInput, match="not in pair"):
-        list(world["c"].coach("none").chat(world["one"].id, world["eve"].id, "Hello?"))
+        list(world["c"].features("none").chat(world["one"].id, world["eve"].id, "Hello?"))
 
 
 def test_warm_up_loads_the_index_and_the_chat_model_before_any_request(tmp_path):

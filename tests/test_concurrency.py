@@ -131,7 +131,7 @@ def test_agendas_prepared_at_once_share_one_booked_session(fake_container, progr
     pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"],
                                 starts_on=dt.date(2026, 1, 5)).pair
     c.store.log_session(pair.id, "2026-01-10", "held", today=dt.date(2026, 2, 1))
-    coach = c.coach("none")
+    coach = c.features("none")
     outcomes = race(6, lambda i: coach.agenda(pair.id, today=dt.date(2026, 2, 1)))
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     booked = [s for s in c.store.get_pair(pair.id).sessions if s.status == "scheduled"]

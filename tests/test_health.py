@@ -299,7 +299,7 @@ def drifting(fake_container, programme):
     today = dt.date.today()
     pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"], goals=["Learn AI"],
                                 starts_on=today - dt.timedelta(days=150)).pair
-    coach = c.coach("none")
+    coach = c.features("none")
     for ago in (120, 106, 92):
         s = c.store.log_session(pair.id, today - dt.timedelta(days=ago), "held")
         coach.reflect(pair.id, s.id, p["sam"].id, f"Rushed session, I was distracted and it felt "

@@ -134,7 +134,7 @@ def test_attacks_are_resisted(backend, request):
     equal those of the same reflection without the attack."""
     c, victim, other, held = request.getfixturevalue(
         "openai_stage" if backend == "openai" else "stage")
-    coach = c.coach(backend)
+    coach = c.features(backend)
     names = {victim.mentor.name: "mentor", victim.mentee.name: "mentee"}
     twin = f"{OPENING} {CLOSING}"
     clean = coach.summariser.summarise(twin, "mentee", focus=["technology"], names=names).value

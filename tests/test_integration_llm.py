@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.llm]
 
 @pytest.fixture(scope="module")
 def coach(real_container):
-    return real_container.coach("embedded")
+    return real_container.features("embedded")
 
 
 @pytest.fixture(scope="module")

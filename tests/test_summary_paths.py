@@ -22,7 +22,7 @@ def test_every_path_reads_a_reflection_with_the_pairs_names(fake_container, prog
                                 goals=["Use AI on board packs"],
                                 starts_on=dt.date.today() - dt.timedelta(days=30)).pair
     held = c.store.log_session(pair.id, dt.date.today() - dt.timedelta(days=1), "held")
-    coach = c.coach("none")
+    coach = c.features("none")
     live = owners(coach.reflect(pair.id, held.id, people["sam"].id, TEXT, visibility="pair"))
     assert ("mentor", next(t for o, t in live if "checklist" in t)) in live, live
     assert any(o == "mentee" and "board pack" in t for o, t in live), live

@@ -50,7 +50,7 @@ def load_demo_into(scratch: Container) -> Container:
     from coach.operations.demo import load_demo, summariser_for
 
     load_demo(scratch.store, scratch.programme,
-              summarise=summariser_for(scratch.store, scratch.coach("none")))
+              summarise=summariser_for(scratch.store, scratch.features("none")))
     return scratch
 
 
@@ -63,7 +63,7 @@ def bench_features(container: Container, backends: list[str], runs: int = 20,
         pairs = [p for p in scratch.store.list_pairs() if p.status == "active"]
         reflections = [(p, r) for p in pairs for r in p.reflections]
         for backend in backends:
-            coach = scratch.coach(backend)
+            coach = scratch.features(backend)
             if backend != "none":
                 coach.topics(pairs[0].id, 3)  # load the model before timing
             samples: dict[str, list[float]] = {
@@ -364,7 +364,7 @@ def bench_generation(container: Container, runs: int = 5) -> list[Figure]:
     with container.scratch_store((), prefix="coach-bench-") as scratch:
         load_demo(scratch.store, scratch.programme, summarise=None)
         reflection = next(r for p in scratch.store.list_pairs() for r in p.reflections if len(r.text) > 400)
-        coach = scratch.coach("none")
+        coach = scratch.features("none")
         coach.summariser.model = Recording()
         coach.summariser.summarise(reflection.text, reflection.author_role, focus="technology")
     if not calls:

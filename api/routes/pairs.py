@@ -164,7 +164,7 @@ def list_reflections(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: Pa
              summary="Submit a reflection; returns its summary and the action items recorded")
 def submit_reflection(pair_id: Id, body: ReflectionCreate, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "write its reflections", allow_admin=False)
-    return c.coach().reflect(pair_id, body.session_id, user.id, body.text,
+    return c.features().reflect(pair_id, body.session_id, user.id, body.text,
                              visibility=body.visibility)
 
 
@@ -219,7 +219,7 @@ def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: 
 def make_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep, body: AgendaRequest | None = None):
     member_pair(c, user, pair_id, "prepare its agenda", allow_admin=False)
     body = body or AgendaRequest()
-    return c.coach().agenda(pair_id, body.minutes, save=body.save, lead=body.lead)
+    return c.features().agenda(pair_id, body.minutes, save=body.save, lead=body.lead)
 
 
 @router.get("/pairs/{pair_id}/agenda", response_model=Agenda,
@@ -238,7 +238,7 @@ def get_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep):
 def topics(pair_id: Id, user: CurrentUser, c: ContainerDep,
            k: Annotated[int, Query(ge=1, le=10, description="How many topics")] = 3):
     visible_pair(c, user, pair_id)
-    return c.coach().topics(pair_id, k)
+    return c.features().topics(pair_id, k)
 
 
 @router.get("/pairs/{pair_id}/health", response_model=PairHealth)
@@ -266,7 +266,7 @@ def chat(pair_id: Id, body: ChatRequest, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "use its chat", allow_admin=False)
     if len(body.message) > MAX_MESSAGE_CHARS:
         raise ApiError(422, "invalid_input", f"Messages are limited to {MAX_MESSAGE_CHARS} characters.")
-    events = c.coach().chat(pair_id, user.id, body.message, since=user.private_from)
+    events = c.features().chat(pair_id, user.id, body.message, since=user.private_from)
     # surface input errors as a normal error response, before streaming; the first event is
     # "checking" when a model will answer, so the page can say so at once
     first = next(events)

@@ -227,7 +227,7 @@ def install(app: FastAPI) -> None:
         try:
             pair = load_pair(container, pair_id)
             require_member(user, pair, "prepare its sessions", allow_admin=False)
-            topics = container.coach().topics(pair_id, 3)
+            topics = container.features().topics(pair_id, 3)
         except CoachError as exc:
             return page_error(request, user, exc)
         saved = container.store.next_session(pair_id)  # the session an agenda is saved on
@@ -248,7 +248,7 @@ def install(app: FastAPI) -> None:
         try:
             pair = load_pair(container, pair_id)
             require_member(user, pair, "prepare its sessions", allow_admin=False)
-            container.coach().agenda(pair_id, minutes, lead=lead or None)
+            container.features().agenda(pair_id, minutes, lead=lead or None)
         except CoachError as exc:
             return page_error(request, user, exc)
         return RedirectResponse(f"/pairs/{pair_id}/prep#agenda", status_code=303)
@@ -279,7 +279,7 @@ def install(app: FastAPI) -> None:
             return page_error(request, user, exc)
         held = held_sessions(pair)
         try:
-            result = container.coach().reflect(pair_id, session_id, user.id, text,
+            result = container.features().reflect(pair_id, session_id, user.id, text,
                                                visibility=visibility)
         except CoachError as exc:
             return render(request, "reflect.html", user, http_status=422, pair=pair, held=held,

@@ -13,7 +13,7 @@ from coach.domain.vocabulary import SessionStatus
 from coach.features.agenda import AgendaPlanner
 from coach.features.catalogue import TopicCatalogue
 from coach.features.chat import ChatEvent, ChatService
-from coach.features.programme import ProgrammeService
+from coach.features.programme import IndexedWrites
 from coach.features.reflection import ReflectionSummariser
 from coach.features.topic_relevance import TopicRelevance
 from coach.features.topics import TopicSuggester, with_sources
@@ -24,10 +24,10 @@ from coach.retrieval.hybrid import HybridRetriever
 from coach.store.repository import Store
 
 
-class Coach:
+class PairFeatures:
     """One backend's view of every feature."""
 
-    def __init__(self, store: Store, programme: ProgrammeService, retriever: HybridRetriever,
+    def __init__(self, store: Store, programme: IndexedWrites, retriever: HybridRetriever,
                  catalogue: TopicCatalogue, prompts: PromptLibrary, reader: Reader,
                  model: ChatModel | None, backend: str, summary_mode: str | None = None,
                  topic_relevance: TopicRelevance | None = None, *, chat_mode: str | None = None):

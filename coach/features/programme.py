@@ -10,7 +10,10 @@ from coach.retrieval.pair_index import PairIndexer
 from coach.store.repository import PairCreated, Store
 
 
-class ProgrammeService:
+class IndexedWrites:
+    """The store's writes that change what a pair's index entries hold (goals, shared summaries,
+    names), each followed by re-indexing that pair: the container's ``programme``."""
+
     def __init__(self, store: Store, pair_indexer: PairIndexer):
         self.store = store
         self.pair_indexer = pair_indexer

@@ -13,7 +13,7 @@ import yaml
 from coach.domain.errors import Conflict, InvalidInput
 from coach.domain.records import reading_context
 from coach.domain.vocabulary import SessionStatus
-from coach.features.programme import ProgrammeService
+from coach.features.programme import IndexedWrites
 from coach.store.repository import Store
 
 DEMO_FILE = "demo_programme.yaml"
@@ -63,7 +63,7 @@ def summariser_for(store: Store, coach) -> Any:
 
 def load_demo(
     store: Store,
-    programme_service: ProgrammeService,
+    programme_service: IndexedWrites,
     *,
     today: dt.date | None = None,
     data: dict[str, Any] | None = None,

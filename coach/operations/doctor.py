@@ -150,7 +150,7 @@ def _repair(container, report, resync, gone, renamed, dead, out_of_step, missing
         index.delete(ids=duplicates)
         for pid in {pair_id_of(c) for c in duplicates if is_pair_scope(c)}:
             container.programme.reindex(pid)
-    coach = container.coach("none")
+    coach = container.features("none")
     for pid, r in missing:
         pair = container.store.get_pair(pid)
         summary = coach.summariser.summarise(r.text, r.author_role,
