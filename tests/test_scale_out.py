@@ -155,7 +155,7 @@ class Stack:
         self.timings["servers_s"] = time.perf_counter() - started
 
         mark = time.perf_counter()
-        self.init = json.loads(self.features("init", "--demo", "--json").stdout)
+        self.init = json.loads(self.coach("init", "--demo", "--json").stdout)
         self.timings["init_demo_s"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
@@ -335,7 +335,7 @@ def test_fifty_users_no_errors_no_lost_writes(stack, request):
                 "GROUP BY pair_id, date HAVING count(*) > 1").fetchall()
         missing_in_db = [rid for rid, text in acknowledged.items()
                          if " ".join(stored.get(rid, "").split()) != " ".join(text.split())]
-        doctor = json.loads(stack.features("doctor", "--json", check=False).stdout)
+        doctor = json.loads(stack.coach("doctor", "--json", check=False).stdout)
 
         data.update({
             "stack": {"database": "PostgreSQL (Debian packages, one cluster)",
@@ -371,9 +371,9 @@ def test_demo_signin_tokens_drive_the_loadtest_command(stack, request):
     """The documented path: `coach demo-signin --json` as the tokens file of `coach loadtest`."""
     with logs_on_failure(request, stack):
         tokens = stack.root / "demo-tokens.json"
-        tokens.write_text(stack.features("demo-signin", "--json").stdout)
+        tokens.write_text(stack.coach("demo-signin", "--json").stdout)
         figures = stack.root / "small.json"
-        stack.features("loadtest", "--url", stack.url, "--tokens", str(tokens), "--users", "6",
+        stack.coach("loadtest", "--url", stack.url, "--tokens", str(tokens), "--users", "6",
                     "--actions", "2", "--model-share", "0", "--json", str(figures))
         data = json.loads(figures.read_text())
         assert data["ok"] and data["requests"] == 12 and data["identities"] == {
