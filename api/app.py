@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware
 
 import coach
-from api import errors
+from api import errors, web
 from api.errors import error_body
 from api.routes import health, knowledge, pairs, people
 from api.security import SessionSigner
 from coach.container import Container
 from coach.settings import Settings
-from coach.store.credentials import SignInThrottle, TokenService
+from coach.store.credentials import SignInThrottle
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -97,7 +97,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
     )
     app.state.container = container
     app.state.signer = SessionSigner(settings.resolved_secret_key(), settings.session_hours * 3600)
-    app.state.tokens = TokenService(container.db, session_hours=settings.session_hours)
+    app.state.tokens = container.tokens
     app.state.throttle = SignInThrottle(container.db, settings.signin_attempts_per_minute)
     app.add_middleware(LimitsAndHeaders, settings=settings)
     errors.install(app)
@@ -108,9 +108,7 @@ def create_app(container: Container | None = None, settings: Settings | None = N
 
     for module in (people, pairs, health, knowledge):
         app.include_router(module.router, prefix="/api/v1")
-    from api.web import pages
-
-    pages.install(app)
+    web.install(app)
     return app
 
 

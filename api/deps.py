@@ -1,16 +1,18 @@
-"""Dependency aliases for the routes: the container, the signed-in person, their role."""
+"""Dependency aliases for the API and the pages: the container, the signed-in person, their role."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 
-from api.errors import ApiError
+from api.errors import ApiError, SignInRequired
+from api.routes.common import load_pair
 from api.security import COOKIE, SessionSigner, client_address, in_networks
 from coach.container import Container
+from coach.domain.access import require_member, require_view_pair
 from coach.domain.errors import NotFound
-from coach.domain.records import Principal
+from coach.domain.records import PairRecord, Principal
 from coach.domain.vocabulary import STAFF_ROLES
 from coach.store.credentials import SetupTokenOnly, SignInThrottle, TokenService
 
@@ -108,3 +110,46 @@ def require_roles(*roles: str):
 
 Coordinator = Annotated[Principal, require_roles(*STAFF_ROLES)]
 Admin = Annotated[Principal, require_roles("admin")]
+
+
+# -- pages ------------------------------------------------------------------------------------
+def page_user(request: Request) -> Principal:
+    """The signed-in person, or the sign-in page (api.web turns SignInRequired into a redirect)."""
+    person = authenticate(request)
+    if person is None:
+        raise SignInRequired()
+    request.state.page_user = person  # for the page error handler's header
+    return person
+
+
+PageUser = Annotated[Principal, Depends(page_user)]
+
+
+def check_csrf(request: Request, token: str | None) -> None:
+    if getattr(request.state, "web_session", None) is None:
+        return  # token and SSO-header requests carry no ambient credentials
+    if not request.app.state.signer.csrf_ok(request.state.web_session, token):
+        raise ApiError(403, "csrf", "The form expired or came from elsewhere. Reload the page.")
+
+
+def form_user(request: Request, user: PageUser, csrf_token: Annotated[str, Form()] = "") -> Principal:
+    """The person posting a page's form, which must carry the CSRF token of their session."""
+    check_csrf(request, csrf_token)
+    return user
+
+
+FormUser = Annotated[Principal, Depends(form_user)]
+
+
+def page_pair(purpose: str | None = None, *, allow_admin: bool = True):
+    """The pair named in the path, if ``user`` may see it (purpose None) or, as a member, do
+    ``purpose`` with it."""
+    def load(container: ContainerDep, user: PageUser, pair_id: int) -> PairRecord:
+        pair = load_pair(container, pair_id)
+        if purpose is None:
+            require_view_pair(user, pair)
+        else:
+            require_member(user, pair, purpose, allow_admin=allow_admin)
+        return pair
+
+    return Depends(load)

@@ -34,6 +34,10 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
+class SignInRequired(Exception):
+    """A page needs a signed-in person; the pages answer with the sign-in form."""
+
+
 def error_body(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
 

@@ -17,6 +17,7 @@ from coach.ports import Embedder, VectorIndex
 from coach.retrieval.hybrid import HybridRetriever
 from coach.retrieval.pair_index import PairIndexer
 from coach.settings import Settings
+from coach.store.credentials import TokenService
 from coach.store.db import Database
 from coach.store.documents import DocumentManifest
 from coach.store.ingest_jobs import IngestJobStore
@@ -36,6 +37,7 @@ class Container:
         self._index = index
         self._chat_model = chat_model
         self._models: dict[str, Any] = {}
+        self._features: dict[tuple[str, str, str], PairFeatures] = {}
 
     @cached_property
     def db(self) -> Database:
@@ -71,6 +73,11 @@ class Container:
         return HybridRetriever(self.index, self.embedder)
 
     @cached_property
+    def tokens(self) -> TokenService:
+        """Access tokens and sign-in sessions (the API's and the CLI's)."""
+        return TokenService(self.db, session_hours=self.settings.session_hours)
+
+    @cached_property
     def manifest(self) -> DocumentManifest:
         return DocumentManifest(self.db)
 
@@ -101,7 +108,8 @@ class Container:
             self.ingest_runner.wake()
 
     @cached_property
-    def programme(self) -> IndexedWrites:
+    def writes(self) -> IndexedWrites:
+        """The writes that keep the pair index in step with the store."""
         return IndexedWrites(self.store, PairIndexer(self.index))
 
     @cached_property
@@ -162,12 +170,14 @@ class Container:
         from coach.features.pair_features import PairFeatures
 
         backend = backend or self.settings.llm_backend
-        model = self.chat_model(backend)
         mode, chat_mode = self.settings.summary_mode, self.settings.chat_mode
-        return PairFeatures(self.store, self.programme, self.retriever, self.catalogue,
-                            self.prompts, self.reader, model, backend,
-                            None if mode == "auto" else mode, self.topic_relevance,
-                            chat_mode=None if chat_mode == "auto" else chat_mode)
+        key = (backend, mode, chat_mode)  # built once per backend and the modes set for it
+        if key not in self._features:
+            self._features[key] = PairFeatures(
+                self.store, self.writes, self.retriever, self.catalogue, self.prompts,
+                self.reader, self.chat_model(backend), backend, None if mode == "auto" else mode,
+                self.topic_relevance, chat_mode=None if chat_mode == "auto" else chat_mode)
+        return self._features[key]
 
     @cached_property
     def topic_relevance(self):

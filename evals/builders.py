@@ -36,7 +36,7 @@ def build_pair(scratch: Container, case: dict[str, Any], *, coach=None,
     as_of = _date(case.get("as_of") or dt.date.today().isoformat(), "as_of", cid)
     started = _date(spec.get("started_on") or spec.get("starts_on") or as_of.isoformat(),
                     "started_on", cid)
-    pair = scratch.programme.add_pair(mentor.id, mentee.id, spec.get("focus") or ["technology"],
+    pair = scratch.writes.add_pair(mentor.id, mentee.id, spec.get("focus") or ["technology"],
                                       goals=spec.get("goals") or [],
                                       cadence_days=int(spec.get("cadence_days") or 14),
                                       starts_on=started).pair
@@ -73,5 +73,5 @@ def build_pair(scratch: Container, case: dict[str, Any], *, coach=None,
         if a.get("done"):
             due = _date(a["due"], "due", cid) if a.get("due") else as_of
             store.set_action_done(pair.id, item.id, True, today=min(due, as_of))
-    scratch.programme.reindex(pair.id)
+    scratch.writes.reindex(pair.id)
     return store.get_pair(pair.id)

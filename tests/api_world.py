@@ -52,10 +52,10 @@ def build_world(tmp_path, chat_model=None) -> World:
         "other_mentee": s.add_person("Eve Other", "eve@example.org", "mentee", department="Sales"),
     }
     spare = s.add_person("Sol Spare", "sol@example.org", "mentee", department="Legal")
-    pair = c.programme.add_pair(people["mentor"].id, people["mentee"].id, ["technology"],
+    pair = c.writes.add_pair(people["mentor"].id, people["mentee"].id, ["technology"],
                                 goals=["Spot phishing aimed at finance"],
                                 starts_on=TODAY - dt.timedelta(days=60)).pair
-    other = c.programme.add_pair(people["other_mentor"].id, people["other_mentee"].id,
+    other = c.writes.add_pair(people["other_mentor"].id, people["other_mentee"].id,
                                  ["inclusion"], goals=["Run inclusive sales meetings"],
                                  starts_on=TODAY - dt.timedelta(days=60)).pair
     held = s.log_session(pair.id, TODAY - dt.timedelta(days=7), "held")
@@ -64,7 +64,7 @@ def build_world(tmp_path, chat_model=None) -> World:
     shared = coach.reflect(pair.id, held.id, people["mentee"].id,
                            "We practised spotting phishing emails. I will forward two suspicious "
                            "emails to Mia by Friday.", visibility="programme")
-    c.programme.update_reflection(pair.id, shared["reflection_id"], confirmed=True)
+    c.writes.update_reflection(pair.id, shared["reflection_id"], confirmed=True)
     private = coach.reflect(pair.id, held.id, people["mentee"].id,
                             "PRIVATE-WORDS: I felt awkward and unsure about the whole thing.",
                             visibility="private")

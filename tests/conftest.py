@@ -222,6 +222,6 @@ def real_container(tmp_path_factory):
     c.ingestor.ingest([KNOWLEDGE])
     from coach.operations.demo import load_demo, summariser_for
 
-    load_demo(c.store, c.programme, summarise=summariser_for(c.store, c.features("none")))
+    load_demo(c.store, c.writes, summarise=summariser_for(c.store, c.features("none")))
     yield c
     c.close()

@@ -32,13 +32,13 @@ def world(tmp_path):
     mentee = ids["person_mentee"]
     quit_ = coach.reflect(ids["pair"], ids["session"], mentee, QUIT)  # private by default
     phish = coach.reflect(ids["pair"], ids["session"], mentee, PHISH, visibility="pair")
-    w.container.programme.update_reflection(ids["pair"], phish["reflection_id"], confirmed=True)
+    w.container.writes.update_reflection(ids["pair"], phish["reflection_id"], confirmed=True)
     shared = coach.reflect(ids["pair"], ids["session"], ids["person_mentor"], SHARED_WITH_PAIR,
                            visibility="pair")
-    w.container.programme.update_reflection(ids["pair"], shared["reflection_id"], confirmed=True)
+    w.container.writes.update_reflection(ids["pair"], shared["reflection_id"], confirmed=True)
     programme = coach.reflect(ids["pair"], ids["session"], mentee, FOR_PROGRAMME,
                               visibility="programme")
-    w.container.programme.update_reflection(ids["pair"], programme["reflection_id"],
+    w.container.writes.update_reflection(ids["pair"], programme["reflection_id"],
                                             confirmed=True)
     ids.update(quit=quit_["reflection_id"], phish=phish["reflection_id"],
                shared=shared["reflection_id"], for_programme=programme["reflection_id"])
@@ -222,7 +222,7 @@ def test_3_no_coordinator_visible_field_carries_8_words_of_an_unshared_reflectio
 
 def test_3_the_8_word_check_would_catch_a_leak(world):
     """The check itself can fail: a summary made programme-visible shows up at once."""
-    world.container.programme.update_reflection(world.ids["pair"], world.ids["quit"],
+    world.container.writes.update_reflection(world.ids["pair"], world.ids["quit"],
                                                 visibility="programme", confirmed=True)
     assert any(leaked(output, QUIT) for output in coordinator_outputs(world, "coordinator"))
 

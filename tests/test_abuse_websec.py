@@ -55,7 +55,7 @@ FORMULA_NAMES = ['=HYPERLINK("http://evil.example","x")', '+SUM(1,2)', '-2+3+cmd
 @pytest.fixture(scope="module")
 def formula_world(tmp_path_factory):
     world = build_world(tmp_path_factory.mktemp("formulas"))
-    store, programme = world.container.store, world.container.programme
+    store, programme = world.container.store, world.container.writes
     people = [store.add_person(name, f"formula{i}@example.org", role, department=f"Dept {i}")
               for i, (name, role) in enumerate(zip(FORMULA_NAMES, ("mentor", "mentee") * 2))]
     for mentor, mentee in (people[0:2], people[2:4]):

@@ -21,7 +21,7 @@ def demo_world(tmp_path, name="a", database_url=None):
                   index=InMemoryIndex(embedder))
     c.db.migrate()
     c.ingestor.ingest([c.settings.knowledge_dir])
-    load_demo(c.store, c.programme, summarise=summariser_for(c.store, c.features("none")))
+    load_demo(c.store, c.writes, summarise=summariser_for(c.store, c.features("none")))
     pair = c.store.list_pairs()[0]
     list(c.features("none").chat(pair.id, pair.mentor.id, "How do we agree ground rules?"))
     c.monitor.overview(weeks=2)

@@ -110,7 +110,7 @@ def test_html_and_script_are_escaped_on_every_page(world):
     ids = world.ids
     mentor = s.add_person(XSS + "Mentor", "xss-mentor@example.org", "mentor", department=XSS)
     mentee = s.add_person(XSS + "Mentee", "xss-mentee@example.org", "mentee", department="Ops")
-    pair = c.programme.add_pair(mentor.id, mentee.id, ["technology"], goals=[XSS + " goal"]).pair
+    pair = c.writes.add_pair(mentor.id, mentee.id, ["technology"], goals=[XSS + " goal"]).pair
     s.log_session(pair.id, "2026-01-05", "held", notes=XSS)
     s.add_action_item(pair.id, XSS + " action", "mentee")
     from coach.store.credentials import TokenService

@@ -71,7 +71,7 @@ def make_world(tmp_path, *, backend="embedded", chat_mode="auto", model=None):
     c.store.create_programme("Pilot", default_session_minutes=45)
     mia = c.store.add_person("Mia Chen", "mia@example.org", "mentor", department="Data")
     sam = c.store.add_person("Sam Okoro", "sam@example.org", "mentee", department="Finance")
-    pair = c.programme.add_pair(mia.id, sam.id, ["technology"], goals=[
+    pair = c.writes.add_pair(mia.id, sam.id, ["technology"], goals=[
         "Spot phishing and impersonation emails aimed at the finance team"],
         starts_on=TODAY - dt.timedelta(days=60)).pair
     return c, model, pair

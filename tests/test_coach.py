@@ -33,11 +33,11 @@ def world(tmp_path):
     sam = store.add_person("Sam Okoro", "sam@example.org", "mentee", department="Finance")
     raj = store.add_person("Raj Patel", "raj@example.org", "mentor", department="Design")
     eve = store.add_person("Eve Laurent", "eve@example.org", "mentee", department="Sales")
-    one = c.programme.add_pair(mia.id, sam.id, ["technology"], goals=[
+    one = c.writes.add_pair(mia.id, sam.id, ["technology"], goals=[
         "Spot phishing and impersonation emails aimed at the finance team",
         "Use a generative AI assistant to draft board updates"],
         starts_on=TODAY - dt.timedelta(days=60)).pair
-    two = c.programme.add_pair(raj.id, eve.id, ["inclusion"], goals=[
+    two = c.writes.add_pair(raj.id, eve.id, ["inclusion"], goals=[
         "Run sales meetings where quieter people speak up"],
         starts_on=TODAY - dt.timedelta(days=60)).pair
     held = store.log_session(one.id, TODAY - dt.timedelta(days=14), "held")
@@ -137,7 +137,7 @@ def test_what_the_records_say_comes_next_moves_its_topic_up(world):
 
 def test_a_goal_no_topic_serves_gets_a_segment_of_its_own(world):
     c = world["c"]
-    pair = c.programme.add_pair(world["raj"].id, world["sam"].id, ["technology"],
+    pair = c.writes.add_pair(world["raj"].id, world["sam"].id, ["technology"],
                                 goals=["Zorbify the quarterly wibble ledger"],
                                 starts_on=TODAY - dt.timedelta(days=30)).pair
     agenda = c.features("none").agenda(pair.id, 60, save=False)
@@ -214,7 +214,7 @@ Count one shelf together on the scanner app and correct a deliberate mistake.
 
 def test_a_topic_the_programme_uploads_is_used_from_the_next_agenda(world, tmp_path):
     c = world["c"]
-    pair = c.programme.add_pair(world["raj"].id, world["sam"].id, ["technology"],
+    pair = c.writes.add_pair(world["raj"].id, world["sam"].id, ["technology"],
                                 goals=["Use the warehouse scanner app for stock counts"],
                                 starts_on=TODAY - dt.timedelta(days=30)).pair
     before = _main_topic(c.features("none").agenda(pair.id, 45, save=False))
@@ -519,7 +519,7 @@ def test_chat_checks_the_whole_answer_before_sending_any_of_it(world):
 
 def test_chat_never_sees_another_pairs_records(world):
     c = world["c"]
-    c.programme.add_goal(world["two"].id, "Secret goal about the Zanzibar merger")
+    c.writes.add_goal(world["two"].id, "Secret goal about the Zanzibar merger")
     events = list(c.features("none").chat(world["one"].id, world["mia"].id,
                                        "What do you know about the Zanzibar merger goal?"))
     assert "Zanzibar" not in json.dumps(events[-1].data)

@@ -69,7 +69,7 @@ def test_twenty_parallel_generations_are_serialised_and_never_mixed(real_contain
 def test_concurrent_writes_all_land(fake_container, programme):
     c = fake_container
     _, p = programme
-    pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"]).pair
+    pair = c.writes.add_pair(p["mia"].id, p["sam"].id, ["technology"]).pair
 
     def writer(n):
         for i in range(20):
@@ -115,7 +115,7 @@ def test_racing_sign_ups_with_one_email_give_one_person_and_conflicts(fake_conta
 def test_racing_pairings_of_the_same_two_give_one_open_pair(fake_container, programme):
     c = fake_container
     _, p = programme
-    outcomes = race(6, lambda i: c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"]))
+    outcomes = race(6, lambda i: c.writes.add_pair(p["mia"].id, p["sam"].id, ["technology"]))
     created = [o for o in outcomes if not isinstance(o, Exception)]
     assert len(created) == 1, outcomes
     assert all(isinstance(o, Conflict) and "already mentors" in str(o)
@@ -128,7 +128,7 @@ def test_agendas_prepared_at_once_share_one_booked_session(fake_container, progr
     c = fake_container
     c.ingestor.ingest([KNOWLEDGE])
     _, p = programme
-    pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"],
+    pair = c.writes.add_pair(p["mia"].id, p["sam"].id, ["technology"],
                                 starts_on=dt.date(2026, 1, 5)).pair
     c.store.log_session(pair.id, "2026-01-10", "held", today=dt.date(2026, 2, 1))
     coach = c.features("none")
@@ -148,7 +148,7 @@ def test_two_writers_reindexing_one_pair_never_leave_the_index_stale(fake_contai
 
     c = fake_container
     _, p = programme
-    pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"], goals=["First"]).pair
+    pair = c.writes.add_pair(p["mia"].id, p["sam"].id, ["technology"], goals=["First"]).pair
     index, real_get = c.index, c.index.get
     a_reading, b_done = threading.Event(), threading.Event()
     a_thread = []
@@ -161,11 +161,11 @@ def test_two_writers_reindexing_one_pair_never_leave_the_index_stale(fake_contai
 
     def worker_a():
         a_thread.append(threading.current_thread())
-        c.programme.reindex(pair.id)
+        c.writes.reindex(pair.id)
 
     def worker_b():
         assert a_reading.wait(timeout=30)
-        c.programme.add_goal(pair.id, "Second, added while A was syncing")
+        c.writes.add_goal(pair.id, "Second, added while A was syncing")
         b_done.set()
 
     index.get = get
@@ -185,7 +185,7 @@ def test_concurrent_overviews_keep_one_snapshot_per_week(fake_container, program
     every worker still answers."""
     c = fake_container
     _, p = programme
-    pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"],
+    pair = c.writes.add_pair(p["mia"].id, p["sam"].id, ["technology"],
                                 starts_on=dt.date(2026, 1, 5)).pair
     c.store.log_session(pair.id, "2026-02-02", "held", today=dt.date(2026, 3, 1))
     barrier = threading.Barrier(6)

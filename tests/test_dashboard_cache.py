@@ -11,7 +11,7 @@ TODAY = dt.date.today()
 
 def _pair(c, programme):
     _prog, people = programme
-    return c.programme.add_pair(people["mia"].id, people["sam"].id, ["technology"],
+    return c.writes.add_pair(people["mia"].id, people["sam"].id, ["technology"],
                                 starts_on=TODAY - dt.timedelta(days=90)).pair
 
 

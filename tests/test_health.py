@@ -8,6 +8,7 @@ import pytest
 from coach.domain.access import PROGRAMME_VIEW
 from coach.domain.errors import InvalidInput
 from coach.domain.records import ActionFact, HealthInput, ReflectionFact, SessionFact
+from coach.domain.views import timeline
 from coach.health.signals import HealthThresholds, compute_health
 
 AS_OF = dt.date(2026, 6, 30)
@@ -297,7 +298,7 @@ def drifting(fake_container, programme):
     c.ingestor.ingest([c.settings.knowledge_dir])
     _, p = programme
     today = dt.date.today()
-    pair = c.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"], goals=["Learn AI"],
+    pair = c.writes.add_pair(p["mia"].id, p["sam"].id, ["technology"], goals=["Learn AI"],
                                 starts_on=today - dt.timedelta(days=150)).pair
     coach = c.features("none")
     for ago in (120, 106, 92):
@@ -319,14 +320,14 @@ def test_injection_text_changes_nothing(drifting):
 
 def test_no_raw_reflection_text_reaches_coordinator_outputs(drifting):
     c, pair = drifting
-    timeline = c.monitor.timeline(c.store.get_pair(pair.id), PROGRAMME_VIEW)
+    events = timeline(c.store.get_pair(pair.id), PROGRAMME_VIEW)
     outputs = json.dumps([h.to_dict() for h in c.monitor.health()]) + \
-        json.dumps(c.monitor.overview(weeks=4)) + json.dumps(timeline)
+        json.dumps(c.monitor.overview(weeks=4)) + json.dumps(events)
     assert "secretly" not in outputs and "wasting my time" not in outputs
     assert "SYSTEM" not in outputs
-    private = [e for e in timeline if e["type"] == "reflection" and e["private"]]
+    private = [e for e in events if e["type"] == "reflection" and e["private"]]
     assert len(private) == 3 and all("summary" not in e and e["labels"] is None for e in private)
-    shared = [e for e in timeline if e["type"] == "reflection" and not e["private"]]
+    shared = [e for e in events if e["type"] == "reflection" and not e["private"]]
     assert len(shared) == 3 and all("summary" not in e and e["labels"] for e in shared)
 
 

@@ -64,10 +64,10 @@ def build_stage(c):
     people = [s.add_person(name, f"p{i}@inj.example", "mentor" if i % 2 == 0 else "mentee",
                            department=f"D{i}")
               for i, name in enumerate(["Amara Osei", "Graham Hill", "P2", "P3"])]
-    victim = c.programme.add_pair(people[0].id, people[1].id, ["technology"],
+    victim = c.writes.add_pair(people[0].id, people[1].id, ["technology"],
                                   goals=["Spot phishing emails"],
                                   starts_on=TODAY - dt.timedelta(days=70)).pair
-    other = c.programme.add_pair(people[2].id, people[3].id, ["technology"],
+    other = c.writes.add_pair(people[2].id, people[3].id, ["technology"],
                                  goals=[f"Prepare the {SECRET} briefing"],
                                  starts_on=TODAY - dt.timedelta(days=150)).pair
     for days in (56, 42, 28, 14):
@@ -75,7 +75,7 @@ def build_stage(c):
     s.log_session(victim.id, TODAY + dt.timedelta(days=3), "scheduled")
     s.add_reflection(other.id, s.log_session(other.id, TODAY - dt.timedelta(days=5), "held").id,
                      people[3].id, f"Private: the {SECRET} worries me.")
-    c.programme.reindex(other.id)
+    c.writes.reindex(other.id)
     return c, s.get_pair(victim.id), other, held
 
 
@@ -155,7 +155,7 @@ def test_attacks_are_resisted(backend, request):
                 all(out[k] == clean[k] for k in LABELS) and \
                 shared_status(c, victim, held, reflection, out) == baseline
         elif place == "goal":
-            goal = c.programme.add_goal(victim.id, text)
+            goal = c.writes.add_goal(victim.id, text)
             pair = c.store.get_pair(victim.id)
             agenda = coach.agenda(victim.id, 45, save=False)
             ctx = coach.planner.context(pair, 45, TODAY)
@@ -164,7 +164,7 @@ def test_attacks_are_resisted(backend, request):
                 all(t["focus"] == "technology" for t in topics["topics"]) and \
                 not leaks(json.dumps(agenda) + json.dumps(topics)) and \
                 c.monitor.health(pair_id=victim.id)[0].status == baseline
-            c.programme.update_goal(victim.id, goal.id, status="dropped", text="Spot phishing emails")
+            c.writes.update_goal(victim.id, goal.id, status="dropped", text="Spot phishing emails")
         elif place == "document":
             doc = c.settings.data_dir / "uploads" / f"{attack['id']}.md"
             doc.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ def test_real_search_finds_the_coordinator_guidance(real_container):
 
 
 def test_pair_isolation_through_chroma_filters(real_container):
-    store, svc = real_container.store, real_container.programme
+    store, svc = real_container.store, real_container.writes
     a = store.add_person("Ivy", "ivy@int.example", "mentor", department="IT")
     b = store.add_person("Hal", "hal@int.example", "mentee", department="Ops")
     c = store.add_person("Una", "una@int.example", "mentor", department="HR")

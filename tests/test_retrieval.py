@@ -89,7 +89,7 @@ def test_keyword_index_follows_index_changes(retriever, fake_container):
 
 def test_pair_goals_are_indexed_and_follow_changes(fake_container, programme):
     _, p = programme
-    svc = fake_container.programme
+    svc = fake_container.writes
     pair = svc.add_pair(p["mia"].id, p["sam"].id, ["technology"],
                         goals=["Understand generative AI risks for the board"]).pair
     other = svc.add_pair(p["raj"].id, p["eve"].id, ["inclusion"],
@@ -111,7 +111,7 @@ def test_private_reflection_summaries_are_not_indexed(fake_container, programme)
 
     _, p = programme
     store = fake_container.store
-    pair = fake_container.programme.add_pair(p["mia"].id, p["sam"].id, ["technology"]).pair
+    pair = fake_container.writes.add_pair(p["mia"].id, p["sam"].id, ["technology"]).pair
     s = store.log_session(pair.id, "2026-01-10", "held", today=dt.date(2026, 2, 1))
     shared = store.add_reflection(pair.id, s.id, p["sam"].id, "Shared text", visibility="pair")
     private = store.add_reflection(pair.id, s.id, p["mia"].id, "Private text")
@@ -121,7 +121,7 @@ def test_private_reflection_summaries_are_not_indexed(fake_container, programme)
     store.set_reflection_summary(private.id, {"summary": "I felt unheard in the session."},
                                  confirmed=True)
     store.set_reflection_summary(unconfirmed.id, {"summary": "A draft about budgets."})
-    fake_container.programme.reindex(pair.id)
+    fake_container.writes.reindex(pair.id)
     texts = " ".join(c.text for c in fake_container.index.get(
         MetadataFilter.of(scope=[f"pair:{pair.id}"])))
     assert "spotting phishing" in texts and "unheard" not in texts

@@ -18,7 +18,7 @@ def owners(summary) -> list[tuple[str, str]]:
 
 def test_every_path_reads_a_reflection_with_the_pairs_names(fake_container, programme):
     c, (_, people) = fake_container, programme
-    pair = c.programme.add_pair(people["mia"].id, people["sam"].id, ["technology"],
+    pair = c.writes.add_pair(people["mia"].id, people["sam"].id, ["technology"],
                                 goals=["Use AI on board packs"],
                                 starts_on=dt.date.today() - dt.timedelta(days=30)).pair
     held = c.store.log_session(pair.id, dt.date.today() - dt.timedelta(days=1), "held")

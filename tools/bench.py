@@ -49,7 +49,7 @@ def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, An
 def load_demo_into(scratch: Container) -> Container:
     from coach.operations.demo import load_demo, summariser_for
 
-    load_demo(scratch.store, scratch.programme,
+    load_demo(scratch.store, scratch.writes,
               summarise=summariser_for(scratch.store, scratch.features("none")))
     return scratch
 
@@ -362,7 +362,7 @@ def bench_generation(container: Container, runs: int = 5) -> list[Figure]:
             return model.stream(messages, max_tokens=max_tokens)
 
     with container.scratch_store((), prefix="coach-bench-") as scratch:
-        load_demo(scratch.store, scratch.programme, summarise=None)
+        load_demo(scratch.store, scratch.writes, summarise=None)
         reflection = next(r for p in scratch.store.list_pairs() for r in p.reflections if len(r.text) > 400)
         coach = scratch.features("none")
         coach.summariser.model = Recording()

@@ -10,7 +10,7 @@ from api.schemas import ErrorResponse
 from coach.container import Container
 from coach.domain.access import no_pair, require_member, require_view_pair
 from coach.domain.errors import NotFound
-from coach.domain.records import PairRecord, PersonRecord, pair_summary  # noqa: F401
+from coach.domain.records import PairRecord, PersonRecord
 
 # Ids are database integers: anything beyond 32 bits cannot exist, so say 422, not 500.
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -55,15 +55,3 @@ def member_pair(container: Container, user: PersonRecord, pair_id: int, what: st
     pair = load_pair(container, pair_id)
     require_member(user, pair, what, allow_admin=allow_admin)
     return pair
-
-
-def pair_out(p: PairRecord) -> dict[str, Any]:
-    return {"id": p.id, "programme_id": p.programme_id, "mentor": p.mentor.to_dict(),
-            "mentee": p.mentee.to_dict(), "focus": list(p.focus), "cadence_days": p.cadence_days,
-            "starts_on": p.starts_on, "ends_on": p.ends_on, "status": p.status,
-            "goals": [g.to_dict() for g in p.goals]}
-
-
-def session_out(s) -> dict[str, Any]:
-    return {"id": s.id, "date": s.date, "status": s.status, "minutes": s.minutes,
-            "has_agenda": s.agenda is not None, "notes": s.notes}

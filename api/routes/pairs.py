@@ -8,16 +8,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import Admin, ContainerDep, Coordinator, CurrentUser
 from api.errors import ApiError
-from api.routes.common import (
-    ERRORS,
-    Id,
-    PagingDep,
-    member_pair,
-    pair_out,
-    pair_summary,
-    session_out,
-    visible_pair,
-)
+from api.routes.common import ERRORS, Id, PagingDep, member_pair, visible_pair
 from api.schemas import (
     ActionItem,
     ActionItemCreate,
@@ -46,6 +37,7 @@ from api.schemas import (
     SessionUpdate,
     Topics,
 )
+from coach.domain import views
 from coach.domain.access import (
     own_reflection,
     reflection_view,
@@ -55,6 +47,7 @@ from coach.domain.access import (
     visible_action_items,
     visible_reflection,
 )
+from coach.domain.views import pair_row, pair_view, session_view
 from coach.features.chat import MAX_MESSAGE_CHARS
 
 router = APIRouter(tags=["pairs"], responses=ERRORS)
@@ -66,31 +59,31 @@ router = APIRouter(tags=["pairs"], responses=ERRORS)
 def list_pairs(user: CurrentUser, c: ContainerDep, paging: PagingDep,
                status: Literal["active", "paused", "closed"] | None = None):
     mine = None if sees_programme(user) else user.id
-    return paging.page([pair_summary(p) for p in c.store.list_pairs(status=status, person_id=mine)])
+    return paging.page([pair_row(p) for p in c.store.list_pairs(status=status, person_id=mine)])
 
 
 @router.post("/pairs", response_model=PairCreated, status_code=201,
              summary="Pair a mentor with a mentee (the programme's pairing rules apply)")
 def create_pair(body: PairCreate, _: Admin, c: ContainerDep):
-    created = c.programme.add_pair(body.mentor, body.mentee, body.focus, goals=body.goals,
+    created = c.writes.add_pair(body.mentor, body.mentee, body.focus, goals=body.goals,
                                    cadence_days=body.cadence_days, starts_on=body.starts_on,
                                    ends_on=body.ends_on)
-    return {"pair": pair_out(created.pair), "warnings": created.warnings}
+    return {"pair": pair_view(created.pair), "warnings": created.warnings}
 
 
 @router.get("/pairs/{pair_id}", response_model=Pair)
 def get_pair(pair_id: Id, user: CurrentUser, c: ContainerDep):
-    return pair_out(visible_pair(c, user, pair_id))
+    return pair_view(visible_pair(c, user, pair_id))
 
 
 @router.patch("/pairs/{pair_id}", response_model=Pair, summary="Pause, resume or close a pair")
 def update_pair(pair_id: Id, body: PairUpdate, _: Admin, c: ContainerDep):
-    return pair_out(c.store.set_pair_status(pair_id, body.status))
+    return pair_view(c.store.set_pair_status(pair_id, body.status))
 
 
 @router.delete("/pairs/{pair_id}", status_code=204, response_class=Response)
 def delete_pair(pair_id: Id, _: Admin, c: ContainerDep):
-    c.programme.delete_pair(pair_id)
+    c.writes.delete_pair(pair_id)
     return Response(status_code=204)
 
 
@@ -98,26 +91,26 @@ def delete_pair(pair_id: Id, _: Admin, c: ContainerDep):
 @router.post("/pairs/{pair_id}/goals", response_model=Goal, status_code=201)
 def add_goal(pair_id: Id, body: GoalCreate, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "change its goals")
-    return c.programme.add_goal(pair_id, body.text, body.status).to_dict()
+    return c.writes.add_goal(pair_id, body.text, body.status).to_dict()
 
 
 @router.patch("/pairs/{pair_id}/goals/{goal_id}", response_model=Goal)
 def update_goal(pair_id: Id, goal_id: Id, body: GoalUpdate, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "change its goals")
-    return c.programme.update_goal(pair_id, goal_id, status=body.status, text=body.text).to_dict()
+    return c.writes.update_goal(pair_id, goal_id, status=body.status, text=body.text).to_dict()
 
 
 # -- sessions -------------------------------------------------------------------------------
 @router.get("/pairs/{pair_id}/sessions", response_model=Page[SessionOut])
 def list_sessions(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep):
-    return paging.page([session_out(s) for s in visible_pair(c, user, pair_id).sessions])
+    return paging.page([session_view(s) for s in visible_pair(c, user, pair_id).sessions])
 
 
 @router.post("/pairs/{pair_id}/sessions", response_model=SessionOut, status_code=201,
              summary="Log a held, cancelled or missed session, or schedule one")
 def log_session(pair_id: Id, body: SessionCreate, user: CurrentUser, c: ContainerDep):
     member_pair(c, user, pair_id, "log its sessions")
-    return session_out(c.store.log_session(pair_id, body.date, body.status, minutes=body.minutes,
+    return session_view(c.store.log_session(pair_id, body.date, body.status, minutes=body.minutes,
                                            notes=body.notes))
 
 
@@ -125,7 +118,7 @@ def log_session(pair_id: Id, body: SessionCreate, user: CurrentUser, c: Containe
 def update_session(pair_id: Id, session_id: Id, body: SessionUpdate, user: CurrentUser,
                    c: ContainerDep):
     member_pair(c, user, pair_id, "change its sessions")
-    return session_out(c.store.update_session(pair_id, session_id, status=body.status,
+    return session_view(c.store.update_session(pair_id, session_id, status=body.status,
                                               date=body.date, minutes=body.minutes))
 
 
@@ -180,7 +173,7 @@ def update_reflection(pair_id: Id, reflection_id: Id, body: ReflectionUpdate,
     own_reflection(user, visible_pair(c, user, pair_id), reflection_id)
     items = None if body.action_items is None else [i.model_dump(mode="json")
                                                     for i in body.action_items]
-    updated = c.programme.update_reflection(
+    updated = c.writes.update_reflection(
         pair_id, reflection_id, visibility=body.visibility, confirmed=body.confirmed,
         summary_text=body.summary, action_items=items, blockers=body.blockers,
         sentiment=body.sentiment, reader=c.reader)
@@ -192,7 +185,7 @@ def update_reflection(pair_id: Id, reflection_id: Id, body: ReflectionUpdate,
                summary="The author deletes their reflection and everything found in it")
 def delete_reflection(pair_id: Id, reflection_id: Id, user: CurrentUser, c: ContainerDep):
     own_reflection(user, visible_pair(c, user, pair_id), reflection_id)
-    c.programme.delete_reflection(pair_id, reflection_id)
+    c.writes.delete_reflection(pair_id, reflection_id)
     return Response(status_code=204)
 
 
@@ -250,7 +243,7 @@ def pair_health(pair_id: Id, user: CurrentUser, c: ContainerDep):
 @router.get("/pairs/{pair_id}/timeline",
             summary="Sessions, and the reflections and action items you may see")
 def timeline(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep) -> dict:
-    return paging.page(c.monitor.timeline(visible_pair(c, user, pair_id), user))
+    return paging.page(views.timeline(visible_pair(c, user, pair_id), user))
 
 
 def _sse(event: str, data) -> str:

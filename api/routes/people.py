@@ -82,7 +82,7 @@ def get_person(person_id: Id, user: CurrentUser, c: ContainerDep):
 def delete_person(person_id: Id, user: Admin, c: ContainerDep):
     if person_id == user.id:
         raise ApiError(422, "invalid_input", "You cannot delete yourself; ask another admin.")
-    c.programme.delete_person(person_id)
+    c.writes.delete_person(person_id)
     return Response(status_code=204)
 
 
@@ -91,7 +91,7 @@ def delete_person(person_id: Id, user: Admin, c: ContainerDep):
 def anonymise_person(person_id: Id, user: Admin, c: ContainerDep):
     if person_id == user.id:
         raise ApiError(422, "invalid_input", "You cannot anonymise yourself; ask another admin.")
-    return c.programme.anonymise_person(person_id).to_dict()
+    return c.writes.anonymise_person(person_id).to_dict()
 
 
 @router.post("/people/{person_id}/tokens", response_model=Token, status_code=201,

@@ -160,16 +160,6 @@ class PairRecord(Record):
         return [a for a in self.shared_action_items if not a.done]
 
 
-def pair_summary(p: PairRecord) -> dict[str, Any]:
-    """The one-line view of a pair used by lists in the CLI and the API."""
-    held = [s for s in p.sessions if s.status == SessionStatus.held]
-    return {"id": p.id, "mentor": p.mentor.name, "mentee": p.mentee.name, "focus": list(p.focus),
-            "cadence_days": p.cadence_days, "status": p.status,
-            "starts_on": p.starts_on.isoformat(), "sessions_held": len(held),
-            "last_held": held[-1].date.isoformat() if held else None,
-            "open_action_items": len(p.open_action_items)}
-
-
 # What the reader needs from a pair's records to read one of its reflections.
 def reading_context(pair: PairRecord, session_id: int, written: dt.date | None = None
                     ) -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""The coordinator's view: pair health, suggested actions, overview, weekly trend, timelines.
+"""The coordinator's view: pair health, suggested actions, overview and weekly trend.
 
 Nothing here returns raw reflection text. Health reads records and labels only (a private
-reflection is the fact that it exists), and a timeline shows each reflection and action item
-as coach.domain.access lets its viewer see it.
+reflection is the fact that it exists); a pair's timeline is one of its views
+(coach.domain.views), shaped by what coach.domain.access lets its viewer see.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from coach.domain.access import reflection_view, visible_action_items
 from coach.domain.errors import NotFound
-from coach.domain.records import PairRecord, PersonRecord, ProgrammeRecord
+from coach.domain.records import ProgrammeRecord
 from coach.health.signals import STATUSES, HealthThresholds, PairHealth, compute_health
 from coach.ports import MetadataFilter, VectorIndex
 from coach.retrieval.hybrid import body_of
@@ -211,30 +210,3 @@ class Monitor:
                         "held": sum(n for d, n in by_day.items() if begin <= d <= end)})
             begin = end + dt.timedelta(days=1)
         return out
-
-    def timeline(self, pair: PairRecord, viewer: PersonRecord) -> list[dict[str, Any]]:
-        """Sessions, reflections and action items in date order, as ``viewer`` may see them.
-        Never raw text, even the viewer's own: a timeline is a shared view."""
-        events: list[dict[str, Any]] = []
-        for s in pair.sessions:
-            events.append({"date": s.date.isoformat(), "type": "session", "status": s.status,
-                           "minutes": s.minutes, "session_id": s.id})
-            for r in s.reflections:
-                view = reflection_view(viewer, pair, r)
-                if view is None:
-                    continue
-                entry = {"date": r.created_at.date().isoformat(), "type": "reflection",
-                         "author_role": r.author_role, "visibility": r.visibility,
-                         "private": r.private, "reflection_id": r.id, "labels": view["labels"]}
-                if view["summary"]:
-                    entry["summary"] = {k: view["summary"].get(k) for k in
-                                        ("summary", "key_points", "blockers", "sentiment",
-                                         "engagement", "topics")}
-                events.append(entry)
-        for a in visible_action_items(viewer, pair):
-            when = a.due or (a.created_at.date() if a.created_at else pair.starts_on)
-            events.append({"date": when.isoformat(), "type": "action_item", "id": a.id,
-                           "text": a.text, "owner": a.owner,
-                           "due": a.due.isoformat() if a.due else None, "done": a.done})
-        events.sort(key=lambda e: (e["date"], e["type"]))
-        return events

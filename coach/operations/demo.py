@@ -14,6 +14,7 @@ from coach.domain.errors import Conflict, InvalidInput
 from coach.domain.records import reading_context
 from coach.domain.vocabulary import SessionStatus
 from coach.features.programme import IndexedWrites
+from coach.store.credentials import TokenService
 from coach.store.repository import Store
 
 DEMO_FILE = "demo_programme.yaml"
@@ -139,3 +140,21 @@ def load_demo(
             report.action_items += 1
         programme_service.reindex(pair_id)
     return report
+
+
+DEMO_SIGN_IN_ROLES = ("mentor", "mentee", "coordinator")
+
+
+def demo_sign_ins(store: Store, tokens: TokenService) -> list[dict[str, Any]]:
+    """One-time sign-in tokens for the first demo pair's mentor and mentee and a coordinator.
+    The operator loaded the demo's history, so these may read it (like --reads-history)."""
+    name = demo_data()["programme"]["name"]
+    programme = next((p for p in store.list_programmes() if p.name == name), None)
+    if programme is None:
+        raise InvalidInput("The demo programme is not loaded. Run `coach init --demo` first.")
+    pairs = [p for p in store.list_pairs(status="active") if p.programme_id == programme.id]
+    coordinator = next(iter(store.list_people("coordinator")))
+    people = zip(DEMO_SIGN_IN_ROLES, (pairs[0].mentor, pairs[0].mentee, coordinator))
+    return [{"as": label, "name": p.name, "email": p.email,
+             "token": tokens.issue_setup(p.id, issued_by=None, label="demo sign-in",
+                                         reads_history=True).token} for label, p in people]

@@ -145,11 +145,11 @@ def _repair(container, report, resync, gone, renamed, dead, out_of_step, missing
     for scope in dead:
         index.delete(where=MetadataFilter.of(scope=[scope]))
     for pid in out_of_step:
-        container.programme.reindex(pid)
+        container.writes.reindex(pid)
     if duplicates:
         index.delete(ids=duplicates)
         for pid in {pair_id_of(c) for c in duplicates if is_pair_scope(c)}:
-            container.programme.reindex(pid)
+            container.writes.reindex(pid)
     coach = container.features("none")
     for pid, r in missing:
         pair = container.store.get_pair(pid)
@@ -157,7 +157,7 @@ def _repair(container, report, resync, gone, renamed, dead, out_of_step, missing
                                              **reading_context(pair, r.session_id,
                                                                written=r.created_at.date())).value
         container.store.set_reflection_summary(r.id, summary)
-        container.programme.reindex(pid)
+        container.writes.reindex(pid)
     for finding in report.findings:
         if finding.check != "database":
             finding.repaired = True
