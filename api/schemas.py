@@ -1,4 +1,5 @@
-"""Request and response models for the OpenAPI document (with examples)."""
+"""Request and response models for the OpenAPI document (with examples). What the features
+answer (agendas, topics, reflection summaries) is defined once, in coach.features.results."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from coach.generation.guard import FallbackReason
+from coach.features.results import Focus, Visibility
 
 T = TypeVar("T")
-Focus = Literal["technology", "generational", "inclusion"]
-Visibility = Literal["private", "pair", "programme"]
 VISIBILITY_HELP = ("Who sees what is derived from the reflection. private: you alone (others see "
                    "that you wrote one). pair: your partner sees the summary you confirm; the "
                    "coordinator sees only labels. programme: the coordinator also sees the "
@@ -32,20 +31,6 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(examples=[23])
     limit: int = Field(examples=[50])
     offset: int = Field(examples=[0])
-
-
-class Provenance(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    backend: str = Field(examples=["embedded"])
-    fallback: bool
-    fallback_reason: str | None = Field(
-        default=None, examples=[None],
-        description="Why the checked fallback was used: "
-                    + "; ".join(f'"{r.value}"' for r in FallbackReason)
-                    + ". The model's own words are never repeated here.")
-    latency_ms: float = Field(examples=[2473.9])
-    tokens: int = Field(examples=[575])
-    sources: list[str] = Field(examples=[["knowledge/session-structure.md", "pair:1/goals"]])
 
 
 class Person(BaseModel):
@@ -181,7 +166,7 @@ class GoalUpdate(BaseModel):
     status: Literal["open", "in_progress", "achieved", "dropped"] | None = None
 
 
-class PairSummary(BaseModel):
+class PairRow(BaseModel):
     id: int
     mentor: str = Field(examples=["Amara Okafor"])
     mentee: str = Field(examples=["Graham Whitfield"])
@@ -285,30 +270,6 @@ class ReflectionCreate(BaseModel):
     visibility: Visibility = Field(default="private", description=VISIBILITY_HELP)
 
 
-class ActionItemFound(BaseModel):
-    text: str
-    owner: Literal["mentor", "mentee"]
-    due: str | None
-
-
-class Summary(BaseModel):
-    summary: str = Field(examples=["Amara showed me the meeting-notes assistant."])
-    key_points: list[str]
-    action_items: list[ActionItemFound]
-    blockers: list[str]
-    sentiment: Literal["positive", "neutral", "negative"]
-    engagement: Literal["high", "medium", "low"]
-    topics: list[str]
-    provenance: Provenance
-
-
-class ReflectionResult(Summary):
-    reflection_id: int
-    session_id: int
-    visibility: Visibility
-    private: bool
-
-
 class ReflectionLabels(BaseModel):
     sentiment: Literal["positive", "neutral", "negative"] | None
     engagement: Literal["high", "medium", "low"] | None
@@ -360,44 +321,6 @@ class PublicSummary(BaseModel):
     summary: dict[str, Any]
 
 
-class AgendaItem(BaseModel):
-    kind: Literal["check_in", "follow_up", "open_point", "topic", "activity", "reflection",
-                  "wrap_up"]
-    title: str
-    minutes: int
-    details: str
-    topic_id: str | None
-    action_item_id: int | None
-    sources: list[str]
-
-
-class PrepNote(BaseModel):
-    note: str
-    source: str
-    heading: str
-
-
-class Alternative(BaseModel):
-    lead: str = Field(description="A candidate topic's id, or \"goal\"", examples=["tech-phishing"])
-    title: str
-
-
-class Agenda(BaseModel):
-    pair_id: int
-    minutes: int = Field(examples=[45])
-    items: list[AgendaItem]
-    opening_questions: list[str]
-    prep_notes: list[PrepNote]
-    provenance: Provenance
-    next_date: str | None = None
-    session_id: int | None = None
-    lead: str | None = Field(default=None, description="What the mentor chose to lead with; "
-                             "null when the coach chose")
-    alternatives: list[Alternative] = Field(
-        default_factory=list, description="What the session may be led with instead: send one "
-        "as `lead` to rebuild the agenda around it")
-
-
 class AgendaRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     minutes: int | None = Field(default=None, ge=15, le=120, examples=[45])
@@ -405,23 +328,6 @@ class AgendaRequest(BaseModel):
     lead: str | None = Field(default=None, min_length=1, max_length=100,
                              description="Lead with one of a previous agenda's alternatives "
                              "(a candidate topic's id, or \"goal\"); null lets the coach choose")
-
-
-class Topic(BaseModel):
-    id: str = Field(examples=["tech-phishing"])
-    title: str
-    focus: Focus
-    level: str
-    why: str
-    starters: list[str]
-    activity: str
-    source: str
-    cites: str
-
-
-class Topics(BaseModel):
-    topics: list[Topic]
-    provenance: Provenance
 
 
 class Reason(BaseModel):

@@ -13,14 +13,14 @@ router = APIRouter(tags=["coordinator"], responses=ERRORS)
 
 @router.get("/health", response_model=Page[PairHealth],
             summary="Pair health, riskiest first, with reasons and suggested coordinator actions")
-def health(_: Coordinator, c: ContainerDep, paging: PagingDep,
+def health(_: Coordinator, container: ContainerDep, paging: PagingDep,
            as_of: dt.date | None = None,
            status: str | None = Query(default=None, pattern="^(healthy|at_risk|stalled)$")):
-    return paging.page([h.to_dict() for h in c.monitor.health(as_of, status=status)])
+    return paging.page([h.to_dict() for h in container.monitor.health(as_of, status=status)])
 
 
 @router.get("/health/overview", response_model=Overview,
             summary="Counts by status, weekly snapshots, sessions held and changes since last week")
-def overview(_: Coordinator, c: ContainerDep, as_of: dt.date | None = None,
+def overview(_: Coordinator, container: ContainerDep, as_of: dt.date | None = None,
              weeks: int = Query(default=8, ge=1, le=52)):
-    return {k: v for k, v in c.monitor.overview(as_of, weeks=weeks).items() if k != "pairs"}
+    return {k: v for k, v in container.monitor.overview(as_of, weeks=weeks).items() if k != "pairs"}

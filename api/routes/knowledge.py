@@ -31,16 +31,16 @@ def job_out(job: IngestJobRecord, response: Response | None = None) -> dict[str,
 
 @router.get("/knowledge/documents", response_model=Page[Document],
             summary="The documents in the knowledge index")
-def documents(_: CurrentUser, c: ContainerDep, paging: PagingDep):
-    rows = [{"source": c.source_names.display(d.source), "kind": d.kind, "title": d.title,
+def documents(_: CurrentUser, container: ContainerDep, paging: PagingDep):
+    rows = [{"source": container.source_names.display(d.source), "kind": d.kind, "title": d.title,
              "chunk_count": d.chunk_count, "ingested_at": utc(d.ingested_at)}
-            for d in c.manifest.all().values()]
+            for d in container.manifest.all().values()]
     return paging.page(rows)
 
 
-async def read_upload(c, file: UploadFile) -> bytes:
+async def read_upload(container, file: UploadFile) -> bytes:
     """At most one byte past the limit, so an oversized upload is refused, not read whole."""
-    return await file.read(c.settings.max_upload_bytes + 1)
+    return await file.read(container.settings.max_upload_bytes + 1)
 
 
 @router.post("/knowledge/documents", response_model=IngestJob, status_code=202,
@@ -50,28 +50,28 @@ async def read_upload(c, file: UploadFile) -> bytes:
                          "ends `done` with a report, or `failed` with a one-line reason (an "
                          "unreadable file, or one past a size limit). A refused file changes "
                          "nothing in the knowledge base.")
-async def upload(file: UploadFile, admin: Admin, c: ContainerDep, response: Response):
-    data = await read_upload(c, file)
-    job = await run_in_threadpool(c.ingest_jobs.submit_upload, file.filename or "", data, admin.id)
+async def upload(file: UploadFile, admin: Admin, container: ContainerDep, response: Response):
+    data = await read_upload(container, file)
+    job = await run_in_threadpool(container.ingest_jobs.submit_upload, file.filename or "", data, admin.id)
     return job_out(job, response)
 
 
 @router.post("/knowledge/ingest", response_model=IngestJob, status_code=202,
              summary="Re-ingest the knowledge folder and uploads, pruning files that are gone; "
                      "a job")
-def reingest(admin: Admin, c: ContainerDep, response: Response):
-    return job_out(c.ingest_jobs.submit_reingest(admin.id), response)
+def reingest(admin: Admin, container: ContainerDep, response: Response):
+    return job_out(container.ingest_jobs.submit_reingest(admin.id), response)
 
 
 @router.get("/knowledge/jobs", response_model=Page[IngestJob],
             summary="Ingestion jobs, newest first")
-def jobs(_: Admin, c: ContainerDep, paging: PagingDep):
-    items, total = c.ingest_jobs.page(paging.limit, paging.offset)
+def jobs(_: Admin, container: ContainerDep, paging: PagingDep):
+    items, total = container.ingest_jobs.page(paging.limit, paging.offset)
     return {"items": [job_out(j) for j in items], "total": total, "limit": paging.limit,
             "offset": paging.offset}
 
 
 @router.get("/knowledge/jobs/{job_id}", response_model=IngestJob,
             summary="One ingestion job: its status, and its report or error")
-def job(job_id: Id, _: Admin, c: ContainerDep):
-    return job_out(c.ingest_jobs.get(job_id))
+def job(job_id: Id, _: Admin, container: ContainerDep):
+    return job_out(container.ingest_jobs.get(job_id))

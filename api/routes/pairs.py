@@ -13,7 +13,6 @@ from api.schemas import (
     ActionItem,
     ActionItemCreate,
     ActionItemUpdate,
-    Agenda,
     AgendaRequest,
     ChatMessage,
     ChatRequest,
@@ -25,17 +24,15 @@ from api.schemas import (
     PairCreate,
     PairCreated,
     PairHealth,
-    PairSummary,
+    PairRow,
     PairUpdate,
     PublicSummary,
     Reflection,
     ReflectionCreate,
-    ReflectionResult,
     ReflectionUpdate,
     SessionCreate,
     SessionOut,
     SessionUpdate,
-    Topics,
 )
 from coach.domain import views
 from coach.domain.access import (
@@ -49,151 +46,152 @@ from coach.domain.access import (
 )
 from coach.domain.views import pair_row, pair_view, session_view
 from coach.features.chat import MAX_MESSAGE_CHARS
+from coach.features.results import Agenda, ReflectionResult, Topics
 
 router = APIRouter(tags=["pairs"], responses=ERRORS)
 
 
 # -- pairs --------------------------------------------------------------------------------
-@router.get("/pairs", response_model=Page[PairSummary],
+@router.get("/pairs", response_model=Page[PairRow],
             summary="Pairs you can see: your own, or all for coordinators and admins")
-def list_pairs(user: CurrentUser, c: ContainerDep, paging: PagingDep,
+def list_pairs(user: CurrentUser, container: ContainerDep, paging: PagingDep,
                status: Literal["active", "paused", "closed"] | None = None):
     mine = None if sees_programme(user) else user.id
-    return paging.page([pair_row(p) for p in c.store.list_pairs(status=status, person_id=mine)])
+    return paging.page([pair_row(p) for p in container.store.list_pairs(status=status, person_id=mine)])
 
 
 @router.post("/pairs", response_model=PairCreated, status_code=201,
              summary="Pair a mentor with a mentee (the programme's pairing rules apply)")
-def create_pair(body: PairCreate, _: Admin, c: ContainerDep):
-    created = c.writes.add_pair(body.mentor, body.mentee, body.focus, goals=body.goals,
+def create_pair(body: PairCreate, _: Admin, container: ContainerDep):
+    created = container.writes.add_pair(body.mentor, body.mentee, body.focus, goals=body.goals,
                                    cadence_days=body.cadence_days, starts_on=body.starts_on,
                                    ends_on=body.ends_on)
     return {"pair": pair_view(created.pair), "warnings": created.warnings}
 
 
 @router.get("/pairs/{pair_id}", response_model=Pair)
-def get_pair(pair_id: Id, user: CurrentUser, c: ContainerDep):
-    return pair_view(visible_pair(c, user, pair_id))
+def get_pair(pair_id: Id, user: CurrentUser, container: ContainerDep):
+    return pair_view(visible_pair(container, user, pair_id))
 
 
 @router.patch("/pairs/{pair_id}", response_model=Pair, summary="Pause, resume or close a pair")
-def update_pair(pair_id: Id, body: PairUpdate, _: Admin, c: ContainerDep):
-    return pair_view(c.store.set_pair_status(pair_id, body.status))
+def update_pair(pair_id: Id, body: PairUpdate, _: Admin, container: ContainerDep):
+    return pair_view(container.store.set_pair_status(pair_id, body.status))
 
 
 @router.delete("/pairs/{pair_id}", status_code=204, response_class=Response)
-def delete_pair(pair_id: Id, _: Admin, c: ContainerDep):
-    c.writes.delete_pair(pair_id)
+def delete_pair(pair_id: Id, _: Admin, container: ContainerDep):
+    container.writes.delete_pair(pair_id)
     return Response(status_code=204)
 
 
 # -- goals ----------------------------------------------------------------------------------
 @router.post("/pairs/{pair_id}/goals", response_model=Goal, status_code=201)
-def add_goal(pair_id: Id, body: GoalCreate, user: CurrentUser, c: ContainerDep):
-    member_pair(c, user, pair_id, "change its goals")
-    return c.writes.add_goal(pair_id, body.text, body.status).to_dict()
+def add_goal(pair_id: Id, body: GoalCreate, user: CurrentUser, container: ContainerDep):
+    member_pair(container, user, pair_id, "change its goals")
+    return container.writes.add_goal(pair_id, body.text, body.status).to_dict()
 
 
 @router.patch("/pairs/{pair_id}/goals/{goal_id}", response_model=Goal)
-def update_goal(pair_id: Id, goal_id: Id, body: GoalUpdate, user: CurrentUser, c: ContainerDep):
-    member_pair(c, user, pair_id, "change its goals")
-    return c.writes.update_goal(pair_id, goal_id, status=body.status, text=body.text).to_dict()
+def update_goal(pair_id: Id, goal_id: Id, body: GoalUpdate, user: CurrentUser, container: ContainerDep):
+    member_pair(container, user, pair_id, "change its goals")
+    return container.writes.update_goal(pair_id, goal_id, status=body.status, text=body.text).to_dict()
 
 
 # -- sessions -------------------------------------------------------------------------------
 @router.get("/pairs/{pair_id}/sessions", response_model=Page[SessionOut])
-def list_sessions(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep):
-    return paging.page([session_view(s) for s in visible_pair(c, user, pair_id).sessions])
+def list_sessions(pair_id: Id, user: CurrentUser, container: ContainerDep, paging: PagingDep):
+    return paging.page([session_view(s) for s in visible_pair(container, user, pair_id).sessions])
 
 
 @router.post("/pairs/{pair_id}/sessions", response_model=SessionOut, status_code=201,
              summary="Log a held, cancelled or missed session, or schedule one")
-def log_session(pair_id: Id, body: SessionCreate, user: CurrentUser, c: ContainerDep):
-    member_pair(c, user, pair_id, "log its sessions")
-    return session_view(c.store.log_session(pair_id, body.date, body.status, minutes=body.minutes,
+def log_session(pair_id: Id, body: SessionCreate, user: CurrentUser, container: ContainerDep):
+    member_pair(container, user, pair_id, "log its sessions")
+    return session_view(container.store.log_session(pair_id, body.date, body.status, minutes=body.minutes,
                                            notes=body.notes))
 
 
 @router.patch("/pairs/{pair_id}/sessions/{session_id}", response_model=SessionOut)
 def update_session(pair_id: Id, session_id: Id, body: SessionUpdate, user: CurrentUser,
-                   c: ContainerDep):
-    member_pair(c, user, pair_id, "change its sessions")
-    return session_view(c.store.update_session(pair_id, session_id, status=body.status,
+                   container: ContainerDep):
+    member_pair(container, user, pair_id, "change its sessions")
+    return session_view(container.store.update_session(pair_id, session_id, status=body.status,
                                               date=body.date, minutes=body.minutes))
 
 
 # -- action items ---------------------------------------------------------------------------
 @router.get("/pairs/{pair_id}/action-items", response_model=Page[ActionItem])
-def list_actions(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep,
+def list_actions(pair_id: Id, user: CurrentUser, container: ContainerDep, paging: PagingDep,
                  open_only: bool = False):
-    items = visible_action_items(user, visible_pair(c, user, pair_id))
+    items = visible_action_items(user, visible_pair(container, user, pair_id))
     return paging.page([a.to_dict() for a in items if not (open_only and a.done)])
 
 
 @router.post("/pairs/{pair_id}/action-items", response_model=ActionItem, status_code=201)
-def add_action(pair_id: Id, body: ActionItemCreate, user: CurrentUser, c: ContainerDep):
-    member_pair(c, user, pair_id, "add action items")
-    return c.store.add_action_item(pair_id, body.text, body.owner, due=body.due).to_dict()
+def add_action(pair_id: Id, body: ActionItemCreate, user: CurrentUser, container: ContainerDep):
+    member_pair(container, user, pair_id, "add action items")
+    return container.store.add_action_item(pair_id, body.text, body.owner, due=body.due).to_dict()
 
 
 @router.patch("/pairs/{pair_id}/action-items/{item_id}", response_model=ActionItem,
               summary="Tick an action item off (or reopen it)")
 def update_action(pair_id: Id, item_id: Id, body: ActionItemUpdate, user: CurrentUser,
-                  c: ContainerDep):
-    visible_action_item(user, member_pair(c, user, pair_id, "change its action items"), item_id)
-    return c.store.set_action_done(pair_id, item_id, body.done).to_dict()
+                  container: ContainerDep):
+    visible_action_item(user, member_pair(container, user, pair_id, "change its action items"), item_id)
+    return container.store.set_action_done(pair_id, item_id, body.done).to_dict()
 
 
 # -- reflections ------------------------------------------------------------------------------
 @router.get("/pairs/{pair_id}/reflections", response_model=Page[Reflection],
             summary="Reflections as you may see them: raw text never for coordinators")
-def list_reflections(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep):
-    pair = visible_pair(c, user, pair_id)
+def list_reflections(pair_id: Id, user: CurrentUser, container: ContainerDep, paging: PagingDep):
+    pair = visible_pair(container, user, pair_id)
     views = [reflection_view(user, pair, r) for r in pair.reflections]
     return paging.page([v for v in views if v is not None])
 
 
 @router.post("/pairs/{pair_id}/reflections", response_model=ReflectionResult, status_code=201,
              summary="Submit a reflection; returns its summary and the action items recorded")
-def submit_reflection(pair_id: Id, body: ReflectionCreate, user: CurrentUser, c: ContainerDep):
-    member_pair(c, user, pair_id, "write its reflections", allow_admin=False)
-    return c.features().reflect(pair_id, body.session_id, user.id, body.text,
+def submit_reflection(pair_id: Id, body: ReflectionCreate, user: CurrentUser, container: ContainerDep):
+    member_pair(container, user, pair_id, "write its reflections", allow_admin=False)
+    return container.features().reflect(pair_id, body.session_id, user.id, body.text,
                              visibility=body.visibility)
 
 
 @router.get("/pairs/{pair_id}/reflections/{reflection_id}", response_model=Reflection)
-def get_reflection(pair_id: Id, reflection_id: Id, user: CurrentUser, c: ContainerDep):
-    return visible_reflection(user, visible_pair(c, user, pair_id), reflection_id)
+def get_reflection(pair_id: Id, reflection_id: Id, user: CurrentUser, container: ContainerDep):
+    return visible_reflection(user, visible_pair(container, user, pair_id), reflection_id)
 
 
 @router.patch("/pairs/{pair_id}/reflections/{reflection_id}", response_model=Reflection,
               summary="The author edits the summary, confirms it, or changes who sees it")
 def update_reflection(pair_id: Id, reflection_id: Id, body: ReflectionUpdate,
-                      user: CurrentUser, c: ContainerDep):
-    own_reflection(user, visible_pair(c, user, pair_id), reflection_id)
+                      user: CurrentUser, container: ContainerDep):
+    own_reflection(user, visible_pair(container, user, pair_id), reflection_id)
     items = None if body.action_items is None else [i.model_dump(mode="json")
                                                     for i in body.action_items]
-    updated = c.writes.update_reflection(
+    updated = container.writes.update_reflection(
         pair_id, reflection_id, visibility=body.visibility, confirmed=body.confirmed,
         summary_text=body.summary, action_items=items, blockers=body.blockers,
-        sentiment=body.sentiment, reader=c.reader)
-    return reflection_view(user, c.store.get_pair(pair_id), updated)
+        sentiment=body.sentiment, reader=container.reader)
+    return reflection_view(user, container.store.get_pair(pair_id), updated)
 
 
 @router.delete("/pairs/{pair_id}/reflections/{reflection_id}", status_code=204,
                response_class=Response,
                summary="The author deletes their reflection and everything found in it")
-def delete_reflection(pair_id: Id, reflection_id: Id, user: CurrentUser, c: ContainerDep):
-    own_reflection(user, visible_pair(c, user, pair_id), reflection_id)
-    c.writes.delete_reflection(pair_id, reflection_id)
+def delete_reflection(pair_id: Id, reflection_id: Id, user: CurrentUser, container: ContainerDep):
+    own_reflection(user, visible_pair(container, user, pair_id), reflection_id)
+    container.writes.delete_reflection(pair_id, reflection_id)
     return Response(status_code=204)
 
 
 @router.get("/summaries", response_model=Page[PublicSummary],
             summary="Summaries their authors shared with the programme and confirmed (no raw text)")
-def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: Id | None = None):
+def list_summaries(_: Coordinator, container: ContainerDep, paging: PagingDep, pair_id: Id | None = None):
     out = []
-    for pair in c.store.all_pair_records():
+    for pair in container.store.all_pair_records():
         if pair_id is not None and pair.id != pair_id:
             continue
         for session in pair.sessions:
@@ -209,17 +207,17 @@ def list_summaries(_: Coordinator, c: ContainerDep, paging: PagingDep, pair_id: 
 # -- the coach --------------------------------------------------------------------------------
 @router.post("/pairs/{pair_id}/agenda", response_model=Agenda,
              summary="Prepare a timed agenda for the pair's next session (saved on it)")
-def make_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep, body: AgendaRequest | None = None):
-    member_pair(c, user, pair_id, "prepare its agenda", allow_admin=False)
+def make_agenda(pair_id: Id, user: CurrentUser, container: ContainerDep, body: AgendaRequest | None = None):
+    member_pair(container, user, pair_id, "prepare its agenda", allow_admin=False)
     body = body or AgendaRequest()
-    return c.features().agenda(pair_id, body.minutes, save=body.save, lead=body.lead)
+    return container.features().agenda(pair_id, body.minutes, save=body.save, lead=body.lead)
 
 
 @router.get("/pairs/{pair_id}/agenda", response_model=Agenda,
             summary="The agenda saved on the pair's next scheduled session (the pair's own)")
-def get_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep):
-    member_pair(c, user, pair_id, "read its agenda", allow_admin=False)
-    session = c.store.next_session(pair_id)
+def get_agenda(pair_id: Id, user: CurrentUser, container: ContainerDep):
+    member_pair(container, user, pair_id, "read its agenda", allow_admin=False)
+    session = container.store.next_session(pair_id)
     if session is None or not session.agenda:
         raise ApiError(404, "not_found", f"Pair {pair_id} has no saved agenda for its next "
                        "session. POST to create one.")
@@ -228,22 +226,22 @@ def get_agenda(pair_id: Id, user: CurrentUser, c: ContainerDep):
 
 @router.get("/pairs/{pair_id}/topics", response_model=Topics,
             summary="Topic suggestions that fit the focus and goals and are new to the pair")
-def topics(pair_id: Id, user: CurrentUser, c: ContainerDep,
+def topics(pair_id: Id, user: CurrentUser, container: ContainerDep,
            k: Annotated[int, Query(ge=1, le=10, description="How many topics")] = 3):
-    visible_pair(c, user, pair_id)
-    return c.features().topics(pair_id, k)
+    visible_pair(container, user, pair_id)
+    return container.features().topics(pair_id, k)
 
 
 @router.get("/pairs/{pair_id}/health", response_model=PairHealth)
-def pair_health(pair_id: Id, user: CurrentUser, c: ContainerDep):
-    visible_pair(c, user, pair_id)
-    return c.monitor.health(pair_id=pair_id)[0].to_dict()
+def pair_health(pair_id: Id, user: CurrentUser, container: ContainerDep):
+    visible_pair(container, user, pair_id)
+    return container.monitor.health(pair_id=pair_id)[0].to_dict()
 
 
 @router.get("/pairs/{pair_id}/timeline",
             summary="Sessions, and the reflections and action items you may see")
-def timeline(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep) -> dict:
-    return paging.page(views.timeline(visible_pair(c, user, pair_id), user))
+def timeline(pair_id: Id, user: CurrentUser, container: ContainerDep, paging: PagingDep) -> dict:
+    return paging.page(views.timeline(visible_pair(container, user, pair_id), user))
 
 
 def _sse(event: str, data) -> str:
@@ -255,11 +253,11 @@ def _sse(event: str, data) -> str:
              "taken back: the tokens add up to the answer), done (answer, citations, "
              "provenance), error",
              responses={200: {"content": {"text/event-stream": {}}}})
-def chat(pair_id: Id, body: ChatRequest, user: CurrentUser, c: ContainerDep):
-    member_pair(c, user, pair_id, "use its chat", allow_admin=False)
+def chat(pair_id: Id, body: ChatRequest, user: CurrentUser, container: ContainerDep):
+    member_pair(container, user, pair_id, "use its chat", allow_admin=False)
     if len(body.message) > MAX_MESSAGE_CHARS:
         raise ApiError(422, "invalid_input", f"Messages are limited to {MAX_MESSAGE_CHARS} characters.")
-    events = c.features().chat(pair_id, user.id, body.message, since=user.private_from)
+    events = container.features().chat(pair_id, user.id, body.message, since=user.private_from)
     # surface input errors as a normal error response, before streaming; the first event is
     # "checking" when a model will answer, so the page can say so at once
     first = next(events)
@@ -278,6 +276,6 @@ def chat(pair_id: Id, body: ChatRequest, user: CurrentUser, c: ContainerDep):
 
 @router.get("/pairs/{pair_id}/chat", response_model=Page[ChatMessage],
             summary="Your chat history with the coach about this pair")
-def chat_history(pair_id: Id, user: CurrentUser, c: ContainerDep, paging: PagingDep):
-    member_pair(c, user, pair_id, "read its chat", allow_admin=False)
-    return paging.page(c.store.chat_history(pair_id, user.id, limit=1000, since=user.private_from))
+def chat_history(pair_id: Id, user: CurrentUser, container: ContainerDep, paging: PagingDep):
+    member_pair(container, user, pair_id, "read its chat", allow_admin=False)
+    return paging.page(container.store.chat_history(pair_id, user.id, limit=1000, since=user.private_from))

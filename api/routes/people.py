@@ -44,8 +44,8 @@ def me(user: CurrentUser):
 
 
 @router.get("/me/export", summary="Everything the coach holds about you, as you may read it")
-def export_me(user: CurrentUser, c: ContainerDep, tokens: TokensDep) -> dict:
-    return export_person(c.store, tokens, user)
+def export_me(user: CurrentUser, container: ContainerDep, tokens: TokensDep) -> dict:
+    return export_person(container.store, tokens, user)
 
 
 @router.post("/me/notices/seen", status_code=204, response_class=Response,
@@ -56,53 +56,53 @@ def notices_seen(user: CurrentUser, tokens: TokensDep):
 
 
 @router.get("/people", response_model=Page[Person], summary="Everyone in the programme")
-def list_people(_: Coordinator, c: ContainerDep, paging: PagingDep,
+def list_people(_: Coordinator, container: ContainerDep, paging: PagingDep,
                 role: Literal["mentor", "mentee", "coordinator", "admin"] | None = None):
-    return paging.page([p.to_dict() for p in c.store.list_people(role)])
+    return paging.page([p.to_dict() for p in container.store.list_people(role)])
 
 
 @router.post("/people", response_model=PersonCreated, status_code=201,
              summary="Add a person and issue their one-time sign-in token")
-def add_person(body: PersonCreate, user: Admin, c: ContainerDep, tokens: TokensDep):
-    person = c.store.add_person(body.name, body.email, body.role, department=body.department,
+def add_person(body: PersonCreate, user: Admin, container: ContainerDep, tokens: TokensDep):
+    person = container.store.add_person(body.name, body.email, body.role, department=body.department,
                                 manager=body.manager)
     issued = tokens.issue_setup(person.id, issued_by=user.id, label="first sign-in")
     return {"id": person.id, "token": issued.token, "expires_at": issued.expires_at}
 
 
 @router.get("/people/{person_id}", response_model=Person)
-def get_person(person_id: Id, user: CurrentUser, c: ContainerDep):
+def get_person(person_id: Id, user: CurrentUser, container: ContainerDep):
     if user.id != person_id and not sees_programme(user):
         raise ApiError(404, "not_found", f"No person {person_id} that you can see.")
-    return c.store.get_person(person_id).to_dict()
+    return container.store.get_person(person_id).to_dict()
 
 
 @router.delete("/people/{person_id}", status_code=204, response_class=Response,
                summary="Delete a person who is in no pair, with their credentials")
-def delete_person(person_id: Id, user: Admin, c: ContainerDep):
+def delete_person(person_id: Id, user: Admin, container: ContainerDep):
     if person_id == user.id:
         raise ApiError(422, "invalid_input", "You cannot delete yourself; ask another admin.")
-    c.writes.delete_person(person_id)
+    container.writes.delete_person(person_id)
     return Response(status_code=204)
 
 
 @router.post("/people/{person_id}/anonymise", response_model=Person,
              summary="Remove who a person is and everything they wrote; keep their pairs' dates")
-def anonymise_person(person_id: Id, user: Admin, c: ContainerDep):
+def anonymise_person(person_id: Id, user: Admin, container: ContainerDep):
     if person_id == user.id:
         raise ApiError(422, "invalid_input", "You cannot anonymise yourself; ask another admin.")
-    return c.writes.anonymise_person(person_id).to_dict()
+    return container.writes.anonymise_person(person_id).to_dict()
 
 
 @router.post("/people/{person_id}/tokens", response_model=Token, status_code=201,
              summary="A token of your own; or, as admin, a one-time sign-in token for someone")
-def new_token(person_id: Id, user: CurrentUser, tokens: TokensDep, c: ContainerDep,
+def new_token(person_id: Id, user: CurrentUser, tokens: TokensDep, container: ContainerDep,
               body: TokenCreate | None = None):
     label = (body or TokenCreate()).label
     if user.id == person_id:
         issued = tokens.issue_personal(person_id, label, private_from=user.private_from)
     elif user.role == "admin":
-        c.store.get_person(person_id)
+        container.store.get_person(person_id)
         issued = tokens.issue_setup(person_id, issued_by=user.id, label=label)
     else:
         raise ApiError(404, "not_found", f"No person {person_id} that you can see.")
@@ -162,16 +162,16 @@ def revoke_all(person_id: Id, user: CurrentUser, tokens: TokensDep):
 
 
 @router.get("/programmes", response_model=Page[Programme])
-def list_programmes(_: CurrentUser, c: ContainerDep, paging: PagingDep):
-    return paging.page([p.to_dict() for p in c.store.list_programmes()])
+def list_programmes(_: CurrentUser, container: ContainerDep, paging: PagingDep):
+    return paging.page([p.to_dict() for p in container.store.list_programmes()])
 
 
 @router.get("/programmes/{programme_id}", response_model=Programme)
-def get_programme(programme_id: Id, _: CurrentUser, c: ContainerDep):
-    return c.store.get_programme(programme_id).to_dict()
+def get_programme(programme_id: Id, _: CurrentUser, container: ContainerDep):
+    return container.store.get_programme(programme_id).to_dict()
 
 
 @router.put("/programmes/{programme_id}/thresholds", response_model=Programme,
             summary="Override the programme's health thresholds")
-def set_thresholds(programme_id: Id, body: ThresholdsUpdate, _: Admin, c: ContainerDep):
-    return c.monitor.set_thresholds(programme_id, body.health_thresholds).to_dict()
+def set_thresholds(programme_id: Id, body: ThresholdsUpdate, _: Admin, container: ContainerDep):
+    return container.monitor.set_thresholds(programme_id, body.health_thresholds).to_dict()

@@ -11,6 +11,7 @@ import typer
 from coach.cli.common import BackendOpt, JsonOpt, emit_json, initialised, out, provenance_line
 from coach.domain.errors import InvalidInput
 from coach.features.agenda import agenda_markdown
+from coach.features.results import Agenda
 
 app = typer.Typer()
 
@@ -36,7 +37,8 @@ def agenda(
         return
     from rich.markdown import Markdown
 
-    out.print(Markdown(agenda_markdown(result, container.store.get_pair(pair_id))))
+    out.print(Markdown(agenda_markdown(Agenda.model_validate(result),
+                                       container.store.get_pair(pair_id))))
 
 
 @app.command()

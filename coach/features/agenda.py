@@ -11,6 +11,7 @@ from coach.domain.errors import InvalidInput
 from coach.domain.records import ActionItemRecord, PairRecord, ReflectionRecord
 from coach.domain.sources import action_item_source, goals_source, reflection_source
 from coach.domain.vocabulary import SessionStatus
+from coach.features.results import Agenda
 from coach.features.topics import (
     Suggestion,
     TopicSuggester,
@@ -487,31 +488,32 @@ def _item(kind: str, title: str, minutes: int, details: str, sources: list[str],
             "sources": list(dict.fromkeys(s for s in sources if s))}
 
 
-def agenda_markdown(agenda: dict[str, Any], pair: PairRecord | None = None) -> str:
+def agenda_markdown(agenda: Agenda, pair: PairRecord | None = None) -> str:
+    """The agenda as a mentor reads it: timed items with their sources, the opening
+    questions, what else the session may be led with, prep notes, and how it was made."""
     who = f" — {pair.mentor.name} and {pair.mentee.name}" if pair else ""
-    lines = [f"# Session agenda, {agenda['minutes']} minutes{who}", ""]
+    lines = [f"# Session agenda, {agenda.minutes} minutes{who}", ""]
     clock = 0
-    for item in agenda["items"]:
-        lines.append(f"**{clock:>3}–{clock + item['minutes']} min · {item['title']}** "
-                     f"({item['minutes']} min)")
-        clock += item["minutes"]
-        lines.append(f"{item['details']}")
-        if item["sources"]:
-            lines.append(f"_Sources: {', '.join(item['sources'])}_")
+    for item in agenda.items:
+        lines.append(f"**{clock:>3}–{clock + item.minutes} min · {item.title}** "
+                     f"({item.minutes} min)")
+        clock += item.minutes
+        lines.append(item.details)
+        if item.sources:
+            lines.append(f"_Sources: {', '.join(item.sources)}_")
         lines.append("")
-    if agenda["opening_questions"]:
-        lines += ["## Opening questions", *[f"- {q}" for q in agenda["opening_questions"]], ""]
-    if agenda.get("alternatives"):
+    if agenda.opening_questions:
+        lines += ["## Opening questions", *[f"- {q}" for q in agenda.opening_questions], ""]
+    if agenda.alternatives:
         lines.append("## Other ways to lead this session")
-        lines += [f"- `{a['lead']}`: {a['title']}" for a in agenda["alternatives"]]
+        lines += [f"- `{a.lead}`: {a.title}" for a in agenda.alternatives]
         lines.append("")
-    if agenda["prep_notes"]:
+    if agenda.prep_notes:
         lines.append("## Prep notes for the mentor")
-        lines += [f"- {n['note']} _({n['source']} › {n['heading'].split(' > ')[-1]})_"
-                  for n in agenda["prep_notes"]]
-    p = agenda.get("provenance", {})
-    if p:
-        lines += ["", f"_Backend {p['backend']}; fallback: {p['fallback']}"
-                  + (f" ({p['fallback_reason']})" if p.get("fallback_reason") else "")
-                  + f"; {p['latency_ms']} ms._"]
+        lines += [f"- {n.note} _({n.source} › {n.heading.split(' > ')[-1]})_"
+                  for n in agenda.prep_notes]
+    p = agenda.provenance
+    lines += ["", f"_Backend {p.backend}; fallback: {p.fallback}"
+              + (f" ({p.fallback_reason})" if p.fallback_reason else "")
+              + f"; {p.latency_ms} ms._"]
     return "\n".join(lines)

@@ -1,4 +1,6 @@
-"""The coach's features over the store: agenda, topics, reflection summaries and chat."""
+"""The coach's features over the store: agenda, topics, reflection summaries and chat, each
+with one entry point here, whose result is checked against its model in
+coach.features.results."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from coach.features.catalogue import TopicCatalogue
 from coach.features.chat import ChatEvent, ChatService
 from coach.features.programme import IndexedWrites
 from coach.features.reflection import ReflectionSummariser
+from coach.features.results import Agenda, ReflectionResult, Topics, checked
 from coach.features.topic_relevance import TopicRelevance
 from coach.features.topics import TopicSuggester, with_sources
 from coach.generation.prompts import PromptLibrary
@@ -27,12 +30,12 @@ from coach.store.repository import Store
 class PairFeatures:
     """One backend's view of every feature."""
 
-    def __init__(self, store: Store, programme: IndexedWrites, retriever: HybridRetriever,
+    def __init__(self, store: Store, writes: IndexedWrites, retriever: HybridRetriever,
                  catalogue: TopicCatalogue, prompts: PromptLibrary, reader: Reader,
                  model: ChatModel | None, backend: str, summary_mode: str | None = None,
                  topic_relevance: TopicRelevance | None = None, *, chat_mode: str | None = None):
         self.store = store
-        self.programme = programme
+        self.writes = writes
         self.backend = backend
         self.topics_service = TopicSuggester(catalogue, retriever, prompts, model, backend,
                                              topic_relevance)
@@ -56,11 +59,11 @@ class PairFeatures:
             session = self.store.save_agenda(pair_id, result, date=result["next_date"],
                                              minutes=minutes, today=today)
             result["session_id"] = session.id
-        return result
+        return checked(Agenda, result)
 
     def topics(self, pair_id: int, k: int = 3) -> dict[str, Any]:
         pair = self.store.get_pair(pair_id)
-        return with_sources(self.topics_service.suggest(pair, k))
+        return checked(Topics, with_sources(self.topics_service.suggest(pair, k)))
 
     def reflect(self, pair_id: int, session_id: int | None, author: int | str, text: str, *,
                 visibility: str = "private") -> dict[str, Any]:
@@ -83,9 +86,10 @@ class PairFeatures:
         reflection = self.store.add_reflection(
             pair_id, session_id, person.id, text, visibility=visibility, summary=result,
             action_items=result["action_items"])
-        self.programme.reindex(pair_id)
-        return {"reflection_id": reflection.id, "session_id": session_id,
-                "visibility": reflection.visibility, "private": reflection.private, **result}
+        self.writes.reindex(pair_id)
+        return checked(ReflectionResult, {
+            "reflection_id": reflection.id, "session_id": session_id,
+            "visibility": reflection.visibility, "private": reflection.private, **result})
 
     def chat(self, pair_id: int, person: int | str, message: str, *,
              since: dt.datetime | None = None) -> Iterator[ChatEvent]:

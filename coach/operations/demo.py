@@ -64,7 +64,7 @@ def summariser_for(store: Store, coach) -> Any:
 
 def load_demo(
     store: Store,
-    programme_service: IndexedWrites,
+    writes: IndexedWrites,
     *,
     today: dt.date | None = None,
     data: dict[str, Any] | None = None,
@@ -89,57 +89,66 @@ def load_demo(
         ends_on=day(spec.get("end_offset_days")),
     )
     report = DemoReport(programme.name)
+    ids = _load_people(store, data["people"], report)
+    for pair_spec in data["pairs"]:
+        _load_pair(store, writes, pair_spec, ids, programme.id, report, day, today, summarise)
+    return report
+
+
+def _load_people(store: Store, people: list[dict[str, Any]], report: DemoReport) -> dict[str, int]:
+    """Everyone, then who manages whom; the people's ids by their keys in the demo file."""
     ids: dict[str, int] = {}
-    for person in data["people"]:
+    for person in people:
         created = store.add_person(person["name"], person["email"], person["role"],
                                    department=person.get("department", ""))
         ids[person["key"]] = created.id
         report.people += 1
-    for person in data["people"]:
+    for person in people:
         if person.get("manager"):
             store.set_manager(ids[person["key"]], ids[person["manager"]])
+    return ids
 
-    for pair_spec in data["pairs"]:
-        created = programme_service.add_pair(
-            ids[pair_spec["mentor"]], ids[pair_spec["mentee"]], pair_spec["focus"],
-            cadence_days=pair_spec.get("cadence_days"),
-            starts_on=day(pair_spec.get("start_offset_days", -90)),
-            programme_id=programme.id,
-            status=pair_spec.get("status", "active"),
-        )
-        pair_id = created.pair.id
-        report.warnings += created.warnings
-        report.pairs += 1
-        if pair_spec.get("expected_health"):
-            report.expected_health[pair_id] = pair_spec["expected_health"]
-        for goal in pair_spec.get("goals", []):
-            store.add_goal(pair_id, goal["text"], goal.get("status", "open"))
-        roles = {"mentor": ids[pair_spec["mentor"]], "mentee": ids[pair_spec["mentee"]]}
-        for session_spec in sorted(pair_spec.get("sessions", []), key=lambda s: s["offset_days"]):
-            date = day(session_spec["offset_days"])
-            session = store.log_session(pair_id, date, session_spec.get("status", SessionStatus.held),
-                                        minutes=session_spec.get("minutes"), today=today)
-            report.sessions += 1
-            for reflection_spec in session_spec.get("reflections", []) or []:
-                written = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(9, 0))
-                reflection = store.add_reflection(
-                    pair_id, session.id, roles[reflection_spec["author"]],
-                    reflection_spec["text"],
-                    visibility=reflection_spec.get("visibility", "private"),
-                    created_at=written,
-                )
-                report.reflections += 1
-                if summarise is not None:
-                    summarise(pair_id, reflection)
-        for item in pair_spec.get("action_items", []):
-            due = day(item.get("due_offset_days"))
-            record = store.add_action_item(pair_id, item["text"], item.get("owner", "mentee"),
-                                           due=due, origin="import")
-            if item.get("done"):
-                store.set_action_done(pair_id, record.id, True, today=min(due or today, today))
-            report.action_items += 1
-        programme_service.reindex(pair_id)
-    return report
+
+def _load_pair(store: Store, writes: IndexedWrites, spec: dict[str, Any], ids: dict[str, int],
+               programme_id: int, report: DemoReport, day, today: dt.date, summarise) -> None:
+    """One pair with its goals, its sessions in date order with their reflections (each
+    summarised by ``summarise``, if given), and its action items; then its index entries."""
+    created = writes.add_pair(
+        ids[spec["mentor"]], ids[spec["mentee"]], spec["focus"],
+        cadence_days=spec.get("cadence_days"),
+        starts_on=day(spec.get("start_offset_days", -90)),
+        programme_id=programme_id,
+        status=spec.get("status", "active"),
+    )
+    pair_id = created.pair.id
+    report.warnings += created.warnings
+    report.pairs += 1
+    if spec.get("expected_health"):
+        report.expected_health[pair_id] = spec["expected_health"]
+    for goal in spec.get("goals", []):
+        store.add_goal(pair_id, goal["text"], goal.get("status", "open"))
+    authors = {"mentor": ids[spec["mentor"]], "mentee": ids[spec["mentee"]]}
+    for session_spec in sorted(spec.get("sessions", []), key=lambda s: s["offset_days"]):
+        date = day(session_spec["offset_days"])
+        session = store.log_session(pair_id, date, session_spec.get("status", SessionStatus.held),
+                                    minutes=session_spec.get("minutes"), today=today)
+        report.sessions += 1
+        for reflection_spec in session_spec.get("reflections", []) or []:
+            written = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(9, 0))
+            reflection = store.add_reflection(
+                pair_id, session.id, authors[reflection_spec["author"]], reflection_spec["text"],
+                visibility=reflection_spec.get("visibility", "private"), created_at=written)
+            report.reflections += 1
+            if summarise is not None:
+                summarise(pair_id, reflection)
+    for item in spec.get("action_items", []):
+        due = day(item.get("due_offset_days"))
+        record = store.add_action_item(pair_id, item["text"], item.get("owner", "mentee"),
+                                       due=due, origin="import")
+        if item.get("done"):
+            store.set_action_done(pair_id, record.id, True, today=min(due or today, today))
+        report.action_items += 1
+    writes.reindex(pair_id)
 
 
 DEMO_SIGN_IN_ROLES = ("mentor", "mentee", "coordinator")

@@ -15,9 +15,12 @@ from coach.domain.sources import pair_scope
 from coach.domain.vocabulary import FOCUS_VALUES
 from coach.ports import Chunk, Embedder, MetadataFilter, VectorIndex
 from coach.retrieval.bm25 import BM25Index
+from coach.retrieval.fusion import best_per_section, fuse, section_key
 
 KINDS = ("guideline", "topic", "document", "pair_goals", "pair_summary")
 MAX_K = 50
+MAX_QUERY_CHARS = 2000
+RESULTS_CACHED = 2048  # knowledge-only results kept per process, oldest dropped first
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,19 @@ class Hit:
         return str(self.metadata.get("kind", ""))
 
 
+def check_query(query: str | None, k: int) -> str:
+    """The query, stripped, once it is one a search can answer."""
+    query = (query or "").strip()
+    if not query:
+        raise InvalidInput("The search query is empty. Type a question or some keywords.")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"The search query is over {MAX_QUERY_CHARS:,} characters. Shorten it.")
+    if not 1 <= k <= MAX_K:
+        raise InvalidInput(f"k must be between 1 and {MAX_K}.")
+    return query
+
+
 SECTION_CHARS = 3000  # a hit shows at most this much of its section, around its best piece
-
-
-def section_key(chunk: Chunk) -> tuple[str, str]:
-    return str(chunk.metadata.get("source", "")), str(chunk.metadata.get("heading", ""))
 
 
 def join_pieces(bodies: list[str]) -> str:
@@ -273,19 +284,12 @@ class HybridRetriever:
         focus: str | None = None,
         kinds: Sequence[str] | None = None,
     ) -> list[Hit]:
-        query = (query or "").strip()
-        if not query:
-            raise InvalidInput("The search query is empty. Type a question or some keywords.")
-        if len(query) > 2000:
-            raise InvalidInput("The search query is over 2,000 characters. Shorten it.")
-        if not 1 <= k <= MAX_K:
-            raise InvalidInput(f"k must be between 1 and {MAX_K}.")
+        query = check_query(query, k)
         where = scope_filter(pair_id, focus, kinds)
         n = max(self.candidates, 3 * k)
-
         snapshot = self._knowledge()
         key = (query, k, focus, tuple(kinds or ()), snapshot.generation)
-        if pair_id is None:
+        if pair_id is None:  # knowledge-only results are cached per snapshot
             with self._lock:
                 cached = self._results.get(key)
             if cached is not None:
@@ -293,58 +297,32 @@ class HybridRetriever:
         pair_chunks = [c for c in (self._pair_records(pair_id) if pair_id is not None else [])
                        if where.matches(c.metadata) and c.metadata.get("role") != "question"]
         vector_ranked = self._vector_side(query, n, where, snapshot, pair_chunks)
-        allowed = snapshot.mask(where)
-        keyword_ranked = [(snapshot.chunks[doc], score) for doc, score in
-                          snapshot.bm25.top(query, n, lambda i: bool(allowed[i]))]
-        if pair_chunks:
-            scores = snapshot.bm25.score_texts(query, [c.text for c in pair_chunks])
-            keyword_ranked += [(c, score) for c, score in zip(pair_chunks, scores, strict=True)
-                               if score > 0]
-            keyword_ranked.sort(key=lambda item: -item[1])
-            keyword_ranked = keyword_ranked[:n]
-
-        fused: dict[str, float] = {}
-        by_id: dict[str, Chunk] = {}
+        keyword_ranked = self._keyword_side(query, n, where, snapshot, pair_chunks)
+        fused, by_id = fuse(vector_ranked, keyword_ranked, self.vector_weight)
         similarity = {chunk.id: 1.0 - distance for chunk, distance in vector_ranked}
-        if vector_ranked:
-            sims = [1.0 - distance for _, distance in vector_ranked]
-            low, span = min(sims), (max(sims) - min(sims)) or 1.0
-            for (chunk, _), sim in zip(vector_ranked, sims, strict=True):
-                fused[chunk.id] = self.vector_weight * (sim - low) / span
-                by_id[chunk.id] = chunk
-        if keyword_ranked:
-            top_score = keyword_ranked[0][1] or 1.0
-            for chunk, score in keyword_ranked:
-                fused[chunk.id] = fused.get(chunk.id, 0.0) + (1 - self.vector_weight) * score / top_score
-                by_id.setdefault(chunk.id, chunk)
-
-        # One hit per section: a long section's pieces compete for one place, and the hit
-        # carries the whole section around its best piece (small pieces find, the section
-        # answers).
-        ranked, seen = [], set()
-        for cid, score in sorted(fused.items(), key=lambda item: (-item[1], item[0])):
-            section = section_key(by_id[cid])
-            if section in seen:
-                continue
-            seen.add(section)
-            ranked.append((cid, score))
-            if len(ranked) == k:
-                break
-        hits = [
-            Hit(
-                text=snapshot.section_text(by_id[cid]),
-                source=str(by_id[cid].metadata.get("source", "")),
-                heading=str(by_id[cid].metadata.get("heading", "")),
-                score=score,
-                chunk_id=cid,
-                metadata=dict(by_id[cid].metadata),
-                similarity=round(similarity.get(cid, 0.0), 4),
-            )
-            for cid, score in ranked
-        ]
+        hits = [Hit(text=snapshot.section_text(by_id[cid]),  # the section around its best piece
+                    source=str(by_id[cid].metadata.get("source", "")),
+                    heading=str(by_id[cid].metadata.get("heading", "")), score=score,
+                    chunk_id=cid, metadata=dict(by_id[cid].metadata),
+                    similarity=round(similarity.get(cid, 0.0), 4))
+                for cid, score in best_per_section(fused, by_id, k)]
         if pair_id is None:
             with self._lock:
                 self._results[key] = hits
-                while len(self._results) > 2048:
+                while len(self._results) > RESULTS_CACHED:
                     self._results.popitem(last=False)
         return list(hits)
+
+    def _keyword_side(self, query: str, n: int, where: MetadataFilter, snapshot: _Snapshot,
+                      pair_chunks: list[Chunk]) -> list[tuple[Chunk, float]]:
+        """BM25 over the knowledge allowed by ``where``, and over the pair's own records with
+        the knowledge's statistics; best first."""
+        allowed = snapshot.mask(where)
+        ranked = [(snapshot.chunks[doc], score) for doc, score in
+                  snapshot.bm25.top(query, n, lambda i: bool(allowed[i]))]
+        if pair_chunks:
+            scores = snapshot.bm25.score_texts(query, [c.text for c in pair_chunks])
+            ranked += [(c, score) for c, score in zip(pair_chunks, scores, strict=True) if score > 0]
+            ranked.sort(key=lambda item: -item[1])
+            ranked = ranked[:n]
+        return ranked
