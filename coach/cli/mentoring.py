@@ -10,8 +10,6 @@ import typer
 
 from coach.cli.common import BackendOpt, JsonOpt, emit_json, initialised, out, provenance_line
 from coach.domain.errors import InvalidInput
-from coach.features.agenda import agenda_markdown
-from coach.features.results import Agenda
 
 app = typer.Typer()
 
@@ -35,7 +33,10 @@ def agenda(
     if as_json:
         emit_json(result)
         return
-    from rich.markdown import Markdown
+    from rich.markdown import Markdown  # here: the other commands need neither
+
+    from coach.features.agenda import agenda_markdown
+    from coach.features.results import Agenda
 
     out.print(Markdown(agenda_markdown(Agenda.model_validate(result),
                                        container.store.get_pair(pair_id))))
