@@ -218,3 +218,22 @@ def test_a_result_is_checked_against_its_model_where_the_feature_returns_it(worl
     drifted = {key: value for key, value in agenda.items() if key != "items"}
     with pytest.raises(ValidationError, match="items"):
         checked(Agenda, drifted)
+
+
+# -- an author's edit, then the pair index: IndexedWrites.update_reflection, for API and pages --
+def test_the_pair_index_follows_a_sharing_change_made_in_the_api_or_on_the_page(tmp_path):
+    w = build_world(tmp_path)
+    pair, reflection = w.ids["pair"], w.ids["reflection"]
+
+    def indexed() -> bool:
+        hits = w.container.retriever.search("spotting phishing emails", 10, pair_id=pair,
+                                            kinds=["pair_summary"])
+        return reflection_source(pair, reflection) in {h.source for h in hits}
+
+    assert indexed()  # shared with the programme and confirmed by the world
+    api = w.client.patch(f"/api/v1/pairs/{pair}/reflections/{reflection}",
+                         headers=w.headers("mentee"), json={"visibility": "private"})
+    assert api.status_code == 200 and not indexed()
+    page = w.client.post(f"/pairs/{pair}/reflections/{reflection}", headers=w.headers("mentee"),
+                         data={"visibility": "pair"}, follow_redirects=False)
+    assert page.status_code == 303 and indexed()
