@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 
 from api.errors import ApiError, SignInRequired
-from api.routes.common import load_pair
+from api.routes.common import member_pair, visible_pair
 from api.security import COOKIE, SessionSigner, client_address, in_networks
 from coach.container import Container
-from coach.domain.access import require_member, require_view_pair
 from coach.domain.errors import NotFound
 from coach.domain.records import PairRecord, Principal
 from coach.domain.vocabulary import STAFF_ROLES
@@ -145,11 +144,8 @@ def page_pair(purpose: str | None = None, *, allow_admin: bool = True):
     """The pair named in the path, if ``user`` may see it (purpose None) or, as a member, do
     ``purpose`` with it."""
     def load(container: ContainerDep, user: PageUser, pair_id: int) -> PairRecord:
-        pair = load_pair(container, pair_id)
         if purpose is None:
-            require_view_pair(user, pair)
-        else:
-            require_member(user, pair, purpose, allow_admin=allow_admin)
-        return pair
+            return visible_pair(container, user, pair_id)
+        return member_pair(container, user, pair_id, purpose, allow_admin=allow_admin)
 
     return Depends(load)
